@@ -1,0 +1,41 @@
+# The developer loop, one command each. `make help` lists them.
+PYTHON ?= python3.10
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup model run test bench lint eval-nlu clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10 (pyenv reads .python-version)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip wheel
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with Python 3.10 and the pinned dependencies
+
+model: setup  ## train the Rasa model if flows/ or NLU data changed
+	$(BIN)/kyr train
+
+run: model  ## set everything up and chat in the terminal (SQLite in data/)
+	$(BIN)/kyr chat
+
+test: model  ## set everything up and run the whole suite
+	$(BIN)/kyr content check
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: model  ## benchmark the engine against a stock Rasa agent (prints a table)
+	$(BIN)/python -m tests.bench.run
+
+lint: setup  ## ruff and mypy
+	$(BIN)/python -m pip install --quiet ruff==0.14.6 mypy==1.18.2
+	$(BIN)/ruff check bot tests
+	$(BIN)/mypy bot
+
+clean:  ## remove the model, build files and local data (keeps .venv)
+	rm -rf build data

@@ -1,0 +1,40 @@
+"""The channel port: parse platform input, send OutboundMessages, start and stop."""
+
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+from typing import Optional, Type
+
+from bot.core.messages import OutboundMessage
+
+
+def numbered_text(message: OutboundMessage) -> str:
+    """Rich output degrades to text: buttons become a numbered list under the message."""
+    if not message.buttons:
+        return message.text
+    lines = [message.text, ""]
+    lines += [f"{i}. {button.title}" for i, button in enumerate(message.buttons, start=1)]
+    return "\n".join(lines)
+
+
+class Channel(abc.ABC):
+    name: str = "channel"
+
+    async def start(self) -> None:
+        """Open connections; the default has none."""
+
+    async def stop(self) -> None:
+        """Close connections; the default has none."""
+
+    @abc.abstractmethod
+    async def send(self, recipient: str, message: OutboundMessage) -> None:
+        """Deliver one message; channels override this with their platform's rich form."""
+
+    async def __aenter__(self) -> "Channel":
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: Optional[Type[BaseException]],
+                        exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+        await self.stop()

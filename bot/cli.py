@@ -1,0 +1,138 @@
+"""`kyr`: the one command for residents' chat, editors' checks and operators."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import IO, Iterable, Optional
+
+from bot.settings import Settings, load_settings
+
+
+def _quiet_libraries() -> None:
+    """Rasa and TensorFlow talk a lot; residents' terminals and script output stay clean."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("rasa", "tensorflow", "absl", "apscheduler", "sanic", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _load_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.engine.engine import Engine
+
+    with contextlib.redirect_stdout(sys.stderr):  # anything a library prints is not output
+        return Engine.load(settings)
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine.training import train
+
+    with contextlib.redirect_stdout(sys.stderr):
+        train(settings, force=args.force)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.console import run_script, run_terminal
+
+    if args.lang and args.lang not in settings.languages:
+        print(f"language '{args.lang}' is not live; live: {', '.join(settings.languages)}",
+              file=sys.stderr)
+        return 2
+    out = sys.stdout
+    engine = _load_engine(settings)
+    if args.script:
+        lines: Iterable[bytes]
+        source: IO[bytes] = sys.stdin.buffer if args.script == "-" else open(args.script, "rb")
+        with source:
+            lines = iter(source.readline, b"")
+            with contextlib.redirect_stdout(sys.stderr):
+                asyncio.run(run_script(engine, lines, out, args.lang, args.user))
+        return 0
+    try:
+        asyncio.run(run_terminal(engine, args.lang, args.user))
+    except KeyboardInterrupt:
+        print()
+    return 0
+
+
+def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.check import run_check
+
+    problems = run_check(settings.home)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    print(f"content check: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_flows_graph(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core.content import load_content
+    from bot.core.flows import load_flows
+    from bot.core.graph import mermaid, svg
+
+    flows, _ = load_flows(settings.flows_dir, settings.home)
+    if args.flow not in flows:
+        print(f"no flow '{args.flow}'; flows: {', '.join(sorted(flows))}", file=sys.stderr)
+        return 2
+    content, _ = load_content(settings.content_dir, settings.home)
+    drawing = (mermaid if args.format == "mermaid" else svg)(flows[args.flow], content)
+    if args.output:
+        Path(args.output).write_text(drawing, encoding="utf-8")
+    else:
+        sys.stdout.write(drawing)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kyr", description="Know Your Rights bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="chat in the terminal, or run a JSON-lines script")
+    chat.add_argument("--lang", help="language code to start in (default: English)")
+    chat.add_argument("--script", metavar="FILE", help="JSON lines in ('-' for stdin), JSON lines out")
+    chat.add_argument("--user", default="local", help="conversation id when a line names none")
+    chat.set_defaults(func=cmd_chat)
+
+    train = sub.add_parser("train", help="train the Rasa model if flows or NLU data changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+
+    content = sub.add_parser("content", help="tools for content editors")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    check = content_sub.add_parser("check", help="check flows and content; non-zero on errors")
+    check.set_defaults(func=cmd_content_check)
+
+    flows = sub.add_parser("flows", help="tools for flows")
+    flows_sub = flows.add_subparsers(dest="flows_command", required=True)
+    graph = flows_sub.add_parser("graph", help="draw a flow")
+    graph.add_argument("flow")
+    graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
+    graph.add_argument("-o", "--output", help="write to this file instead of stdout")
+    graph.set_defaults(func=cmd_flows_graph)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    settings = load_settings()
+    from bot.core.problems import ContentError
+
+    try:
+        return int(args.func(args, settings))
+    except ContentError as exc:
+        print("The content has errors; run 'kyr content check':", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1

@@ -1,0 +1,185 @@
+"""`kyr content check`: everything an editor can get wrong, as file:line messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from bot.core.content import Content, load_content
+from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW
+from bot.core.flows import Flow, load_flows
+from bot.core.problems import Problem
+from bot.core.render import placeholders
+
+MAX_MESSAGE = 1024
+MAX_BUTTON = 20
+MAX_PARAGRAPHS = 3
+CONTACT_FIELDS = {"name", "phone", "url", "hours"}
+ROOT_FLOWS = {MENU_FLOW, LANGUAGE_FLOW, *COMMAND_FLOWS.values()}
+ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "ui.talk_to_person",
+               "ui.language_set", "ui.language_unavailable", "ui.directory_line",
+               "ui.hours_always", "ui.hours_all_day", "ui.hours_closed"}
+BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person"}
+# Placeholders that the renderer fills itself in these texts.
+OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours"}}
+
+
+def _sample_length(text: str, content: Content) -> int:
+    """Length once placeholders are filled with realistic values."""
+    length = len(text)
+    for name in placeholders(text):
+        contact_id, _, field = name.partition(".")
+        contact = content.contacts.get(contact_id)
+        value = ""
+        if contact is not None:
+            value = {"name": contact.name, "phone": contact.phone or "", "url": contact.url or "",
+                     "hours": "Mon\u2013Fri 9:00 AM\u20135:00 PM"}.get(field, "")
+        length += len(value) - len(name) - 2
+    return length
+
+
+def check_texts(content: Content, used_as_button: set[str], today: dt.date) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, entry in content.texts.items():
+        where = (entry.path, entry.line)
+        if key in used_as_button and len(entry.text) > MAX_BUTTON:
+            problems.append(Problem(*where, f"button label '{key}' has {len(entry.text)} characters "
+                                    f"(at most {MAX_BUTTON}): \"{entry.text}\""))
+        length = _sample_length(entry.text, content)
+        if length > MAX_MESSAGE:
+            problems.append(Problem(*where, f"'{key}' has {length} characters with placeholders "
+                                    f"filled (at most {MAX_MESSAGE})"))
+        paragraphs = [p for p in entry.text.split("\n\n") if p.strip()]
+        if len(paragraphs) > MAX_PARAGRAPHS:
+            problems.append(Problem(*where, f"'{key}' has {len(paragraphs)} paragraphs "
+                                    f"(at most {MAX_PARAGRAPHS} short ones)"))
+        if entry.legal and not entry.sources:
+            problems.append(Problem(*where, f"'{key}' is a legal statement without sources"))
+        for source in entry.sources:
+            if source not in content.sources:
+                problems.append(Problem(*where, f"'{key}' cites unknown source '{source}' "
+                                        "(add it to content/sources.yml)"))
+        for name in placeholders(entry.text):
+            if name in OWN_FIELDS.get(key, set()):
+                continue
+            contact_id, _, field = name.partition(".")
+            if contact_id not in content.contacts or field not in CONTACT_FIELDS:
+                problems.append(Problem(*where, f"'{key}' uses unknown placeholder '{{{name}}}' "
+                                        "(expected {contact_id.name|phone|url|hours} from contacts.yml)"))
+            elif field in ("phone", "url") and not getattr(content.contacts[contact_id], field):
+                problems.append(Problem(*where, f"'{key}' uses '{{{name}}}' but contact "
+                                        f"'{contact_id}' has no {field}"))
+        if entry.review is not None and entry.review.due < today:
+            problems.append(Problem(entry.path, entry.line, f"review of '{key}' was due on "
+                                    f"{entry.review.due} (reviewed {entry.review.reviewed} by "
+                                    f"{entry.review.reviewer})", "warning"))
+    return problems
+
+
+def check_contacts(content: Content) -> list[Problem]:
+    problems = []
+    for contact in content.contacts.values():
+        where = (contact.path, contact.line)
+        if contact.source and contact.source not in content.sources:
+            problems.append(Problem(*where, f"contact '{contact.id}' cites unknown source "
+                                    f"'{contact.source}'"))
+        if not contact.source:
+            problems.append(Problem(*where, f"contact '{contact.id}' has no source"))
+        if contact.status != "confirmed":
+            problems.append(Problem(*where, f"contact '{contact.id}' is {contact.status}: the "
+                                    "deploying organisation must confirm number and hours",
+                                    "warning"))
+    return problems
+
+
+def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem], set[str], set[str]]:
+    """Cross-references and reachability; returns problems, keys used, button keys."""
+    problems: list[Problem] = []
+    used: set[str] = set(ALWAYS_USED)
+    buttons: set[str] = set(BUTTON_KEYS)
+    tags = {t for c in content.contacts.values() for t in c.tags}
+
+    def need_key(flow: Flow, line: int, key: str, what: str) -> None:
+        used.add(key)
+        if key not in content.texts:
+            problems.append(Problem(flow.path, line, f"{what} '{key}' is not defined in content/"))
+
+    reached_flows = set()
+    for flow in flows.values():
+        need_key(flow, 1, flow.title, "title")
+        buttons.add(flow.title)
+        for step in flow.steps.values():
+            need_key(flow, step.line, step.say, "message")
+            if step.next is not None and step.next not in flow.steps:
+                problems.append(Problem(flow.path, step.line, f"step '{step.id}' goes next to "
+                                        f"missing step '{step.next}'"))
+            if step.next_flow is not None:
+                reached_flows.add(step.next_flow)
+                if step.next_flow not in flows:
+                    problems.append(Problem(flow.path, step.line, f"step '{step.id}' goes to "
+                                            f"missing flow '{step.next_flow}'"))
+            if step.directory is not None and step.directory not in tags:
+                problems.append(Problem(flow.path, step.line, f"no contact in contacts.yml has "
+                                        f"the tag '{step.directory}'"))
+            for option in step.options:
+                need_key(flow, option.line, option.label, "button label")
+                buttons.add(option.label)
+                if option.goto is not None and option.goto not in flow.steps:
+                    problems.append(Problem(flow.path, option.line, f"button goes to missing "
+                                            f"step '{option.goto}'"))
+                if option.flow is not None:
+                    reached_flows.add(option.flow)
+                    if option.flow not in flows:
+                        problems.append(Problem(flow.path, option.line, f"button starts missing "
+                                                f"flow '{option.flow}'"))
+        problems += _unreachable_steps(flow)
+    for missing in sorted(ROOT_FLOWS - set(flows)):
+        problems.append(Problem("flows/", 1, f"the bot needs a flow '{missing}' (flows/{missing}.yml)"))
+    for flow in flows.values():
+        if flow.id not in reached_flows and flow.id not in ROOT_FLOWS:
+            problems.append(Problem(flow.path, 1, f"flow '{flow.id}' is unreachable: no menu, "
+                                    "button or step leads to it"))
+    return problems, used, buttons
+
+
+def _unreachable_steps(flow: Flow) -> list[Problem]:
+    problems = []
+    seen: set[str] = set()
+    todo = [flow.first.id]
+    while todo:
+        step_id = todo.pop()
+        if step_id in seen or step_id not in flow.steps:
+            continue
+        seen.add(step_id)
+        step = flow.steps[step_id]
+        todo += [o.goto for o in step.options if o.goto] + ([step.next] if step.next else [])
+    for step in flow.steps.values():
+        if step.id not in seen:
+            problems.append(Problem(flow.path, step.line, f"step '{step.id}' is unreachable "
+                                    f"from the first step '{flow.first.id}'"))
+    # A chain of `next` that comes back on itself never waits: no way out.
+    for step in flow.steps.values():
+        chain, current = set(), step
+        while current.next is not None and current.next in flow.steps:
+            if current.id in chain:
+                problems.append(Problem(flow.path, step.line, f"step '{step.id}' is in a loop of "
+                                        "'next' steps that never waits for the resident"))
+                break
+            chain.add(current.id)
+            current = flow.steps[current.next]
+    return problems
+
+
+def run_check(home: Path, today: dt.date | None = None) -> list[Problem]:
+    today = today or dt.date.today()
+    flows, problems = load_flows(home / "flows", home)
+    content, content_problems = load_content(home / "content", home)
+    problems += content_problems
+    flow_problems, used, buttons = check_flows(flows, content)
+    problems += flow_problems
+    problems += check_texts(content, buttons, today)
+    problems += check_contacts(content)
+    for key in sorted(set(content.texts) - used):
+        entry = content.texts[key]
+        problems.append(Problem(entry.path, entry.line, f"'{key}' is not used by any flow", "warning"))
+    return sorted(set(problems), key=lambda p: (p.severity != "error", p.path, p.line, p.message))

@@ -1,0 +1,185 @@
+"""The English source texts, their sources and review dates, and the contacts directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.problems import ContentError, Problem, display_path
+from bot.core.yamlsrc import YamlDoc
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RESERVED_FILES = {"sources.yml", "contacts.yml"}
+
+
+@dataclass(frozen=True)
+class Review:
+    reviewer: str
+    reviewed: dt.date
+    interval_days: int
+
+    @property
+    def due(self) -> dt.date:
+        return self.reviewed + dt.timedelta(days=self.interval_days)
+
+
+@dataclass(frozen=True)
+class Text:
+    key: str
+    text: str
+    legal: bool
+    sources: tuple[str, ...]
+    path: str
+    line: int
+    review: Review | None
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    publisher: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    name: str
+    phone: str | None
+    url: str | None
+    hours: dict[str, str]
+    languages: tuple[str, ...]
+    tags: tuple[str, ...]
+    source: str | None
+    last_verified: dt.date | None
+    status: str
+    path: str
+    line: int
+
+
+@dataclass
+class Content:
+    texts: dict[str, Text] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+    contacts: dict[str, Contact] = field(default_factory=dict)
+
+    def text(self, key: str) -> str:
+        return self.texts[key].text
+
+    def directory(self, tag: str) -> list[Contact]:
+        return [c for c in self.contacts.values() if tag in c.tags]
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
+    data = doc.data or {}
+    if not isinstance(data, dict):
+        problems.append(Problem(doc.label, 1, "expected 'review:' and 'texts:' at the top"))
+        return
+    for key in data:
+        if key not in ("review", "texts"):
+            problems.append(Problem(doc.label, doc.key_line([key]),
+                                    f"unknown key '{key}' (expected review, texts)"))
+    review = None
+    raw_review = data.get("review")
+    if isinstance(raw_review, dict):
+        reviewed = _as_date(raw_review.get("reviewed"))
+        interval = raw_review.get("interval_days")
+        reviewer = raw_review.get("reviewer")
+        if reviewed is None or not isinstance(interval, int) or not reviewer:
+            problems.append(Problem(doc.label, doc.line(["review"]),
+                                    "review needs reviewer, reviewed (YYYY-MM-DD) and interval_days"))
+        else:
+            review = Review(str(reviewer), reviewed, interval)
+    texts = data.get("texts") or {}
+    if not isinstance(texts, dict):
+        problems.append(Problem(doc.label, doc.line(["texts"]), "texts must be a mapping of key: entry"))
+        return
+    for key, entry in texts.items():
+        line = doc.key_line(["texts", key])
+        if isinstance(entry, str):
+            entry = {"text": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+            problems.append(Problem(doc.label, line, f"'{key}' needs a 'text'"))
+            continue
+        unknown = set(entry) - {"text", "legal", "sources", "note"}
+        if unknown:
+            problems.append(Problem(doc.label, line, f"unknown key '{', '.join(sorted(unknown))}' in "
+                                    f"'{key}' (expected text, legal, sources, note)"))
+        if key in content.texts:
+            other = content.texts[key]
+            problems.append(Problem(doc.label, line,
+                                    f"key '{key}' is already defined at {other.path}:{other.line}"))
+            continue
+        sources = entry.get("sources") or []
+        content.texts[key] = Text(
+            key=str(key), text=entry["text"].strip(), legal=bool(entry.get("legal")),
+            sources=tuple(str(s) for s in sources), path=doc.label, line=line, review=review,
+        )
+
+
+def _load_sources(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
+    for sid, raw in ((doc.data or {}).get("sources") or {}).items():
+        if not isinstance(raw, dict) or not all(raw.get(k) for k in ("title", "publisher", "url")):
+            problems.append(Problem(doc.label, doc.key_line(["sources", sid]),
+                                    f"source '{sid}' needs title, publisher and url"))
+            continue
+        content.sources[sid] = Source(sid, raw["title"], raw["publisher"], raw["url"])
+
+
+def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
+    for cid, raw in ((doc.data or {}).get("contacts") or {}).items():
+        line = doc.key_line(["contacts", cid])
+        if not isinstance(raw, dict) or not raw.get("name") or not (raw.get("phone") or raw.get("url")):
+            problems.append(Problem(doc.label, line, f"contact '{cid}' needs a name and a phone or url"))
+            continue
+        hours = {str(k): str(v) for k, v in (raw.get("hours") or {}).items()}
+        bad_days = set(hours) - set(WEEKDAYS)
+        if bad_days:
+            problems.append(Problem(doc.label, line, f"contact '{cid}': unknown weekday "
+                                    f"{', '.join(sorted(bad_days))} (use {', '.join(WEEKDAYS)})"))
+        content.contacts[cid] = Contact(
+            id=cid, name=str(raw["name"]), phone=raw.get("phone"), url=raw.get("url"), hours=hours,
+            languages=tuple(raw.get("languages") or ()), tags=tuple(raw.get("tags") or ()),
+            source=raw.get("source"), last_verified=_as_date(raw.get("last_verified")),
+            status=str(raw.get("status") or "unconfirmed"), path=doc.label, line=line,
+        )
+
+
+def load_content(content_dir: Path, root: Path | None = None) -> tuple[Content, list[Problem]]:
+    content = Content()
+    problems: list[Problem] = []
+    for path in sorted(content_dir.glob("*.yml")):
+        try:
+            doc = YamlDoc(path, display_path(path, root))
+        except ContentError as exc:
+            problems.extend(exc.problems)
+            continue
+        if path.name == "sources.yml":
+            _load_sources(doc, content, problems)
+        elif path.name == "contacts.yml":
+            _load_contacts(doc, content, problems)
+        else:
+            _load_topic_file(doc, content, problems)
+    return content, problems
+
+
+def require_content(content_dir: Path) -> Content:
+    content, problems = load_content(content_dir, content_dir.parent)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ContentError(errors)
+    return content

@@ -1,0 +1,229 @@
+"""What the bot says next: the flow rules, independent of Rasa.
+
+The Rasa policy (bot.engine.policy) reads the conversation state from tracker slots,
+asks `Dialogue.respond` what to say, and writes the new state back as slot events.
+Each item of the answer is rendered into one message by bot.core.render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from bot.core.flows import Flow, Step
+from bot.core.i18n import normalise
+
+MENU_FLOW = "main_menu"
+LANGUAGE_FLOW = "change_language"
+HUMAN_FLOW = "talk_to_person"
+DELETE_FLOW = "delete_my_data"
+HELP_FLOW = "help"
+COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, "help": HELP_FLOW}
+COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume")
+MENU_PAYLOAD = "/menu"
+HUMAN_PAYLOAD = "/human"
+MAX_CHAIN = 12
+
+# One answer item: {"kind": "step" | "notice" | "fallback", "flow", "step", "key"}
+Item = dict
+
+
+@dataclass(frozen=True)
+class State:
+    flow: str | None = None
+    step: str | None = None
+    lang: str = "en"
+    disclaimer_shown: bool = False
+    started: bool = False
+    return_to: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    intent: str | None = None
+    text: str = ""
+    payload: str | None = None
+    command: str | None = None
+    argument: str | None = None
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    """A button before translation: `label` is a content key unless `literal`."""
+
+    label: str
+    payload: str
+    literal: bool = False
+
+
+def option_payload(flow: str, step: str, target: str) -> str:
+    return f"{flow}:{step}>{target}"
+
+
+def parse_command(text: str) -> tuple[str, str | None] | None:
+    """'/lang es' -> ('lang', 'es'); None when the text is not one of our commands."""
+    stripped = text.strip()
+    if not stripped.startswith("/"):
+        return None
+    name, _, rest = stripped[1:].partition(" ")
+    name = name.split("@", 1)[0].lower()  # Telegram sends /menu@BotName in some clients
+    if name not in COMMANDS:
+        return None
+    return name, (rest.strip() or None)
+
+
+class Dialogue:
+    def __init__(
+        self,
+        flows: dict[str, Flow],
+        label: Callable[[str, str], str],
+        languages: tuple[str, ...],
+        language_names: dict[str, str],
+    ) -> None:
+        self.flows = flows
+        self.label = label  # (lang, key) -> the label as the resident reads it
+        self.languages = languages
+        self.language_names = language_names
+        self.topic_flows = {fid for fid, f in flows.items() if fid not in (MENU_FLOW, HELP_FLOW)}
+
+    # ---- buttons: one source for rendering and for matching typed answers ----
+
+    def step(self, flow: str | None, step: str | None) -> Step | None:
+        if flow is None or step is None or flow not in self.flows:
+            return None
+        return self.flows[flow].steps.get(step)
+
+    def buttons(self, flow: str, step: Step) -> list[ButtonSpec]:
+        specs: list[ButtonSpec] = []
+        if not step.waits:
+            return specs  # the message that follows carries the buttons
+        if step.action == "pick_language":
+            specs += [ButtonSpec(self.language_names.get(code, code), f"/lang {code}", literal=True)
+                      for code in self.languages]
+        specs += [ButtonSpec(o.label, option_payload(flow, step.id, o.target))
+                  for o in step.options]
+        if flow != MENU_FLOW:
+            specs.append(ButtonSpec("ui.main_menu", MENU_PAYLOAD))
+        if flow != HUMAN_FLOW:
+            specs.append(ButtonSpec("ui.talk_to_person", HUMAN_PAYLOAD))
+        return specs
+
+    def _typed_choice(self, state: State, text: str) -> ButtonSpec | None:
+        """A typed answer that names a button of the current step, or its number."""
+        current = self.step(state.flow, state.step)
+        if current is None or state.flow is None:
+            return None
+        specs = self.buttons(state.flow, current)
+        wanted = normalise(text)
+        if wanted.isdigit() and 1 <= int(wanted) <= len(specs):
+            return specs[int(wanted) - 1]
+        for spec in specs:
+            title = spec.label if spec.literal else self.label(state.lang, spec.label)
+            if wanted and normalise(title) == wanted:
+                return spec
+        return None
+
+    # ---- the rules ----
+
+    def respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
+        items: list[Item] = []
+        if not state.started:
+            state = replace(state, started=True)
+            if not (turn.command == "lang" and turn.argument):
+                items.append({"kind": "notice", "key": "ui.greeting"})
+        payload = turn.payload
+        command, argument = turn.command, turn.argument
+        if payload is None and command is None:
+            choice = self._typed_choice(state, turn.text)
+            if choice is not None:
+                payload = choice.payload
+        if payload is not None and command is None:
+            parsed = parse_command(payload)
+            if parsed is not None:
+                command, argument = parsed
+        if command is not None:
+            return self._command(state, command, argument, items)
+        if payload is not None:
+            return self._button(state, payload, items)
+        intent = turn.intent or ""
+        if intent in self.topic_flows:
+            return self._enter(state, intent, items)
+        if intent == "greet":
+            if items:  # already greeted: show the menu under the greeting
+                return self._enter(state, MENU_FLOW, items)
+            return self._enter(state, MENU_FLOW, [{"kind": "notice", "key": "ui.greeting"}])
+        if items:  # first contact we did not understand: greet and show the menu
+            return self._enter(state, MENU_FLOW, items)
+        return self._fallback(state, items)
+
+    def _command(self, state: State, command: str, argument: str | None,
+                 items: list[Item]) -> tuple[State, list[Item]]:
+        if command == "start":
+            if argument and argument in self.languages:
+                state = replace(state, lang=argument)
+            if not items:
+                items.append({"kind": "notice", "key": "ui.greeting"})
+            return self._enter(state, MENU_FLOW, items)
+        if command == "lang":
+            if argument is None:
+                return self._enter(state, LANGUAGE_FLOW, items)
+            code = argument.strip()
+            if code not in self.languages:
+                return self._enter(state, LANGUAGE_FLOW,
+                                   items + [{"kind": "notice", "key": "ui.language_unavailable"}])
+            state = replace(state, lang=code)
+            items.append({"kind": "notice", "key": "ui.language_set"})
+            back = state.return_to
+            state = replace(state, return_to=None)
+            if back is not None and self.step(*back) is not None:
+                return self._walk(state, back[0], back[1], items)
+            return self._enter(state, MENU_FLOW, items)
+        if command == "resume":
+            if self.step(state.flow, state.step) is not None and state.flow is not None:
+                assert state.step is not None
+                return state, items + [{"kind": "step", "flow": state.flow, "step": state.step}]
+            return self._enter(state, MENU_FLOW, items)
+        return self._enter(state, COMMAND_FLOWS[command], items)
+
+    def _button(self, state: State, payload: str, items: list[Item]) -> tuple[State, list[Item]]:
+        flow_id, sep, rest = payload.partition(":")
+        step_id, sep2, target = rest.partition(">")
+        step = self.step(flow_id, step_id) if sep and sep2 else None
+        option = step.option_for(target) if step is not None else None
+        if option is None:
+            return self._fallback(state, items)  # unknown payload, or a step edited away
+        if option.flow is not None:
+            return self._enter(state, option.flow, items)
+        assert option.goto is not None
+        return self._walk(state, flow_id, option.goto, items)
+
+    def _enter(self, state: State, flow_id: str, items: list[Item]) -> tuple[State, list[Item]]:
+        flow = self.flows[flow_id]
+        if flow_id == LANGUAGE_FLOW and state.flow not in (LANGUAGE_FLOW, None):
+            assert state.step is not None and state.flow is not None
+            state = replace(state, return_to=(state.flow, state.step))
+        if flow.disclaimer and not state.disclaimer_shown:
+            state = replace(state, disclaimer_shown=True)
+            items = items + [{"kind": "notice", "key": "ui.disclaimer"}]
+        return self._walk(state, flow_id, flow.first.id, items)
+
+    def _walk(self, state: State, flow_id: str, step_id: str,
+              items: list[Item]) -> tuple[State, list[Item]]:
+        """Say steps one after another until one waits for the resident."""
+        items = list(items)
+        for _ in range(MAX_CHAIN):
+            step = self.flows[flow_id].steps[step_id]
+            items.append({"kind": "step", "flow": flow_id, "step": step_id})
+            if step.next is not None:
+                step_id = step.next
+            elif step.next_flow is not None:
+                flow_id, step_id = step.next_flow, self.flows[step.next_flow].first.id
+            else:
+                break
+        return replace(state, flow=flow_id, step=step_id), items
+
+    def _fallback(self, state: State, items: list[Item]) -> tuple[State, list[Item]]:
+        if self.step(state.flow, state.step) is None:
+            # Nowhere to return to (new conversation, or the step was edited away).
+            state = replace(state, flow=MENU_FLOW, step=self.flows[MENU_FLOW].first.id)
+        return state, items + [{"kind": "fallback", "flow": state.flow, "step": state.step}]

@@ -1,0 +1,188 @@
+"""Flows are validated data: flows/*.yml -> JSON Schema -> small frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from bot.core.problems import ContentError, Problem, display_path
+from bot.core.yamlsrc import YamlDoc
+
+ID_PATTERN = "^[a-z][a-z0-9_]*$"
+KEY_PATTERN = "^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$"
+ACTIONS = ("delete_my_data", "pick_language")
+
+OPTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["label"],
+    "properties": {
+        "label": {"type": "string", "pattern": KEY_PATTERN},
+        "goto": {"type": "string", "pattern": ID_PATTERN},
+        "flow": {"type": "string", "pattern": ID_PATTERN},
+    },
+    "oneOf": [{"required": ["goto"]}, {"required": ["flow"]}],
+}
+
+STEP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "say"],
+    "properties": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "say": {"type": "string", "pattern": KEY_PATTERN},
+        "next": {"type": "string", "pattern": ID_PATTERN},
+        "next_flow": {"type": "string", "pattern": ID_PATTERN},
+        "options": {"type": "array", "minItems": 1, "maxItems": 12, "items": OPTION_SCHEMA},
+        "directory": {"type": "string", "pattern": ID_PATTERN},
+        "action": {"enum": list(ACTIONS)},
+    },
+    "not": {"anyOf": [
+        {"required": ["next", "options"]},
+        {"required": ["next_flow", "options"]},
+        {"required": ["next", "next_flow"]},
+    ]},
+}
+
+FLOW_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "title", "steps"],
+    "properties": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "title": {"type": "string", "pattern": KEY_PATTERN},
+        "disclaimer": {"type": "boolean"},
+        "menu": {"type": "boolean"},
+        "steps": {"type": "array", "minItems": 1, "items": STEP_SCHEMA},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    goto: str | None
+    flow: str | None
+    line: int
+
+    @property
+    def target(self) -> str:
+        """The stable part of a button payload: a step id, or @flow for another flow."""
+        return self.goto if self.goto is not None else f"@{self.flow}"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    say: str
+    next: str | None
+    next_flow: str | None
+    options: tuple[Option, ...]
+    directory: str | None
+    action: str | None
+    line: int
+
+    @property
+    def waits(self) -> bool:
+        """A step waits for the resident unless it goes straight on."""
+        return self.next is None and self.next_flow is None
+
+    def option_for(self, target: str) -> Option | None:
+        return next((o for o in self.options if o.target == target), None)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    title: str
+    disclaimer: bool
+    menu: bool  # whether the main menu lists it
+    steps: dict[str, Step]
+    path: str
+    line: int
+
+    @property
+    def first(self) -> Step:
+        return next(iter(self.steps.values()))
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "the file"
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
+        return f"unknown key '{extra}' in {where} (expected one of: {allowed})"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator == "pattern":
+        return (f"{where}: {error.instance!r} is not a valid id (lower case letters, digits, "
+                "underscores; content keys have dots)")
+    if error.validator == "oneOf" and "goto" in str(error.schema):
+        return f"{where}: an option needs exactly one of 'goto' (a step) or 'flow' (another flow)"
+    if error.validator == "not":
+        return f"{where}: a step has at most one of 'next', 'next_flow' and 'options'"
+    if error.validator == "enum":
+        return f"{where}: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    return f"{where}: {error.message}"
+
+
+def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, list[Problem]]:
+    label = display_path(path, root)
+    try:
+        doc = YamlDoc(path, label)
+    except ContentError as exc:
+        return None, exc.problems
+    validator = jsonschema.Draft7Validator(FLOW_SCHEMA)
+    problems = [
+        Problem(label, doc.line(list(e.absolute_path)), _explain(e))
+        for e in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
+    ]
+    if problems:
+        return None, problems
+    data = doc.data
+    if data["id"] != path.stem:
+        problems.append(Problem(label, doc.line(["id"]),
+                                f"flow id '{data['id']}' must match the file name '{path.stem}'"))
+    steps: dict[str, Step] = {}
+    for i, raw in enumerate(data["steps"]):
+        if raw["id"] in steps:
+            problems.append(Problem(label, doc.line(["steps", i, "id"]),
+                                    f"step id '{raw['id']}' is used twice"))
+            continue
+        options = tuple(
+            Option(o["label"], o.get("goto"), o.get("flow"), doc.line(["steps", i, "options", j]))
+            for j, o in enumerate(raw.get("options", ()))
+        )
+        steps[raw["id"]] = Step(
+            id=raw["id"], say=raw["say"], next=raw.get("next"), next_flow=raw.get("next_flow"),
+            options=options, directory=raw.get("directory"), action=raw.get("action"),
+            line=doc.line(["steps", i]),
+        )
+    flow = Flow(id=data["id"], title=data["title"], disclaimer=bool(data.get("disclaimer")),
+                menu=bool(data.get("menu", True)), steps=steps, path=label, line=1)
+    return flow, problems
+
+
+def load_flows(flows_dir: Path, root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
+    """All flows of a folder, and every problem found loading them (not cross-references)."""
+    flows: dict[str, Flow] = {}
+    problems: list[Problem] = []
+    for path in sorted(flows_dir.glob("*.yml")):
+        flow, found = load_flow_file(path, root)
+        problems.extend(found)
+        if flow is not None:
+            flows[flow.id] = flow
+    return flows, problems
+
+
+def require_flows(flows_dir: Path) -> dict[str, Flow]:
+    """Flows for running the bot: any error stops start-up with the full list."""
+    flows, problems = load_flows(flows_dir, flows_dir.parent)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ContentError(errors)
+    return flows

@@ -1,0 +1,111 @@
+"""Babel catalogs: the one path from a content key to the words a resident reads.
+
+The msgctxt of every entry is the content key and the msgid its English source text,
+so an edited English text shows up as untranslated instead of silently wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_time, get_day_names
+from babel.support import NullTranslations, Translations
+
+from bot.core.content import WEEKDAYS, Contact
+
+DOMAIN = "messages"
+LRI, RLI, FSI, PDI = "\u2066", "\u2067", "\u2068", "\u2069"
+RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+
+
+def babel_locale(lang: str) -> Locale:
+    try:
+        return Locale.parse(lang)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+class Catalogs:
+    """Compiled catalogs per language, loaded from locales/<lang>/LC_MESSAGES/messages.mo."""
+
+    def __init__(self, locales_dir: Path, languages: tuple[str, ...]) -> None:
+        self.locales_dir = locales_dir
+        self.languages = languages
+        self._translations: dict[str, NullTranslations] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        loaded: dict[str, NullTranslations] = {}
+        for lang in self.languages:
+            loaded[lang] = Translations.load(str(self.locales_dir), [lang], DOMAIN)
+        self._translations = loaded
+
+    def translate(self, lang: str, key: str, source: str) -> str:
+        translations = self._translations.get(lang)
+        if translations is None:
+            return source
+        text = translations.pgettext(key, source)
+        return text if text else source
+
+
+def isolate(value: str, lang: str) -> str:
+    """Wrap a number, URL or Latin name for right-to-left text so phones keep its order."""
+    if lang.split("_")[0] in RTL_LANGUAGES:
+        return f"{LRI}{value}{PDI}"
+    return value
+
+
+def normalise(text: str) -> str:
+    """For matching typed words to buttons: no accents, no case, no punctuation."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join("".join(c if c.isalnum() else " " for c in kept).split())
+
+
+def format_hours(hours: dict[str, str], lang: str, words: dict[str, str]) -> str:
+    """'Mon-Fri 9:00 AM - 5:00 PM' as the locale writes it; runs of equal days grouped."""
+    locale = babel_locale(lang)
+    names = get_day_names("abbreviated", locale=locale)
+    if hours and all(hours.get(d) == "24h" for d in WEEKDAYS):
+        return words["always"]
+
+    def span(value: str) -> str:
+        if value == "24h":
+            return words["all_day"]
+        if value == "closed":
+            return words["closed"]
+        start, _, end = value.partition("-")
+        try:
+            a = format_time(dt.time.fromisoformat(start.strip()), "short", locale=locale)
+            b = format_time(dt.time.fromisoformat(end.strip()), "short", locale=locale)
+        except ValueError:
+            return value
+        return f"{a}\u2013{b}"
+
+    runs: list[tuple[int, int, str]] = []
+    for i, day in enumerate(WEEKDAYS):
+        value = hours.get(day, "closed")
+        if runs and runs[-1][2] == value and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i, value)
+        else:
+            runs.append((i, i, value))
+    parts = []
+    for first, last, value in runs:
+        if value == "closed":
+            continue
+        days = names[first] if first == last else f"{names[first]}\u2013{names[last]}"
+        parts.append(f"{days} {span(value)}")
+    return ", ".join(parts) if parts else words["closed"]
+
+
+class ContactView:
+    """What a placeholder such as {nijc.phone} may read, formatted for one language."""
+
+    def __init__(self, contact: Contact, lang: str, words: dict[str, str]) -> None:
+        self.name = contact.name
+        self.phone = isolate(contact.phone, lang) if contact.phone else ""
+        self.url = isolate(contact.url, lang) if contact.url else ""
+        self.hours = format_hours(contact.hours, lang, words)

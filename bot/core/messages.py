@@ -1,0 +1,33 @@
+"""The one inbound and one outbound message type every channel speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    lang: str = "en"
+    flow: str | None = None
+    step: str | None = None
+    action: str | None = None  # a service to run after the turn, e.g. delete_my_data
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """What a resident sent: free text, a button payload, or both absent (media)."""
+
+    channel: str
+    user: str  # the platform's id of the resident; hashed before it reaches the engine
+    text: str | None = None
+    payload: str | None = None
+    lang_hint: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)

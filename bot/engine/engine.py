@@ -1,0 +1,156 @@
+"""The engine every channel talks to: InboundMessage in, OutboundMessages out, via Rasa."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+from bot.core.content import require_content
+from bot.core.dialogue import Dialogue, parse_command
+from bot.core.flows import require_flows
+from bot.core.i18n import Catalogs
+from bot.core.languages import NATIVE_NAMES
+from bot.core.messages import Button, InboundMessage, OutboundMessage
+from bot.core.render import Renderer
+from bot.engine import runtime, training
+from bot.engine.nlg import BabelNLG
+from bot.engine.policy import BUTTON_INTENT, COMMAND_INTENT
+from bot.identity import resident_key
+from bot.settings import Settings
+from bot.storage.db import make_engine
+from bot.storage.tracker_store import KyrTrackerStore
+
+logger = logging.getLogger(__name__)
+
+
+def silence_rasa_event_logs() -> None:
+    """Rasa's structlog prints every event, resident text included, at debug level.
+
+    Logs must carry no message text, phone number or chat id: keep warnings and up only.
+    """
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+MAX_TEXT = 1000  # NLU reads at most this much; a resident's essay still gets an answer
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters and unpaired surrogates; keep emoji and every script."""
+    text = _CONTROL.sub(" ", text)
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = unicodedata.normalize("NFC", text)
+    return text.strip()[:MAX_TEXT]
+
+
+class CollectingChannel(OutputChannel):
+    """Keeps Rasa's bot messages whole (Rasa's own collector splits them on blank lines)."""
+
+    def __init__(self) -> None:
+        self.messages: List[Dict[Text, Any]] = []
+
+    @classmethod
+    def name(cls) -> Text:
+        return "kyr"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.messages.append(message)
+
+
+def to_outbound(message: Dict[Text, Any]) -> OutboundMessage:
+    meta = message.get("kyr") or {}
+    buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or [])
+    return OutboundMessage(text=message.get("text") or "", buttons=buttons,
+                           lang=meta.get("lang") or "en", flow=meta.get("flow"),
+                           step=meta.get("step"), action=meta.get("action"))
+
+
+class Engine:
+    def __init__(self, settings: Settings, agent: Agent, store: KyrTrackerStore,
+                 renderer: Renderer) -> None:
+        self.settings = settings
+        self.agent = agent
+        self.store = store
+        self.renderer = renderer
+        self._secret = settings.secret_key()
+
+    @classmethod
+    def load(cls, settings: Settings) -> "Engine":
+        silence_rasa_event_logs()
+        flows = require_flows(settings.flows_dir)
+        content = require_content(settings.content_dir)
+        catalogs = Catalogs(settings.locales_dir, settings.languages)
+        renderer: Renderer
+        dialogue = Dialogue(flows, lambda lang, key: renderer.label(lang, key),
+                            settings.languages, NATIVE_NAMES)
+        renderer = Renderer(content, catalogs, dialogue)
+        runtime.install(runtime.Runtime(dialogue=dialogue, renderer=renderer))
+        path = training.model_path(settings)
+        if not path.exists():
+            raise SystemExit(f"no trained model at {path}: run 'kyr train' first")
+        if not training.is_current(settings):
+            logger.warning("the model is older than flows/ or the NLU data: run 'kyr train'")
+        store = KyrTrackerStore(None, make_engine(settings.database_url))
+        agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
+        if not agent.is_ready():
+            raise SystemExit(f"the Rasa model at {path} could not be loaded")
+        return cls(settings, agent, store, renderer)
+
+    def resident(self, inbound: InboundMessage) -> str:
+        return resident_key(self._secret, inbound.channel, inbound.user)
+
+    def _user_message(self, sender: str, inbound: InboundMessage,
+                      channel: OutputChannel) -> UserMessage:
+        parse_data: Optional[Dict[Text, Any]] = None
+        text = clean_text(inbound.text or "")
+        if inbound.payload is not None:
+            payload = clean_text(inbound.payload)[:200]
+            command = parse_command(payload)
+            text = payload
+            parse_data = self._structured(payload, command, BUTTON_INTENT, "payload", payload)
+        else:
+            command = parse_command(text)
+            if command is not None:
+                parse_data = self._structured(text, command, COMMAND_INTENT, None, None)
+            elif not text:
+                # Media, stickers, empty lines: nothing to understand, say so kindly.
+                parse_data = {"intent": {"name": "nlu_fallback", "confidence": 1.0},
+                              "entities": [], "text": ""}
+        return UserMessage(text, channel, sender_id=sender, parse_data=parse_data,
+                           input_channel=inbound.channel)
+
+    @staticmethod
+    def _structured(text: str, command: Any, intent: str, entity: Optional[str],
+                    value: Optional[str]) -> Dict[Text, Any]:
+        if command is not None:
+            name, argument = command
+            entities = [{"entity": "command", "value": name}]
+            if argument:
+                entities.append({"entity": "argument", "value": argument})
+            return {"intent": {"name": COMMAND_INTENT, "confidence": 1.0},
+                    "entities": entities, "text": text}
+        return {"intent": {"name": intent, "confidence": 1.0},
+                "entities": [{"entity": entity, "value": value}], "text": text}
+
+    async def handle(self, inbound: InboundMessage) -> List[OutboundMessage]:
+        sender = self.resident(inbound)
+        channel = CollectingChannel()
+        await self.agent.handle_message(self._user_message(sender, inbound, channel))
+        replies = [to_outbound(m) for m in channel.messages]
+        if any(r.action == "delete_my_data" for r in replies):
+            await self.store.delete(sender)
+        if not replies:
+            # Never silence: if Rasa produced nothing, the resident still gets an answer.
+            logger.error("engine produced no reply; sending the fallback")
+            replies = [OutboundMessage(self.renderer.text("en", "ui.fallback"), flow="system",
+                                       step="fallback")]
+        return replies
+
+    async def has_conversation(self, inbound: InboundMessage) -> bool:
+        return await self.store.retrieve(self.resident(inbound)) is not None

@@ -1,0 +1,12 @@
+"""Residents are known only by a keyed hash of (channel, platform id)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def resident_key(secret: bytes, channel: str, platform_id: str) -> str:
+    """A stable, non-reversible id: without the secret nobody can map it back to a phone."""
+    digest = hmac.new(secret, f"{channel}:{platform_id}".encode(), hashlib.sha256)
+    return f"{channel}-{digest.hexdigest()[:40]}"

@@ -1,0 +1,75 @@
+"""Settings read from the environment, with safe embedded defaults.
+
+Every setting is documented in the README; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    data_dir: Path
+    database_url: str
+    model_dir: Path
+    languages: tuple[str, ...]
+    secret_file: Path
+    secret_key_env: str | None
+
+    @property
+    def content_dir(self) -> Path:
+        return self.home / "content"
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.home / "flows"
+
+    @property
+    def locales_dir(self) -> Path:
+        return self.home / "locales"
+
+    def secret_key(self) -> bytes:
+        """The key of the resident hashes: KYR_SECRET_KEY, or one generated on first run.
+
+        A generated key is written with mode 0600 into the data folder, outside git.
+        """
+        if self.secret_key_env:
+            return self.secret_key_env.encode()
+        try:
+            return self.secret_file.read_bytes().strip()
+        except FileNotFoundError:
+            self.secret_file.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_hex(32).encode()
+            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key)
+            return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("KYR_HOME") or PROJECT_ROOT).resolve()
+    data_dir = Path(env.get("KYR_DATA_DIR") or home / "data").resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'kyr.sqlite3'}"
+    model_dir = Path(env.get("KYR_MODEL_DIR") or home / "build" / "model").resolve()
+    languages = tuple(
+        code.strip() for code in (env.get("KYR_LANGUAGES") or "en").split(",") if code.strip()
+    )
+    if "en" not in languages:
+        languages = ("en",) + languages
+    return Settings(
+        home=home,
+        data_dir=data_dir,
+        database_url=database_url,
+        model_dir=model_dir,
+        languages=languages,
+        secret_file=data_dir / "secret_key",
+        secret_key_env=env.get("KYR_SECRET_KEY") or None,
+    )

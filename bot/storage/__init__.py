@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy on DATABASE_URL (SQLite file by default, PostgreSQL in production)."""

@@ -1,0 +1,48 @@
+"""One SQLAlchemy engine per database URL, set up for how this bot uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+conversations = sa.Table(
+    "kyr_conversations",
+    metadata,
+    # The keyed hash of (channel, platform id): never the phone number or chat id.
+    sa.Column("resident", sa.String(80), primary_key=True),
+    # Rasa events of the current session only; resident text is redacted before saving.
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the tables created; for SQLite, the folder too and WAL mode."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, future=True,
+                                  connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,82 @@
+"""A Rasa tracker store on our own table: one row per resident, the current session only.
+
+Rasa's SQLTrackerStore keeps one row per event forever and re-reads them all on every
+message. Here a save rewrites one row holding the events since the last session start,
+with the resident's own words blanked out: the flow state lives in slots, so the text is
+not needed once NLU has run, and text we do not keep cannot be seized.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import Engine
+
+from bot.storage.db import conversations
+
+SESSION_START = "action_session_start"
+
+
+def current_session(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "action" and event.get("name") == SESSION_START:
+            return events[index:]
+    return events
+
+
+def redact(event: Dict[str, Any]) -> Dict[str, Any]:
+    if event.get("event") != "user":
+        return event
+    event = dict(event)
+    event["text"] = None
+    parse_data = dict(event.get("parse_data") or {})
+    parse_data["text"] = None
+    parse_data.pop("intent_ranking", None)
+    event["parse_data"] = parse_data
+    return event
+
+
+class KyrTrackerStore(TrackerStore):
+    def __init__(self, domain: Optional[Domain], engine: Engine) -> None:
+        super().__init__(domain)
+        self.engine = engine
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        events = [redact(e) for e in current_session(
+            [event.as_dict() for event in tracker.events])]
+        row = {"events": json.dumps(events, ensure_ascii=False),
+               "updated_at": dt.datetime.now(dt.timezone.utc)}
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                sa.update(conversations).where(conversations.c.resident == tracker.sender_id)
+                .values(**row)
+            ).rowcount
+            if not updated:
+                connection.execute(sa.insert(conversations).values(resident=tracker.sender_id, **row))
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        with self.engine.connect() as connection:
+            raw = connection.execute(
+                sa.select(conversations.c.events).where(conversations.c.resident == sender_id)
+            ).scalar()
+        if raw is None:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, json.loads(raw), self.domain.slots)
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        return await self.retrieve(conversation_id)
+
+    async def keys(self) -> Iterable[Text]:
+        with self.engine.connect() as connection:
+            return [r[0] for r in connection.execute(sa.select(conversations.c.resident))]
+
+    async def delete(self, sender_id: Text) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(conversations).where(conversations.c.resident == sender_id))
