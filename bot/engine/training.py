@@ -26,7 +26,7 @@ PIPELINE: list[dict[str, Any]] = [
     {"name": "WhitespaceTokenizer"},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
     {"name": "CountVectorsFeaturizer"},
-    {"name": "LogisticRegressionClassifier"},
+    {"name": "LogisticRegressionClassifier", "max_iter": 400},
     {"name": "FallbackClassifier", "threshold": FALLBACK_THRESHOLD},
 ]
 

@@ -1,0 +1,49 @@
+"""The shipped test harness: push a resident's message, pop the bot's replies.
+
+    bot = TestBot(engine, "alice")
+    replies = await bot.say("ICE is at my door")
+    replies = await bot.press("Yes")        # by button title, from the last reply
+    replies = await bot.press_payload("/menu")
+"""
+
+from __future__ import annotations
+
+from bot.core.messages import InboundMessage, OutboundMessage
+from bot.engine.engine import Engine
+
+CHANNEL = "test"
+
+
+class TestBot:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, engine: Engine, user: str) -> None:
+        self.engine = engine
+        self.user = user
+        self.last: list[OutboundMessage] = []
+
+    async def _send(self, inbound: InboundMessage) -> list[OutboundMessage]:
+        self.last = await self.engine.handle(inbound)
+        return self.last
+
+    async def say(self, text: str) -> list[OutboundMessage]:
+        return await self._send(InboundMessage(CHANNEL, self.user, text=text))
+
+    async def press_payload(self, payload: str) -> list[OutboundMessage]:
+        return await self._send(InboundMessage(CHANNEL, self.user, payload=payload))
+
+    async def press(self, title: str) -> list[OutboundMessage]:
+        """Press a button of the last message that has buttons, by its title."""
+        for message in reversed(self.last):
+            for button in message.buttons:
+                if button.title == title:
+                    return await self.press_payload(button.payload)
+            if message.buttons:
+                titles = [b.title for b in message.buttons]
+                raise AssertionError(f"no button {title!r} in the last reply; there are {titles}")
+        raise AssertionError("the last reply has no buttons")
+
+    @property
+    def where(self) -> tuple[str | None, str | None]:
+        """(flow, step) of the last message: where the conversation now waits."""
+        return (self.last[-1].flow, self.last[-1].step) if self.last else (None, None)

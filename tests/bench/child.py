@@ -1,0 +1,152 @@
+"""One bot in its own fresh process: `python -m tests.bench.child ours|stock FOLDER WORKLOAD [MODEL]`.
+
+stdout carries only the protocol: `ready` once the first reply is back (the parent times
+cold start up to it), then `result <json>`. Everything else, C-level output included, goes
+to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import resource
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Protocol, TextIO
+
+from tests.bench.workload import MODES, ChildResult, ModeResult, Workload, heldout_phrases
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Reply:
+    messages: int
+    buttons: list[str]  # payloads of every button in the reply
+
+
+class Bot(Protocol):
+    opening_button: str  # the first press of a button conversation
+
+    async def text(self, user: str, text: str) -> Reply: ...
+
+    async def press(self, user: str, payload: str) -> Reply: ...
+
+
+class OurBot:
+    opening_button = "/menu"
+
+    def __init__(self, folder: Path) -> None:
+        from bot.engine.engine import Engine
+        from bot.settings import load_settings
+
+        self.engine = Engine.load(load_settings({
+            "KYR_HOME": str(ROOT), "KYR_DATA_DIR": str(folder),
+            "KYR_MODEL_DIR": str(ROOT / "build" / "model"),
+        }))
+
+    async def text(self, user: str, text: str) -> Reply:
+        return await self._send(user, text=text)
+
+    async def press(self, user: str, payload: str) -> Reply:
+        return await self._send(user, payload=payload)
+
+    async def _send(self, user: str, **content: str) -> Reply:
+        from bot.core.messages import InboundMessage
+
+        replies = await self.engine.handle(InboundMessage("console", user, **content))
+        return Reply(len(replies), [b.payload for r in replies for b in r.buttons])
+
+
+class StockBot:
+    """Rasa's own Agent, SQLTrackerStore on SQLite, CollectingOutputChannel."""
+
+    opening_button = "/greet"
+
+    def __init__(self, folder: Path, model: str) -> None:
+        from rasa.core.agent import Agent
+        from rasa.core.tracker_store import SQLTrackerStore
+
+        store = SQLTrackerStore(dialect="sqlite", db=str(folder / "stock.sqlite3"))
+        self.agent = Agent.load(model, tracker_store=store)
+        if not self.agent.is_ready():
+            raise SystemExit(f"the stock model at {model} could not be loaded")
+
+    async def text(self, user: str, text: str) -> Reply:
+        return await self._send(user, text, None)
+
+    async def press(self, user: str, payload: str) -> Reply:
+        parse_data = {"intent": {"name": payload.removeprefix("/"), "confidence": 1.0},
+                      "entities": [], "text": payload}
+        return await self._send(user, payload, parse_data)
+
+    async def _send(self, user: str, text: str, parse_data: dict[str, Any] | None) -> Reply:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        channel = CollectingOutputChannel()
+        await self.agent.handle_message(
+            UserMessage(text, channel, sender_id=user, parse_data=parse_data))
+        return Reply(len(channel.messages),
+                     [b["payload"] for m in channel.messages for b in m.get("buttons") or []])
+
+
+async def run_mode(bot: Bot, workload: Workload, mode: str, phrases: list[str]) -> ModeResult:
+    """All conversations at once, each a resident sending its messages one after another."""
+    latencies: list[float] = []
+    empty = 0
+
+    async def converse(i: int) -> None:
+        nonlocal empty
+        rng = random.Random(f"{workload.seed}-{mode}-{i}")
+        user, payload = f"{mode}-{i}", bot.opening_button
+        for j in range(workload.messages):
+            started = perf_counter()
+            if mode == "button":
+                reply = await bot.press(user, payload)
+            else:
+                reply = await bot.text(user, phrases[(i * workload.messages + j) % len(phrases)])
+            latencies.append((perf_counter() - started) * 1000)
+            empty += reply.messages == 0
+            payload = rng.choice(reply.buttons) if reply.buttons else bot.opening_button
+
+    started = perf_counter()
+    await asyncio.gather(*(converse(i) for i in range(workload.conversations)))
+    return ModeResult(len(latencies), perf_counter() - started, latencies, empty)
+
+
+async def run(bot_factory: Any, workload: Workload, protocol: TextIO) -> None:
+    bot: Bot = bot_factory()
+    if (await bot.text("cold-start", "hi")).messages == 0:
+        raise SystemExit("no reply to the first message")
+    protocol.write("ready\n")
+    protocol.flush()
+    phrases = heldout_phrases(workload.seed)
+    modes = {mode: await run_mode(bot, workload, mode, phrases) for mode in MODES}
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    protocol.write("result " + ChildResult(modes, peak_kb / 1024).to_json() + "\n")
+    protocol.flush()
+
+
+def quiet() -> None:
+    import structlog
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def main(argv: list[str]) -> None:
+    kind, folder, workload = argv[0], Path(argv[1]), Workload.from_json(argv[2])
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # libraries that print, in Python or C, print to stderr
+    sys.stdout = sys.stderr
+    quiet()
+    factories = {"ours": lambda: OurBot(folder), "stock": lambda: StockBot(folder, argv[3])}
+    asyncio.run(run(factories[kind], workload, protocol))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,150 @@
+"""`make bench`: this bot's engine and a stock Rasa 3.6 agent, measured in the same run.
+
+Each bot runs in its own fresh subprocess (tests/bench/child.py), one after the other, on
+SQLite in a temporary folder. stdout gets the Markdown table and nothing else; progress
+goes to stderr. The table is also written to build/bench/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from importlib.metadata import version
+from pathlib import Path
+from time import perf_counter
+from typing import Callable
+
+from tests.bench.workload import HELDOUT, ChildResult, Workload, heldout_phrases
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "build" / "bench"
+CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "LOG_LEVEL": "WARNING",
+             "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"}
+
+
+def run_child(kind: str, folder: Path, workload: Workload, *extra: str) -> ChildResult:
+    """Start a fresh process; cold start = Popen to its `ready` line (first reply back)."""
+    folder.mkdir(parents=True)
+    log = folder / "child.log"
+    command = [sys.executable, "-m", "tests.bench.child", kind, str(folder),
+               workload.to_json(), *extra]
+    print(f"{kind}: starting", file=sys.stderr, flush=True)
+    with log.open("w") as err:
+        started = perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True,
+                                 cwd=ROOT, env={**os.environ, **CHILD_ENV})
+        assert child.stdout is not None
+        ready = child.stdout.readline()
+        cold_start = perf_counter() - started
+        print(f"{kind}: first reply after {cold_start:.1f} s; running the workload",
+              file=sys.stderr, flush=True)
+        result = child.stdout.readline()
+        code = child.wait()
+    if ready.strip() != "ready" or not result.startswith("result ") or code != 0:
+        raise SystemExit(f"the {kind} child failed (exit {code}); its stderr ends:\n"
+                         + log.read_text(errors="replace")[-4000:])
+    return replace(ChildResult.from_json(result.removeprefix("result ")), cold_start_s=cold_start)
+
+
+Metric = Callable[[ChildResult], float]
+ROWS: list[tuple[str, str, Metric]] = [
+    ("button msgs/s", "{:.1f}", lambda r: r.modes["button"].rate),
+    ("button p50 ms", "{:.1f}", lambda r: r.modes["button"].percentile(50)),
+    ("button p99 ms", "{:.1f}", lambda r: r.modes["button"].percentile(99)),
+    ("text msgs/s", "{:.1f}", lambda r: r.modes["text"].rate),
+    ("text p50 ms", "{:.1f}", lambda r: r.modes["text"].percentile(50)),
+    ("text p99 ms", "{:.1f}", lambda r: r.modes["text"].percentile(99)),
+    ("peak RSS MB", "{:.0f}", lambda r: r.peak_rss_mb),
+    ("cold start s", "{:.1f}", lambda r: r.cold_start_s),
+]
+
+
+def table(ours: ChildResult, stock: ChildResult) -> str:
+    lines = ["| metric | this bot | stock Rasa 3.6 | ratio (this bot / stock) |",
+             "|---|---:|---:|---:|"]
+    for name, fmt, metric in ROWS:
+        a, b = metric(ours), metric(stock)
+        ratio = f"{a / b:.2f}" if b else "n/a"
+        lines.append(f"| {name} | {fmt.format(a)} | {fmt.format(b)} | {ratio} |")
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def facts(workload: Workload, ours: ChildResult, stock: ChildResult) -> str:
+    w = workload
+    per_mode = w.conversations * w.messages
+    languages = len({line.split('"lang": "')[1].split('"')[0]
+                     for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line})
+    empty = {name: {m: r.modes[m].empty_replies for m in r.modes}
+             for name, r in (("this bot", ours), ("stock", stock))}
+    return "\n".join([
+        f"- machine: nproc {len(os.sched_getaffinity(0))}, {cpu_model()}, "
+        f"Python {platform.python_version()}, Rasa {version('rasa')}, {platform.platform()}",
+        f"- workload per bot and per mode: {w.conversations} concurrent conversations "
+        f"(asyncio tasks on one event loop) x {w.messages} messages each, one after another "
+        f"= {per_mode} button presses, then {per_mode} free-text messages, in fresh "
+        f"conversations each mode; seed {w.seed}",
+        "- button presses: the first opens the menu (this bot: `/menu`, stock: `/greet`), then "
+        "a random button from the last reply; stock presses skip NLU via `parse_data`",
+        f"- free text: the {len(heldout_phrases(w.seed))} phrases of "
+        f"tests/data/nlu_heldout.jsonl ({languages} languages), same order for both bots",
+        "- each bot in its own fresh subprocess, run one after the other; SQLite database in a "
+        "temporary folder (this bot: its default store; stock: Rasa's SQLTrackerStore); "
+        "stock: same NLU pipeline and data, RulePolicy only, one response per intent",
+        "- latency = one handle call under the full concurrency; msgs/s = messages / wall "
+        "time of the mode; peak RSS = ru_maxrss of the child; cold start = process start "
+        "to first reply (measured by the parent)",
+        f"- replies with no message: {empty}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
+    parser.add_argument("--conversations", type=int, default=Workload.conversations)
+    parser.add_argument("--messages", type=int, default=Workload.messages,
+                        help="messages per conversation and per mode")
+    parser.add_argument("--seed", type=int, default=Workload.seed)
+    args = parser.parse_args(argv)
+    workload = Workload(args.conversations, args.messages, args.seed)
+    started = perf_counter()
+    for key, value in CHILD_ENV.items():  # this process imports Rasa too (for PIPELINE)
+        os.environ.setdefault(key, value)
+    from bot.engine.training import model_path, nlu_files
+    from bot.settings import load_settings
+    from tests.bench.stock import ensure_model
+
+    settings = load_settings({"KYR_HOME": str(ROOT)})
+    if not model_path(settings).exists():
+        raise SystemExit(f"no trained model at {model_path(settings)}: run 'kyr train' first")
+    stock_model = ensure_model(nlu_files(settings), OUT / "stock")
+    with tempfile.TemporaryDirectory(prefix="kyr-bench-") as tmp:
+        ours = run_child("ours", Path(tmp) / "ours", workload)
+        stock = run_child("stock", Path(tmp) / "stock", workload, str(stock_model))
+
+    report = "\n\n".join([
+        "## Benchmark: this bot vs a stock Rasa 3.6 agent", table(ours, stock),
+        facts(workload, ours, stock),
+        f"Whole run: {perf_counter() - started:.0f} s (stock training included if it ran).",
+    ])
+    print(report)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "latest.md").write_text(report + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

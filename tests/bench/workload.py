@@ -1,0 +1,67 @@
+"""The workload both bots get, and the numbers one child process reports back."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HELDOUT = Path(__file__).resolve().parents[1] / "data" / "nlu_heldout.jsonl"
+MODES = ("button", "text")
+
+
+@dataclass(frozen=True)
+class Workload:
+    conversations: int = 200
+    messages: int = 5  # per conversation and per mode
+    seed: int = 7
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> "Workload":
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    messages: int
+    seconds: float  # wall time of the whole phase
+    latencies_ms: list[float]  # one per handle call
+    empty_replies: int
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile, p in (0, 100]."""
+        ordered = sorted(self.latencies_ms)
+        rank = max(1, -(-len(ordered) * p // 100))
+        return ordered[int(rank) - 1]
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    modes: dict[str, ModeResult]
+    peak_rss_mb: float
+    cold_start_s: float = 0.0  # filled in by the parent
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> "ChildResult":
+        data = json.loads(raw)
+        modes = {name: ModeResult(**mode) for name, mode in data.pop("modes").items()}
+        return cls(modes=modes, **data)
+
+
+def heldout_phrases(seed: int) -> list[str]:
+    """Every held-out NLU text, all languages, in one seeded shuffled order."""
+    lines = HELDOUT.read_text(encoding="utf-8").splitlines()
+    phrases = [json.loads(line)["text"] for line in lines if line.strip()]
+    random.Random(seed).shuffle(phrases)
+    return phrases

@@ -1,0 +1,96 @@
+"""`kyr chat --script`, as a process: JSON lines in, JSON lines out, state kept on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.channels.console import parse_script_line
+from bot.settings import PROJECT_ROOT
+
+KYR = [sys.executable, "-m", "bot"]
+
+
+def run_script(data_dir: Path, lines: bytes, *args: str, database_url: str | None = None) -> list[dict]:
+    env = dict(os.environ, KYR_DATA_DIR=str(data_dir), KYR_SECRET_KEY="console-test")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    done = subprocess.run(KYR + ["chat", "--script", "-", *args], input=lines, env=env,
+                          cwd=PROJECT_ROOT, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    out = done.stdout.decode("utf-8")
+    return [json.loads(line) for line in out.splitlines()]  # every stdout line is JSON
+
+
+def test_parse_script_line_never_raises() -> None:
+    assert parse_script_line(b"", "u") == ("u", None)
+    user, message = parse_script_line(b'{"text": "hi", "user": "a"}', "u")
+    assert user == "a" and message is not None and message.text == "hi"
+    user, message = parse_script_line(b'{"button": "/menu"}', "u")
+    assert message is not None and message.payload == "/menu"
+    for junk in (b"not json", b"[1, 2]", b"\xff\xfe\xfa", b'{"text": 5}', b"null"):
+        user, message = parse_script_line(junk, "u")
+        assert user == "u" and message is not None and message.text == ""
+
+
+def test_script_mode_persists_across_restarts_and_survives_bad_lines(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = run_script(tmp_path, b'{"text": "hi", "user": "ana"}\n'
+                                 b'{"button": "main_menu:menu>@ice_at_door", "user": "ana"}\n'
+                                 b'{"text": "hola", "user": "ben"}\n')
+    assert {m["user"] for m in first} == {"ana", "ben"}
+    last_ana = [m for m in first if m["user"] == "ana"][-1]
+    assert (last_ana["flow"], last_ana["step"]) == ("ice_at_door", "ask_now")
+    assert set(last_ana) == {"user", "text", "buttons", "lang", "flow", "step"}
+    # A new process: ana continues at the question she was asked; bad lines get answers.
+    second = run_script(tmp_path, b'{"text": "yes", "user": "ana"}\n'
+                                  b'\xff\xfe not utf-8 \xc3\x28\n'
+                                  b'{"text": "\\u0000\\u0007"}\n')
+    ana = [m for m in second if m["user"] == "ana"]
+    assert ana[0]["flow"] == "ice_at_door" and ana[-1]["step"] == "ask_signed"
+    local = [m for m in second if m["user"] == "local"]
+    assert local, "invalid input still gets an answer"
+
+
+def test_lang_option_starts_in_that_language(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = run_script(tmp_path, b'{"text": "/menu"}\n', "--lang", "en")
+    assert out[0]["step"] == "greeting" and out[-1]["flow"] == "main_menu"
+    assert all(m["lang"] == "en" for m in out)
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "svg"])
+def test_flows_graph(tmp_path: Path, fmt: str) -> None:
+    target = tmp_path / f"graph.{fmt}"
+    done = subprocess.run(KYR + ["flows", "graph", "ice_at_door", "--format", fmt, "-o", str(target)],
+                          cwd=PROJECT_ROOT, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = target.read_text()
+    if fmt == "mermaid":
+        assert text.startswith("flowchart TD") and "ice_at_door__ask_now" in text
+        assert '-->|"Yes"|' in text
+    else:
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(text)
+        assert root.tag.endswith("svg") and "ask_now" in text
+
+
+def test_flows_graph_unknown_flow_is_a_clear_error() -> None:
+    done = subprocess.run(KYR + ["flows", "graph", "nope"], cwd=PROJECT_ROOT,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 2 and b"no flow 'nope'" in done.stderr
+
+
+def test_content_check_exit_codes(project_copy: Path) -> None:
+    env = dict(os.environ, KYR_HOME=str(project_copy))
+    ok = subprocess.run(KYR + ["content", "check"], env=env, capture_output=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout
+    (project_copy / "flows" / "help.yml").write_text("id: help\ntitle: help.title\nsteps:\n"
+                                                     "  - id: a\n    say: help.missing\n")
+    bad = subprocess.run(KYR + ["content", "check"], env=env, capture_output=True, timeout=120)
+    assert bad.returncode == 1
+    assert b"flows/help.yml:4: error: message 'help.missing' is not defined" in bad.stdout

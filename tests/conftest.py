@@ -1,0 +1,78 @@
+"""Shared fixtures: one trained model and one loaded engine per test run."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bot.settings import PROJECT_ROOT, Settings, load_settings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+POSTGRES_URL = os.environ.get("KYR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_users = itertools.count()
+
+
+def postgres_reason() -> str | None:
+    """None when PostgreSQL answers, else why the PostgreSQL tests skip."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(POSTGRES_URL, future=True, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kyr-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    """The real project files and model; a throwaway SQLite file and secret."""
+    return load_settings({"KYR_DATA_DIR": str(data_dir), "KYR_SECRET_KEY": "test-secret"})
+
+
+@pytest.fixture(scope="session")
+def trained(settings: Settings) -> Path:
+    from bot.engine.training import train
+
+    return train(settings)  # skipped when `make test` already trained these inputs
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, trained: Path):  # type: ignore[no-untyped-def]
+    from bot.engine.engine import Engine
+
+    return Engine.load(settings)
+
+
+@pytest.fixture
+def user() -> str:
+    return f"resident-{next(_users)}"
+
+
+@pytest.fixture
+def bot(engine, user):  # type: ignore[no-untyped-def]
+    from bot.testing import TestBot
+
+    return TestBot(engine, user)
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Iterator[Path]:
+    """A copy of flows/, content/ and locales/ to break on purpose."""
+    for name in ("flows", "content", "locales"):
+        shutil.copytree(PROJECT_ROOT / name, tmp_path / name)
+    yield tmp_path

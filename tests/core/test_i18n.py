@@ -1,0 +1,82 @@
+"""Babel is the one path for text: catalogs translate by key, English fills any gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+
+from bot.core.content import require_content
+from bot.core.dialogue import Dialogue
+from bot.core.flows import require_flows
+from bot.core.i18n import LRI, PDI, Catalogs, format_hours, isolate, normalise
+from bot.core.languages import NATIVE_NAMES
+from bot.core.render import Renderer
+from bot.settings import PROJECT_ROOT
+
+WORDS = {"always": "every day, 24 hours", "all_day": "24 hours", "closed": "closed"}
+
+
+def compile_catalog(locales: Path, lang: str, entries: dict[tuple[str, str], str]) -> None:
+    catalog = Catalog(locale=lang)
+    for (key, source), text in entries.items():
+        catalog.add(source, text, context=key)
+    folder = locales / lang / "LC_MESSAGES"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "messages.mo", "wb") as out:
+        write_mo(out, catalog)
+
+
+def renderer(locales: Path, languages: tuple[str, ...]) -> Renderer:
+    content = require_content(PROJECT_ROOT / "content")
+    flows = require_flows(PROJECT_ROOT / "flows")
+    holder: list[Renderer] = []
+    dialogue = Dialogue(flows, lambda lang, key: holder[0].label(lang, key), languages, NATIVE_NAMES)
+    holder.append(Renderer(content, Catalogs(locales, languages), dialogue))
+    return holder[0]
+
+
+def test_translation_by_key_with_english_fallback(tmp_path: Path) -> None:
+    content = require_content(PROJECT_ROOT / "content")
+    compile_catalog(tmp_path, "es", {
+        ("ui.fallback", content.text("ui.fallback")): "Perdón, no entendí.",
+        ("talk_to_person.hotline", content.text("talk_to_person.hotline")):
+            "Llame a {icirr_hotline.name} al {icirr_hotline.phone}.",
+    })
+    r = renderer(tmp_path, ("en", "es"))
+    assert r.text("es", "ui.fallback") == "Perdón, no entendí."
+    assert r.text("es", "ui.greeting") == content.text("ui.greeting")  # untranslated: English
+    assert "+1 855-435-7693" in r.text("es", "talk_to_person.hotline")
+    assert r.text("en", "ui.fallback") == content.text("ui.fallback")
+
+
+def test_a_stale_translation_is_not_used(tmp_path: Path) -> None:
+    """The msgid is the English source: after an English edit the old translation is ignored."""
+    compile_catalog(tmp_path, "es", {("ui.fallback", "an older English text"): "Texto viejo"})
+    r = renderer(tmp_path, ("en", "es"))
+    assert r.text("es", "ui.fallback") != "Texto viejo"
+
+
+def test_broken_placeholder_in_a_translation_falls_back(tmp_path: Path) -> None:
+    content = require_content(PROJECT_ROOT / "content")
+    compile_catalog(tmp_path, "es", {
+        ("talk_to_person.hotline", content.text("talk_to_person.hotline")): "Llame {nadie.phone}",
+    })
+    r = renderer(tmp_path, ("en", "es"))
+    assert "+1 855-435-7693" in r.text("es", "talk_to_person.hotline")
+
+
+def test_hours_follow_the_locale() -> None:
+    weekdays = {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}
+    hours = {**weekdays, "sat": "closed", "sun": "closed"}
+    assert format_hours(hours, "en", WORDS) == "Mon\u2013Fri 9:00\u202fAM\u20135:00\u202fPM"
+    assert format_hours(hours, "es", WORDS).startswith("lun\u2013vie 9:00")
+    assert format_hours({d: "24h" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                        "en", WORDS) == "every day, 24 hours"
+
+
+def test_rtl_isolation_and_matching() -> None:
+    assert isolate("+1 312-660-1370", "ar") == f"{LRI}+1 312-660-1370{PDI}"
+    assert isolate("+1 312-660-1370", "es") == "+1 312-660-1370"
+    assert normalise("  Sí, ¡CLARO!  ") == "si claro"

@@ -1,0 +1,255 @@
+"""End-to-end conversations through Rasa, the flow policy, Babel NLG and SQLite."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from bot.core.dialogue import MENU_FLOW
+from bot.core.flows import Flow
+from bot.engine.engine import Engine
+from bot.testing import TestBot
+
+FALLBACK = "Sorry, I didn't understand."
+
+
+def waiting_step(flows: dict[str, Flow], flow_id: str, step_id: str) -> tuple[str, str]:
+    """Where a conversation waits after entering (flow, step): follow next/next_flow."""
+    for _ in range(20):
+        step = flows[flow_id].steps[step_id]
+        if step.next:
+            step_id = step.next
+        elif step.next_flow:
+            flow_id, step_id = step.next_flow, flows[step.next_flow].first.id
+        else:
+            return flow_id, step_id
+    raise AssertionError("next chain too long")
+
+
+def assert_well_formed(reply, flows: dict[str, Flow]) -> None:  # type: ignore[no-untyped-def]
+    assert reply, "the bot must always answer"
+    for message in reply:
+        assert message.text.strip(), "no empty message"
+        assert len(message.text) <= 4096
+        assert all(len(b.title) <= 20 for b in message.buttons), message.buttons
+    last = reply[-1]
+    titles = [b.title for b in last.buttons]
+    if last.flow != MENU_FLOW:
+        assert "Main menu" in titles, (last.flow, last.step, titles)
+    if last.flow != "talk_to_person":
+        assert "Talk to a person" in titles, (last.flow, last.step, titles)
+    assert all(not m.buttons for m in reply[:-1]), "only the last message carries buttons"
+
+
+async def test_greeting_then_menu_on_first_contact(bot: TestBot) -> None:
+    reply = await bot.say("hello")
+    assert reply[0].step == "greeting" and reply[0].flow == "system"
+    assert bot.where == ("main_menu", "menu")
+    assert "Agents at my door" in [b.title for b in reply[-1].buttons]
+
+
+async def test_every_flow_and_every_branch_by_pressing_real_buttons(engine: Engine, bot: TestBot) -> None:
+    """Breadth-first over every button the bot shows: each lands where the flow says."""
+    flows = engine.renderer.dialogue.flows
+    first = await bot.say("/menu")
+    assert_well_formed(first, flows)
+    visited: set[tuple[str, str]] = set()
+    queue = deque([first])
+    for command in ("/help", "/human", "/lang", "/delete"):  # the ways in that are not buttons
+        reply = await bot.say(command)
+        assert_well_formed(reply, flows)
+        queue.append(reply)
+    pressed = 0
+    while queue:
+        reply = queue.popleft()
+        for message in reply:
+            if message.flow in flows:
+                visited.add((message.flow, message.step))
+        source = reply[-1]
+        for button in source.buttons:
+            if button.payload in ("/menu", "/human") and (source.flow, source.step) != ("main_menu", "menu"):
+                continue  # the global buttons are tested once, from the menu
+            if button.payload.startswith("/lang "):
+                continue  # the language picker has its own test
+            after = await bot.press_payload(button.payload)
+            pressed += 1
+            assert_well_formed(after, flows)
+            assert after[-1].step != "fallback" and FALLBACK not in after[-1].text, button
+            if ":" in button.payload:
+                flow_id, rest = button.payload.split(":", 1)
+                step_id, target = rest.split(">", 1)
+                if target.startswith("@"):
+                    expected = waiting_step(flows, target[1:], flows[target[1:]].first.id)
+                else:
+                    expected = waiting_step(flows, flow_id, target)
+                assert (after[-1].flow, after[-1].step) == expected, button
+            if (after[-1].flow, after[-1].step) not in visited:
+                queue.append(after)
+    every_step = {(f.id, s) for f in flows.values() for s in f.steps}
+    assert every_step - visited == set(), "steps no button reaches"
+    assert pressed > 50
+
+
+async def test_branches_lead_to_different_advice(bot: TestBot) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    await bot.press("Yes")
+    signed = await bot.press_payload("ice_at_door:ask_signed>judicial")
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    await bot.press("Yes")
+    unsigned = await bot.press_payload("ice_at_door:ask_signed>administrative")
+    assert signed[-1].step != unsigned[-1].step
+    assert "I-200" in unsigned[-1].text or "I-205" in unsigned[-1].text
+
+
+@pytest.mark.parametrize("text,flow", [
+    ("ICE is knocking on my door", "ice_at_door"),
+    ("my husband was detained by immigration this morning", "arrest_detention"),
+    ("cops pulled me over, what do I do", "stopped_in_public"),
+    ("i need a free lawyer", "legal_help"),
+    ("can i talk to a real person", "talk_to_person"),
+    ("will chicago police ask about my status", "local_protections"),
+    ("la migra esta en mi puerta", "ice_at_door"),
+    ("please delete my data", "delete_my_data"),
+])
+async def test_free_text_reaches_the_right_flow(bot: TestBot, text: str, flow: str) -> None:
+    await bot.say("/menu")
+    reply = await bot.say(text)
+    assert reply[-1].flow == flow, [m.step for m in reply]
+
+
+async def test_out_of_scope_is_not_guessed_into_a_rights_flow(bot: TestBot) -> None:
+    await bot.say("/menu")
+    reply = await bot.say("what's the weather tomorrow, do I need an umbrella")
+    assert reply[-1].text.startswith(FALLBACK)
+    assert bot.where == ("main_menu", "menu")
+
+
+async def test_disclaimer_once_per_conversation(bot: TestBot) -> None:
+    await bot.say("/menu")
+    first = await bot.press("Agents at my door")
+    second = await bot.say("/menu")
+    third = await bot.press("Stopped in public")
+    notices = [m.step for m in first + second + third if m.step == "disclaimer"]
+    assert notices == ["disclaimer"]
+    assert "not legal advice" in first[0].text
+
+
+@pytest.mark.parametrize("command,flow", [
+    ("/menu", "main_menu"), ("/human", "talk_to_person"), ("/delete", "delete_my_data"),
+    ("/help", "help"), ("/lang", "change_language"),
+])
+async def test_commands_work_in_the_middle_of_a_flow(bot: TestBot, command: str, flow: str) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    reply = await bot.say(command)
+    assert reply[-1].flow == flow
+
+
+async def test_language_choice_returns_to_where_the_resident_was(bot: TestBot) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    where = bot.where
+    picker = await bot.say("/lang")
+    assert [b.title for b in picker[-1].buttons][:1] == ["English"]
+    reply = await bot.press("English")
+    assert reply[0].step == "language_set"
+    assert bot.where == where
+
+
+async def test_typed_answers_and_numbers_choose_buttons(bot: TestBot) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    reply = await bot.say("YES")
+    assert bot.where == ("ice_at_door", "ask_signed"), [m.step for m in reply]
+    await bot.say("3")  # the third button: "Not sure"
+    assert bot.where == ("ice_at_door", "not_sure")
+
+
+@pytest.mark.parametrize("bad", [
+    "", "   ", "x" * 10_000, "😱😱😱🙏", "\x00\x01\x02\x1b[31m", "\ud800 broken surrogate",
+])
+async def test_bad_text_gets_a_short_answer_and_loses_nothing(bot: TestBot, bad: str) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    where = bot.where
+    reply = await bot.say(bad)
+    assert reply[-1].text.startswith(FALLBACK)
+    assert bot.where == where
+    titles = [b.title for b in reply[-1].buttons]
+    assert {"Yes", "No", "Main menu", "Talk to a person"} <= set(titles)
+    after = await bot.press("Yes")  # the conversation goes on where it was
+    assert after[-1].step == "ask_signed"
+
+
+@pytest.mark.parametrize("payload", [
+    "nonsense", "ice_at_door:no_such_step>x", "ice_at_door:ask_now>no_such_target",
+    "no_such_flow:a>b", "/unknown", "", "x" * 5000,
+])
+async def test_unknown_or_stale_button_payloads(bot: TestBot, payload: str) -> None:
+    await bot.say("/menu")
+    await bot.press("Stopped in public")
+    where = bot.where
+    reply = await bot.press_payload(payload)
+    assert reply[-1].text.startswith(FALLBACK)
+    assert bot.where == where
+
+
+async def test_state_pointing_at_a_removed_step_recovers(engine: Engine, bot: TestBot) -> None:
+    """After a content change a stored conversation may wait at a step that is gone."""
+    from rasa.shared.core.events import SlotSet
+
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    sender = engine.resident(bot_inbound(bot))
+    tracker = await engine.store.retrieve(sender)
+    tracker.update(SlotSet("kyr_step", "step_removed_by_editor"))
+    await engine.store.save(tracker)
+    reply = await bot.say("what is the weather tomorrow")
+    assert reply[-1].text.startswith(FALLBACK)
+    assert bot.where == ("main_menu", "menu")
+    resumed = await bot.say("/resume")
+    assert resumed[-1].flow == "main_menu"
+
+
+def bot_inbound(bot: TestBot):  # type: ignore[no-untyped-def]
+    from bot.core.messages import InboundMessage
+
+    return InboundMessage("test", bot.user, text="")
+
+
+async def test_delete_my_data_erases_the_conversation(engine: Engine, bot: TestBot) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    sender = engine.resident(bot_inbound(bot))
+    assert await engine.store.retrieve(sender) is not None
+    await bot.say("/delete")
+    kept = await bot.press("No, keep it")
+    assert kept[-1].step == "kept"
+    assert await engine.store.retrieve(sender) is not None
+    await bot.say("/delete")
+    done = await bot.press("Yes, delete")
+    assert done[-1].step == "done"
+    assert await engine.store.retrieve(sender) is None
+    again = await bot.say("hello")
+    assert again[0].step == "greeting"
+
+
+async def test_resident_text_is_not_stored_and_not_logged(engine: Engine, bot: TestBot, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    import sqlalchemy as sa
+
+    from bot.storage.db import conversations
+
+    secret_words = "my neighbour Rosalinda Quintero-Vasquez was taken"
+    with caplog.at_level(logging.DEBUG):
+        await bot.say(secret_words)
+    assert "Rosalinda" not in caplog.text
+    with engine.store.engine.connect() as connection:
+        rows = connection.execute(sa.select(conversations.c.resident, conversations.c.events)).all()
+    assert rows
+    assert all("Rosalinda" not in events for _, events in rows)
+    assert all(bot.user not in resident for resident, _ in rows)  # only the keyed hash

@@ -1,0 +1,88 @@
+"""One contract, run against the SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.storage.db import conversations, make_engine
+from bot.storage.tracker_store import KyrTrackerStore
+from tests.conftest import POSTGRES_URL, postgres_reason
+
+DOMAIN = Domain.from_dict({
+    "intents": ["greet"],
+    "slots": {"kyr_step": {"type": "any", "influence_conversation": False,
+                           "mappings": [{"type": "custom"}]}},
+    "responses": {"utter_kyr": [{"text": "x"}]},
+})
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KyrTrackerStore]:
+    if request.param == "postgres":
+        reason = postgres_reason()
+        if reason:
+            pytest.skip(reason)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
+    engine = make_engine(url)
+    yield KyrTrackerStore(DOMAIN, engine)
+    engine.dispose()
+
+
+def tracker(sender: str, *events) -> DialogueStateTracker:  # type: ignore[no-untyped-def]
+    t = DialogueStateTracker(sender, DOMAIN.slots)
+    for event in events:
+        t.update(event)
+    return t
+
+
+async def test_save_retrieve_update_delete(store: KyrTrackerStore) -> None:
+    sender = f"test-{uuid.uuid4().hex}"
+    assert await store.retrieve(sender) is None
+    await store.save(tracker(sender, ActionExecuted("action_listen"), SlotSet("kyr_step", "one")))
+    loaded = await store.retrieve(sender)
+    assert loaded is not None and loaded.get_slot("kyr_step") == "one"
+    loaded.update(SlotSet("kyr_step", "two"))
+    await store.save(loaded)
+    again = await store.retrieve(sender)
+    assert again is not None and again.get_slot("kyr_step") == "two"
+    assert sender in await store.keys()
+    await store.delete(sender)
+    assert await store.retrieve(sender) is None
+
+
+async def test_resident_words_are_redacted(store: KyrTrackerStore) -> None:
+    sender = f"test-{uuid.uuid4().hex}"
+    words = "mi esposo Juan fue detenido en la calle 26"
+    await store.save(tracker(sender, ActionExecuted("action_listen"),
+                             UserUttered(words, {"name": "arrest_detention", "confidence": 0.9}),
+                             BotUttered("a reply")))
+    with store.engine.connect() as connection:
+        raw = connection.execute(sa.select(conversations.c.events)
+                                 .where(conversations.c.resident == sender)).scalar()
+    assert "Juan" not in raw and "detenido" not in raw
+    loaded = await store.retrieve(sender)
+    assert loaded is not None
+    assert loaded.latest_message.intent["name"] == "arrest_detention"
+    await store.delete(sender)
+
+
+async def test_only_the_current_session_is_kept(store: KyrTrackerStore) -> None:
+    sender = f"test-{uuid.uuid4().hex}"
+    await store.save(tracker(
+        sender, ActionExecuted("action_session_start"), SessionStarted(), BotUttered("old session"),
+        ActionExecuted("action_session_start"), SessionStarted(), SlotSet("kyr_step", "carried")))
+    loaded = await store.retrieve(sender)
+    assert loaded is not None
+    assert not any(isinstance(e, BotUttered) for e in loaded.events)
+    assert loaded.get_slot("kyr_step") == "carried"
+    await store.delete(sender)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from bot.identity import resident_key
+from bot.settings import load_settings
+
+
+def test_defaults_are_embedded_sqlite_in_a_data_folder(tmp_path: Path) -> None:
+    s = load_settings({"KYR_DATA_DIR": str(tmp_path)})
+    assert s.database_url == f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
+    assert s.languages == ("en",)
+
+
+def test_database_url_and_languages_from_environment(tmp_path: Path) -> None:
+    s = load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://x@h/db",
+                       "KYR_LANGUAGES": "es, pl"})
+    assert s.database_url == "postgresql://x@h/db"
+    assert s.languages == ("en", "es", "pl")
+
+
+def test_secret_is_generated_once_private_and_outside_git(tmp_path: Path) -> None:
+    s = load_settings({"KYR_DATA_DIR": str(tmp_path)})
+    first = s.secret_key()
+    assert len(first) == 64 and s.secret_key() == first
+    assert stat.S_IMODE(os.stat(s.secret_file).st_mode) == 0o600
+
+
+def test_resident_key_is_keyed_and_stable() -> None:
+    a = resident_key(b"k1", "telegram", "12345")
+    assert a == resident_key(b"k1", "telegram", "12345")
+    assert a != resident_key(b"k2", "telegram", "12345")
+    assert a != resident_key(b"k1", "whatsapp", "12345")
+    assert "12345" not in a
