@@ -12,12 +12,13 @@ import pytest
 
 from bot.channels.console import parse_script_line
 from bot.settings import PROJECT_ROOT
+from tests.conftest import POSTGRES_URL, postgres_reason
 
 KYR = [sys.executable, "-m", "bot"]
 
 
 def run_script(data_dir: Path, lines: bytes, *args: str, database_url: str | None = None) -> list[dict]:
-    env = dict(os.environ, KYR_DATA_DIR=str(data_dir), KYR_SECRET_KEY="console-test")
+    env = dict(os.environ, KYR_DATA_DIR=str(data_dir), KYR_SECRET_KEY=f"console-test-{data_dir}")
     if database_url:
         env["DATABASE_URL"] = database_url
     done = subprocess.run(KYR + ["chat", "--script", "-", *args], input=lines, env=env,
@@ -38,10 +39,17 @@ def test_parse_script_line_never_raises() -> None:
         assert user == "u" and message is not None and message.text == ""
 
 
-def test_script_mode_persists_across_restarts_and_survives_bad_lines(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_script_mode_persists_across_restarts_and_survives_bad_lines(trained, tmp_path: Path, database: str) -> None:  # type: ignore[no-untyped-def]
+    url = None
+    if database == "postgres":
+        reason = postgres_reason()
+        if reason:
+            pytest.skip(reason)
+        url = POSTGRES_URL
     first = run_script(tmp_path, b'{"text": "hi", "user": "ana"}\n'
                                  b'{"button": "main_menu:menu>@ice_at_door", "user": "ana"}\n'
-                                 b'{"text": "hola", "user": "ben"}\n')
+                                 b'{"text": "hola", "user": "ben"}\n', database_url=url)
     assert {m["user"] for m in first} == {"ana", "ben"}
     last_ana = [m for m in first if m["user"] == "ana"][-1]
     assert (last_ana["flow"], last_ana["step"]) == ("ice_at_door", "ask_now")
@@ -49,7 +57,7 @@ def test_script_mode_persists_across_restarts_and_survives_bad_lines(trained, tm
     # A new process: ana continues at the question she was asked; bad lines get answers.
     second = run_script(tmp_path, b'{"text": "yes", "user": "ana"}\n'
                                   b'\xff\xfe not utf-8 \xc3\x28\n'
-                                  b'{"text": "\\u0000\\u0007"}\n')
+                                  b'{"text": "\\u0000\\u0007"}\n', database_url=url)
     ana = [m for m in second if m["user"] == "ana"]
     assert ana[0]["flow"] == "ice_at_door" and ana[-1]["step"] == "ask_signed"
     local = [m for m in second if m["user"] == "local"]
