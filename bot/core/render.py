@@ -26,6 +26,12 @@ class Renderer:
         self.content = content
         self.catalogs = catalogs
         self.dialogue = dialogue
+        self._fields_cache: dict[str, dict[str, object]] = {}
+
+    def reload(self) -> None:
+        """Re-read the compiled catalogs (a translator ran `kyr i18n compile`)."""
+        self.catalogs.reload()
+        self._fields_cache.clear()
 
     def text(self, lang: str, key: str, **extra: object) -> str:
         """The text of a content key in `lang`, placeholders filled; English if untranslated."""
@@ -41,17 +47,25 @@ class Renderer:
     def label(self, lang: str, key: str) -> str:
         return self.text(lang, key)
 
+    def _hours_words(self, lang: str) -> dict[str, str]:
+        return {k: self.catalogs.translate(lang, v, self.content.text(v))
+                for k, v in HOURS_WORDS.items()}
+
     def _fields(self, lang: str) -> dict[str, object]:
-        words = {k: self.catalogs.translate(lang, v, self.content.text(v))
-                 for k, v in HOURS_WORDS.items()}
-        return {cid: ContactView(c, lang, words) for cid, c in self.content.contacts.items()}
+        """Contact placeholders for one language; formatted once, not per message."""
+        fields = self._fields_cache.get(lang)
+        if fields is None:
+            words = self._hours_words(lang)
+            fields = {cid: ContactView(c, lang, words) for cid, c in self.content.contacts.items()}
+            self._fields_cache[lang] = fields
+        return fields
 
     def directory(self, lang: str, tag: str) -> str:
-        words = {k: self.catalogs.translate(lang, v, self.content.text(v))
-                 for k, v in HOURS_WORDS.items()}
+        fields = self._fields(lang)
         lines = []
         for contact in self.content.directory(tag):
-            view = ContactView(contact, lang, words)
+            view = fields[contact.id]
+            assert isinstance(view, ContactView)
             lines.append(self.text(lang, DIRECTORY_LINE, name=view.name,
                                    phone=view.phone or view.url, hours=view.hours))
         return "\n".join(lines)

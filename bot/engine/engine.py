@@ -17,7 +17,7 @@ from bot.core.i18n import Catalogs
 from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
-from bot.engine import runtime, training
+from bot.engine import runtime, speedups, training
 from bot.engine.nlg import BabelNLG
 from bot.engine.policy import BUTTON_INTENT, COMMAND_INTENT
 from bot.identity import resident_key
@@ -97,6 +97,7 @@ class Engine:
         if not training.is_current(settings):
             logger.warning("the model is older than flows/ or the NLU data: run 'kyr train'")
         store = KyrTrackerStore(None, make_engine(settings.database_url))
+        speedups.install()
         agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
         if not agent.is_ready():
             raise SystemExit(f"the Rasa model at {path} could not be loaded")

@@ -34,7 +34,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, future=True,
+        # SQLAlchemy 1.4 gives SQLite files a NullPool: a new connection (and PRAGMAs)
+        # per query. A small pool keeps them open; measured 0.4 s of 2 s in a profile.
+        engine = sa.create_engine(url, future=True, poolclass=sa.pool.QueuePool,
+                                  pool_size=4, max_overflow=4,
                                   connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:

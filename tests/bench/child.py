@@ -1,4 +1,4 @@
-"""One bot in its own fresh process: `python -m tests.bench.child ours|stock FOLDER WORKLOAD [MODEL]`.
+"""One bot in a fresh process: `python -m tests.bench.child ours|stock DIR WORKLOAD [MODEL]`.
 
 stdout carries only the protocol: `ready` once the first reply is back (the parent times
 cold start up to it), then `result <json>`. Everything else, C-level output included, goes
@@ -16,8 +16,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Protocol, TextIO
+from typing import Any, Callable, Protocol, TextIO
 
+from bot.core.messages import InboundMessage
 from tests.bench.workload import MODES, ChildResult, ModeResult, Workload, heldout_phrases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,15 +51,13 @@ class OurBot:
         }))
 
     async def text(self, user: str, text: str) -> Reply:
-        return await self._send(user, text=text)
+        return await self._send(InboundMessage("console", user, text=text))
 
     async def press(self, user: str, payload: str) -> Reply:
-        return await self._send(user, payload=payload)
+        return await self._send(InboundMessage("console", user, payload=payload))
 
-    async def _send(self, user: str, **content: str) -> Reply:
-        from bot.core.messages import InboundMessage
-
-        replies = await self.engine.handle(InboundMessage("console", user, **content))
+    async def _send(self, inbound: InboundMessage) -> Reply:
+        replies = await self.engine.handle(inbound)
         return Reply(len(replies), [b.payload for r in replies for b in r.buttons])
 
 
@@ -118,7 +117,7 @@ async def run_mode(bot: Bot, workload: Workload, mode: str, phrases: list[str]) 
     return ModeResult(len(latencies), perf_counter() - started, latencies, empty)
 
 
-async def run(bot_factory: Any, workload: Workload, protocol: TextIO) -> None:
+async def run(bot_factory: Callable[[], Bot], workload: Workload, protocol: TextIO) -> None:
     bot: Bot = bot_factory()
     if (await bot.text("cold-start", "hi")).messages == 0:
         raise SystemExit("no reply to the first message")
@@ -144,7 +143,8 @@ def main(argv: list[str]) -> None:
     os.dup2(2, 1)  # libraries that print, in Python or C, print to stderr
     sys.stdout = sys.stderr
     quiet()
-    factories = {"ours": lambda: OurBot(folder), "stock": lambda: StockBot(folder, argv[3])}
+    factories: dict[str, Callable[[], Bot]] = {
+        "ours": lambda: OurBot(folder), "stock": lambda: StockBot(folder, argv[3])}
     asyncio.run(run(factories[kind], workload, protocol))
 
 

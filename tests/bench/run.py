@@ -19,7 +19,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Callable
 
-from tests.bench.workload import HELDOUT, ChildResult, Workload, heldout_phrases
+from tests.bench.workload import ChildResult, Workload, heldout
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "bench"
@@ -87,10 +87,11 @@ def cpu_model() -> str:
 def facts(workload: Workload, ours: ChildResult, stock: ChildResult) -> str:
     w = workload
     per_mode = w.conversations * w.messages
-    languages = len({line.split('"lang": "')[1].split('"')[0]
-                     for line in HELDOUT.read_text(encoding="utf-8").splitlines() if line})
-    empty = {name: {m: r.modes[m].empty_replies for m in r.modes}
-             for name, r in (("this bot", ours), ("stock", stock))}
+    rows = heldout()
+    languages = ", ".join(sorted({row["lang"] for row in rows}))
+    empty = "; ".join(f"{name}: " + ", ".join(f"{m.empty_replies} of {m.messages} {mode}"
+                                              for mode, m in r.modes.items())
+                      for name, r in (("this bot", ours), ("stock", stock)))
     return "\n".join([
         f"- machine: nproc {len(os.sched_getaffinity(0))}, {cpu_model()}, "
         f"Python {platform.python_version()}, Rasa {version('rasa')}, {platform.platform()}",
@@ -100,8 +101,8 @@ def facts(workload: Workload, ours: ChildResult, stock: ChildResult) -> str:
         f"conversations each mode; seed {w.seed}",
         "- button presses: the first opens the menu (this bot: `/menu`, stock: `/greet`), then "
         "a random button from the last reply; stock presses skip NLU via `parse_data`",
-        f"- free text: the {len(heldout_phrases(w.seed))} phrases of "
-        f"tests/data/nlu_heldout.jsonl ({languages} languages), same order for both bots",
+        f"- free text: the {len(rows)} phrases of tests/data/nlu_heldout.jsonl ({languages}), "
+        "in one seeded order, the same for both bots",
         "- each bot in its own fresh subprocess, run one after the other; SQLite database in a "
         "temporary folder (this bot: its default store; stock: Rasa's SQLTrackerStore); "
         "stock: same NLU pipeline and data, RulePolicy only, one response per intent",

@@ -14,7 +14,7 @@ MODES = ("button", "text")
 @dataclass(frozen=True)
 class Workload:
     conversations: int = 200
-    messages: int = 5  # per conversation and per mode
+    messages: int = 10  # per conversation and per mode
     seed: int = 7
 
     def to_json(self) -> str:
@@ -59,9 +59,13 @@ class ChildResult:
         return cls(modes=modes, **data)
 
 
+def heldout() -> list[dict[str, str]]:
+    lines = HELDOUT.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def heldout_phrases(seed: int) -> list[str]:
     """Every held-out NLU text, all languages, in one seeded shuffled order."""
-    lines = HELDOUT.read_text(encoding="utf-8").splitlines()
-    phrases = [json.loads(line)["text"] for line in lines if line.strip()]
+    phrases = [row["text"] for row in heldout()]
     random.Random(seed).shuffle(phrases)
     return phrases
