@@ -74,6 +74,8 @@ class StockBot:
         self.agent = Agent.load(model, tracker_store=store)
         if not self.agent.is_ready():
             raise SystemExit(f"the stock model at {model} could not be loaded")
+        if any(name.startswith("bot.engine") for name in sys.modules):
+            raise SystemExit("bot.engine was imported: its Rasa patches would taint 'stock'")
 
     async def text(self, user: str, text: str) -> Reply:
         return await self._send(user, text, None)
