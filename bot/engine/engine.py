@@ -63,12 +63,15 @@ class CollectingChannel(OutputChannel):
         self.messages.append(message)
 
 
-def to_outbound(message: Dict[Text, Any]) -> OutboundMessage:
-    meta = message.get("kyr") or {}
-    buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or [])
-    return OutboundMessage(text=message.get("text") or "", buttons=buttons,
-                           lang=meta.get("lang") or "en", flow=meta.get("flow"),
-                           step=meta.get("step"), action=meta.get("action"))
+def to_outbound(message: Dict[Text, Any]) -> List[OutboundMessage]:
+    """One Rasa bot message -> the OutboundMessages our NLG packed into it."""
+    packed = message.get("kyr")
+    if not isinstance(packed, list):  # not from our NLG: keep what Rasa gives
+        buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or [])
+        return [OutboundMessage(text=message.get("text") or "", buttons=buttons)]
+    return [OutboundMessage(text=m["text"], buttons=tuple(Button(t, p) for t, p in m["buttons"]),
+                            lang=m["lang"], flow=m["flow"], step=m["step"], action=m["action"])
+            for m in packed]
 
 
 class Engine:
@@ -143,7 +146,7 @@ class Engine:
         sender = self.resident(inbound)
         channel = CollectingChannel()
         await self.agent.handle_message(self._user_message(sender, inbound, channel))
-        replies = [to_outbound(m) for m in channel.messages]
+        replies = [out for m in channel.messages for out in to_outbound(m)]
         if any(r.action == "delete_my_data" for r in replies):
             await self.store.delete(sender)
         if not replies:

@@ -1,4 +1,4 @@
-"""Babel NLG: `utter_kyr` + the item in the tracker -> text and buttons in the user's language."""
+"""Babel NLG: `utter_kyr` + this turn's items -> messages in the conversation's language."""
 
 from __future__ import annotations
 
@@ -18,16 +18,20 @@ class BabelNLG(NaturalLanguageGenerator):
         output_channel: Text,
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
-        item = tracker.get_slot(slots.ITEM)
-        lang = tracker.get_slot(slots.LANG) or "en"
+        items = tracker.get_slot(slots.ITEMS)
+        lang = slots.state_from(tracker.get_slot(slots.STATE)).lang
         renderer = runtime.current().renderer
-        if not isinstance(item, dict):
-            item = {"kind": "notice", "key": "ui.fallback"}
-        message = renderer.render(item, lang)
+        if not isinstance(items, list) or not items:
+            items = [{"kind": "notice", "key": "ui.fallback"}]
+        messages = [renderer.render(item, lang) for item in items]
+        last = messages[-1]
         return {
-            "text": message.text,
-            "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
-            # Keys Rasa does not know travel as BotUttered metadata to the output channel.
-            "kyr": {"lang": message.lang, "flow": message.flow, "step": message.step,
-                    "action": message.action},
+            # Rasa records one BotUttered per turn; its text is the last message's.
+            "text": last.text,
+            "buttons": [{"title": b.title, "payload": b.payload} for b in last.buttons],
+            # Keys Rasa does not know travel as BotUttered metadata to the output channel,
+            # which turns them back into one OutboundMessage each.
+            "kyr": [{"text": m.text, "buttons": [[b.title, b.payload] for b in m.buttons],
+                     "lang": m.lang, "flow": m.flow, "step": m.step, "action": m.action}
+                    for m in messages],
         }

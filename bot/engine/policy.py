@@ -1,7 +1,7 @@
 """FlowPolicy: a Rasa policy that runs the flows in flows/*.yml.
 
 On a user turn it asks the core Dialogue what to say, stores the answer items in a slot
-and predicts `utter_kyr` once per item (the NLG renders each one), then `action_listen`.
+and predicts `utter_kyr` (the NLG renders every item as one message), then `action_listen`.
 It always predicts something, so Rasa never falls through to a default action.
 """
 
@@ -106,20 +106,15 @@ class FlowPolicy(Policy):
         rule_only_data: Optional[Dict[Text, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        latest = tracker.latest_action_name
-        if latest == UTTER:
-            queue = tracker.get_slot(slots.QUEUE) or []
-            if not queue:
-                return self._predict(domain, ACTION_LISTEN_NAME, [])
-            return self._predict(domain, UTTER, [SlotSet(slots.ITEM, queue[0]),
-                                                 SlotSet(slots.QUEUE, queue[1:])])
-        if latest != ACTION_LISTEN_NAME or tracker.latest_message is None \
-                or tracker.latest_message.intent.get("name") is None and not tracker.latest_message.text:
-            return self._predict(domain, ACTION_LISTEN_NAME, [])
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or tracker.latest_message is None:
+            return self._predict(domain, ACTION_LISTEN_NAME, [])  # we answered: wait
+        message = tracker.latest_message
+        if message.intent.get("name") is None and not message.text:
+            return self._predict(domain, ACTION_LISTEN_NAME, [])  # no user turn yet
         dialogue = runtime.current().dialogue
-        before = slots.state_from(tracker.current_slot_values())
+        before = slots.state_from(tracker.get_slot(slots.STATE))
         after, items = dialogue.respond(before, user_turn(tracker))
-        events: List[Event] = [SlotSet(name, value)
-                               for name, value in slots.changes(before, after).items()]
-        events += [SlotSet(slots.ITEM, items[0]), SlotSet(slots.QUEUE, items[1:])]
+        events: List[Event] = [SlotSet(slots.ITEMS, items)]
+        if after != before:
+            events.insert(0, SlotSet(slots.STATE, slots.state_value(after)))
         return self._predict(domain, UTTER, events)

@@ -70,13 +70,12 @@ def is_current(settings: Settings) -> bool:
 
 
 def domain_dict(flow_ids: list[str], intents: list[str]) -> dict[str, Any]:
-    slot_types = {slots.DISCLAIMER: "bool", slots.STARTED: "bool"}
     return {
         "version": "3.1",
         "intents": sorted(set(intents) | {BUTTON_INTENT, COMMAND_INTENT}),
         "entities": ["payload", "command", "argument"],
         "slots": {
-            name: {"type": slot_types.get(name, "any"), "influence_conversation": False,
+            name: {"type": "any", "influence_conversation": False,
                    "mappings": [{"type": "custom"}]}
             for name in slots.ALL
         },

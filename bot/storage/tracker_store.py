@@ -2,8 +2,9 @@
 
 Rasa's SQLTrackerStore keeps one row per event forever and re-reads them all on every
 message. Here a save rewrites one row holding the events since the last session start,
-with the resident's own words blanked out: the flow state lives in slots, so the text is
-not needed once NLU has run, and text we do not keep cannot be seized.
+with the resident's words and the bot's message texts blanked out: the flow state lives
+in slots, so neither is needed once the turn is over, and text we do not keep cannot be
+seized. (A handoff keeps its own transcript, for as long as the ticket needs it.)
 """
 
 from __future__ import annotations
@@ -31,8 +32,39 @@ def current_session(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return events
 
 
+def compact(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Everything before the latest user turn, reduced to its net effect.
+
+    Rasa replays every stored event on each load and tracker copy; the dialogue needs
+    only the session start, the latest value of each slot and whether the conversation
+    is paused. So a turn costs the same in minute one and minute fifty.
+    """
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=None)
+    if last_user is None:
+        return events
+    head: List[Dict[str, Any]] = []
+    latest: Dict[str, Dict[str, Any]] = {}
+    for event in events[:last_user]:
+        kind = event.get("event")
+        if kind == "session_started" or (kind == "action" and event.get("name") == SESSION_START):
+            head.append(event)
+        elif kind == "slot":
+            latest[f"slot:{event.get('name')}"] = event
+        elif kind in ("pause", "resume"):
+            latest["paused"] = event
+    before = events[last_user - 1] if last_user else None
+    listen = [before] if before and before.get("event") == "action" else []
+    return head + list(latest.values()) + listen + events[last_user:]
+
+
 def redact(event: Dict[str, Any]) -> Dict[str, Any]:
-    if event.get("event") != "user":
+    """Keep what the dialogue needs (intents, slots, actions), not what was said."""
+    kind = event.get("event")
+    if kind == "bot":
+        # Our messages are re-rendered from content on demand; only their place is kept.
+        return {"event": "bot", "timestamp": event.get("timestamp"), "text": None,
+                "data": {}, "metadata": {}}
+    if kind != "user":
         return event
     event = dict(event)
     event["text"] = None
@@ -49,8 +81,8 @@ class KyrTrackerStore(TrackerStore):
         self.engine = engine
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        events = [redact(e) for e in current_session(
-            [event.as_dict() for event in tracker.events])]
+        events = compact([redact(e) for e in current_session(
+            [event.as_dict() for event in tracker.events])])
         row = {"events": json.dumps(events, ensure_ascii=False),
                "updated_at": dt.datetime.now(dt.timezone.utc)}
         with self.engine.begin() as connection:

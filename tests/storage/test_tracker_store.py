@@ -86,3 +86,25 @@ async def test_only_the_current_session_is_kept(store: KyrTrackerStore) -> None:
     assert not any(isinstance(e, BotUttered) for e in loaded.events)
     assert loaded.get_slot("kyr_step") == "carried"
     await store.delete(sender)
+
+
+async def test_history_is_compacted_to_its_net_effect(store: KyrTrackerStore) -> None:
+    """Thirty turns store no more than one: older turns reduce to the latest slot values."""
+    sender = f"test-{uuid.uuid4().hex}"
+    t = tracker(sender, ActionExecuted("action_session_start"), SessionStarted(),
+                ActionExecuted("action_listen"))
+    sizes = []
+    for turn in range(30):
+        t.update(UserUttered(None, {"name": "greet", "confidence": 1.0}))
+        t.update(SlotSet("kyr_step", f"step{turn}"))
+        t.update(ActionExecuted("utter_kyr"))
+        t.update(BotUttered("reply"))
+        t.update(ActionExecuted("action_listen"))
+        await store.save(t)
+        t = await store.retrieve(sender)
+        assert t is not None and t.get_slot("kyr_step") == f"step{turn}"
+        sizes.append(len(t.events))
+    assert sizes[-1] == sizes[2]  # constant after the first turns
+    assert t.latest_action_name == "action_listen"
+    assert t.latest_message.intent["name"] == "greet"
+    await store.delete(sender)
