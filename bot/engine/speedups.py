@@ -7,6 +7,10 @@
 2. `Event.resolve_by_type` walks every Event subclass (recursively, with `inspect`) for
    every event it deserialises. The mapping from type name to class is fixed once Rasa
    is imported, so it is built once and rebuilt only on a miss.
+3. The processor deep-copies events and parse data on every turn only to pass them to
+   structlog debug calls (every `copy.` in rasa/core/processor.py is such an argument).
+   This bot never emits those logs (they would contain resident text), so the copies are
+   skipped there.
 """
 
 from __future__ import annotations
@@ -51,6 +55,14 @@ class SequentialGraphRunner(DaskGraphRunner):
         return dict(compute(target) for target in run_targets)
 
 
+class _NoCopy:
+    """Stands in for the `copy` module inside rasa.core.processor (see point 3)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value
+
+
 _event_types: Dict[Text, Type[Event]] = {}
 
 
@@ -80,4 +92,5 @@ def install() -> None:
         return
     rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+    rasa.core.processor.copy = _NoCopy  # type: ignore[assignment]
     _installed = True

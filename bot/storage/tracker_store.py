@@ -75,6 +75,17 @@ def redact(event: Dict[str, Any]) -> Dict[str, Any]:
     return event
 
 
+# Built once: SQLAlchemy re-derives cache keys for ORM-style statements on every call,
+# which was a tenth of a button press's time in a profile.
+_UPDATE = sa.text(f"UPDATE {conversations.name} SET events = :events, updated_at = :updated_at "
+                  "WHERE resident = :resident").bindparams(
+    sa.bindparam("updated_at", type_=sa.DateTime(timezone=True)))
+_INSERT = sa.text(f"INSERT INTO {conversations.name} (resident, events, updated_at) "
+                  "VALUES (:resident, :events, :updated_at)").bindparams(
+    sa.bindparam("updated_at", type_=sa.DateTime(timezone=True)))
+_SELECT = sa.text(f"SELECT events FROM {conversations.name} WHERE resident = :resident")
+
+
 class KyrTrackerStore(TrackerStore):
     def __init__(self, domain: Optional[Domain], engine: Engine) -> None:
         super().__init__(domain)
@@ -83,21 +94,15 @@ class KyrTrackerStore(TrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         events = compact([redact(e) for e in current_session(
             [event.as_dict() for event in tracker.events])])
-        row = {"events": json.dumps(events, ensure_ascii=False),
+        row = {"resident": tracker.sender_id, "events": json.dumps(events, ensure_ascii=False),
                "updated_at": dt.datetime.now(dt.timezone.utc)}
         with self.engine.begin() as connection:
-            updated = connection.execute(
-                sa.update(conversations).where(conversations.c.resident == tracker.sender_id)
-                .values(**row)
-            ).rowcount
-            if not updated:
-                connection.execute(sa.insert(conversations).values(resident=tracker.sender_id, **row))
+            if not connection.execute(_UPDATE, row).rowcount:
+                connection.execute(_INSERT, row)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         with self.engine.connect() as connection:
-            raw = connection.execute(
-                sa.select(conversations.c.events).where(conversations.c.resident == sender_id)
-            ).scalar()
+            raw = connection.execute(_SELECT, {"resident": sender_id}).scalar()
         if raw is None:
             return None
         return DialogueStateTracker.from_dict(sender_id, json.loads(raw), self.domain.slots)
