@@ -1,0 +1,28 @@
+"""The interactive terminal: numbered buttons, chosen by number or by their words."""
+
+from __future__ import annotations
+
+import io
+
+from bot.channels.base import numbered_text
+from bot.channels.console import run_terminal
+from bot.core.messages import Button, OutboundMessage
+
+
+def test_buttons_degrade_to_a_numbered_list() -> None:
+    message = OutboundMessage("Pick one", (Button("Yes", "a"), Button("No", "b")))
+    assert numbered_text(message) == "Pick one\n\n1. Yes\n2. No"
+    assert numbered_text(OutboundMessage("Plain")) == "Plain"
+
+
+async def test_terminal_chat_by_number_and_by_words(engine, user) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    await run_terminal(engine, None, user, stdin=io.StringIO("1\nyes\n"), out=out)
+    screen = out.getvalue()
+    assert "1. Agents at my door" in screen  # the menu, numbered
+    assert "Are immigration agents at your door right now?" in screen  # chose 1
+    assert "Was it issued by a court and signed by a judge?" in screen  # typed "yes"
+    again = io.StringIO()
+    await run_terminal(engine, None, user, stdin=io.StringIO(""), out=again)
+    assert "continuing where you left off" in again.getvalue()
+    assert "signed by a judge?" in again.getvalue()  # shows the step it waits at
