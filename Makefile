@@ -33,7 +33,7 @@ bench: model  ## benchmark the engine against a stock Rasa agent (prints a table
 	$(BIN)/python -m tests.bench.run
 
 lint: setup  ## ruff and mypy
-	$(BIN)/python -m pip install --quiet ruff==0.14.6 mypy==1.18.2
+	$(BIN)/python -m pip install --quiet ruff==0.14.6 mypy==1.18.2 types-PyYAML==6.0.12.20250915
 	$(BIN)/ruff check bot tests
 	$(BIN)/mypy bot
 

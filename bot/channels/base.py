@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from types import TracebackType
-from typing import Optional, Type
+from typing import Optional, Type, TypeVar
 
 from bot.core.messages import OutboundMessage
 
@@ -16,6 +16,9 @@ def numbered_text(message: OutboundMessage) -> str:
     lines = [message.text, ""]
     lines += [f"{i}. {button.title}" for i, button in enumerate(message.buttons, start=1)]
     return "\n".join(lines)
+
+
+ChannelT = TypeVar("ChannelT", bound="Channel")
 
 
 class Channel(abc.ABC):
@@ -31,7 +34,7 @@ class Channel(abc.ABC):
     async def send(self, recipient: str, message: OutboundMessage) -> None:
         """Deliver one message; channels override this with their platform's rich form."""
 
-    async def __aenter__(self) -> "Channel":
+    async def __aenter__(self: ChannelT) -> ChannelT:
         await self.start()
         return self
 

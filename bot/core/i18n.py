@@ -47,7 +47,7 @@ class Catalogs:
         translations = self._translations.get(lang)
         if translations is None:
             return source
-        text = translations.pgettext(key, source)
+        text = str(translations.pgettext(key, source))
         return text if text else source
 
 
