@@ -1,0 +1,1 @@
+"""Catalog tools for translators and editors: extraction, update, compile, coverage, checks."""
