@@ -12,6 +12,8 @@ help:  ## list the targets
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10 (pyenv reads .python-version)"; exit 1; }
+	@command -v msgfmt >/dev/null || { echo "installing GNU gettext (msgfmt) for the catalog checks"; \
+	  (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null 2>&1 || echo "could not install gettext: catalog checks will skip msgfmt"; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
@@ -19,7 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)  ## create .venv with Python 3.10 and the pinned dependencies
 
-model: setup  ## train the Rasa model if flows/ or NLU data changed
+model: setup  ## compile the catalogs; train the Rasa model if flows/ or NLU data changed
+	$(BIN)/kyr i18n compile
 	$(BIN)/kyr train
 
 run: model  ## set everything up and chat in the terminal (SQLite in data/)

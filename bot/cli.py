@@ -94,6 +94,38 @@ def cmd_flows_graph(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_i18n(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalogs import tools
+
+    home = settings.home
+    languages = args.lang or [l for l in tools.catalog_languages(home)]
+    if args.i18n_command == "extract":
+        print(f"wrote {tools.extract(home)}")
+    elif args.i18n_command == "update":
+        targets = args.lang or [l for l in settings.languages if l != "en"]
+        tools.update(home, targets)
+        print(f"updated {', '.join(targets)} from {tools.pot_path(home)}")
+    elif args.i18n_command == "compile":
+        for lang, count in tools.compile_catalogs(home, languages).items():
+            print(f"{lang}: {count} translated messages compiled")
+    else:
+        print(tools.coverage_table(home, languages))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime
+
+    from bot.storage.db import make_engine
+    from bot.storage.tracker_store import KyrTrackerStore
+
+    days = args.older_than if args.older_than is not None else settings.retention_days
+    store = KyrTrackerStore(None, make_engine(settings.database_url))
+    print(f"deleted {store.purge(datetime.timedelta(days=days))} conversation(s) idle for "
+          f"over {days} day(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kyr", description="Know Your Rights bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
     graph.add_argument("-o", "--output", help="write to this file instead of stdout")
     graph.set_defaults(func=cmd_flows_graph)
+    i18n = sub.add_parser("i18n", help="catalogs: extract, update, compile, coverage")
+    i18n.add_argument("i18n_command", choices=("extract", "update", "compile", "coverage"))
+    i18n.add_argument("--lang", action="append", help="only this language (repeatable)")
+    i18n.set_defaults(func=cmd_i18n)
+
+    purge = sub.add_parser("purge", help="delete conversations idle for longer than the retention")
+    purge.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="days of inactivity (default KYR_RETENTION_DAYS, 30)")
+    purge.set_defaults(func=cmd_purge)
     return parser
 
 

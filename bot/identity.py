@@ -8,5 +8,6 @@ import hmac
 
 def resident_key(secret: bytes, channel: str, platform_id: str) -> str:
     """A stable, non-reversible id: without the secret nobody can map it back to a phone."""
-    digest = hmac.new(secret, f"{channel}:{platform_id}".encode(), hashlib.sha256)
+    raw = f"{channel}:{platform_id}".encode("utf-8", "surrogatepass")  # any id, never a crash
+    digest = hmac.new(secret, raw, hashlib.sha256)
     return f"{channel}-{digest.hexdigest()[:40]}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALL_LANGUAGES = ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Settings:
     languages: tuple[str, ...]
     secret_file: Path
     secret_key_env: str | None
+    retention_days: int
 
     @property
     def content_dir(self) -> Path:
@@ -38,10 +40,14 @@ class Settings:
     def secret_key(self) -> bytes:
         """The key of the resident hashes: KYR_SECRET_KEY, or one generated on first run.
 
-        A generated key is written with mode 0600 into the data folder, outside git.
+        A generated key is written with mode 0600 under ~/.config/kyr, not beside the
+        database: whoever copies the data folder must not get the key with it (with the key,
+        hashed phone numbers can be brute-forced). Outside SQLite, the key must be set.
         """
         if self.secret_key_env:
             return self.secret_key_env.encode()
+        if not self.database_url.startswith("sqlite"):
+            raise SystemExit("KYR_SECRET_KEY must be set when DATABASE_URL is not SQLite")
         try:
             return self.secret_file.read_bytes().strip()
         except FileNotFoundError:
@@ -59,8 +65,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     data_dir = Path(env.get("KYR_DATA_DIR") or home / "data").resolve()
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'kyr.sqlite3'}"
     model_dir = Path(env.get("KYR_MODEL_DIR") or home / "build" / "model").resolve()
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or "~").expanduser() / ".config")
     languages = tuple(
-        code.strip() for code in (env.get("KYR_LANGUAGES") or "en").split(",") if code.strip()
+        code.strip() for code in (env.get("KYR_LANGUAGES") or ",".join(ALL_LANGUAGES)).split(",")
+        if code.strip()
     )
     if "en" not in languages:
         languages = ("en",) + languages
@@ -70,6 +78,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_url=database_url,
         model_dir=model_dir,
         languages=languages,
-        secret_file=data_dir / "secret_key",
+        secret_file=Path(env.get("KYR_SECRET_FILE") or config_home / "kyr" / "secret_key"),
         secret_key_env=env.get("KYR_SECRET_KEY") or None,
+        retention_days=int(env.get("KYR_RETENTION_DAYS") or 30),
     )

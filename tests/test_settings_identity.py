@@ -9,9 +9,11 @@ from bot.settings import load_settings
 
 
 def test_defaults_are_embedded_sqlite_in_a_data_folder(tmp_path: Path) -> None:
-    s = load_settings({"KYR_DATA_DIR": str(tmp_path)})
+    s = load_settings({"KYR_DATA_DIR": str(tmp_path), "HOME": str(tmp_path / "home")})
     assert s.database_url == f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
-    assert s.languages == ("en",)
+    assert s.languages == ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk")
+    assert s.secret_file == tmp_path / "home" / ".config" / "kyr" / "secret_key"
+    assert s.retention_days == 30
 
 
 def test_database_url_and_languages_from_environment(tmp_path: Path) -> None:
@@ -21,11 +23,21 @@ def test_database_url_and_languages_from_environment(tmp_path: Path) -> None:
     assert s.languages == ("en", "es", "pl")
 
 
-def test_secret_is_generated_once_private_and_outside_git(tmp_path: Path) -> None:
-    s = load_settings({"KYR_DATA_DIR": str(tmp_path)})
+def test_secret_is_generated_once_private_and_away_from_the_data(tmp_path: Path) -> None:
+    s = load_settings({"KYR_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path / "home")})
     first = s.secret_key()
     assert len(first) == 64 and s.secret_key() == first
     assert stat.S_IMODE(os.stat(s.secret_file).st_mode) == 0o600
+    assert not (tmp_path / "data").exists() or not list((tmp_path / "data").rglob("secret*"))
+
+
+def test_production_database_needs_an_explicit_secret(tmp_path: Path) -> None:
+    import pytest
+
+    s = load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://x@h/db",
+                       "HOME": str(tmp_path)})
+    with pytest.raises(SystemExit, match="KYR_SECRET_KEY must be set"):
+        s.secret_key()
 
 
 def test_resident_key_is_keyed_and_stable() -> None:

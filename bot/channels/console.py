@@ -42,7 +42,7 @@ def parse_script_line(raw: bytes, default_user: str) -> tuple[str, Optional[Inbo
     if not isinstance(turn, dict):
         # Not a JSON object: answer as to unreadable input, losing nothing.
         return default_user, InboundMessage(CHANNEL, default_user, text="")
-    user = str(turn.get("user") or default_user)
+    user = str(turn.get("user") or default_user).encode("utf-8", "replace").decode("utf-8")
     button = turn.get("button")
     if button is not None:
         return user, InboundMessage(CHANNEL, user, payload=str(button))
@@ -109,7 +109,6 @@ async def run_terminal(engine: Engine, lang: Optional[str], user: str = DEFAULT_
         first = InboundMessage(CHANNEL, user, text="")
         if await engine.has_conversation(first):
             opening = f"/lang {lang}" if lang else "/resume"
-            out.write("(continuing where you left off; /menu for topics, Ctrl-D to quit)\n")
         else:
             opening = f"/start {lang}" if lang else "/start"
         for reply in await engine.handle(InboundMessage(CHANNEL, user, text=opening)):

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from bot.core.content import Content, load_content
-from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW
+from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payload
 from bot.core.flows import Flow, load_flows
 from bot.core.problems import Problem
 from bot.core.render import placeholders
@@ -14,14 +14,21 @@ from bot.core.render import placeholders
 MAX_MESSAGE = 1024
 MAX_BUTTON = 20
 MAX_PARAGRAPHS = 3
+MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit
+REVIEW_SOON_DAYS = 30
 CONTACT_FIELDS = {"name", "phone", "url", "hours"}
 ROOT_FLOWS = {MENU_FLOW, LANGUAGE_FLOW, *COMMAND_FLOWS.values()}
 ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "ui.talk_to_person",
                "ui.language_set", "ui.language_unavailable", "ui.directory_line",
-               "ui.hours_always", "ui.hours_all_day", "ui.hours_closed"}
+               "ui.hours_always", "ui.hours_all_day", "ui.hours_closed", "ui.hours_unconfirmed",
+               "ui.welcome_back", "ui.language_switched", "ui.switch_language_prompt",
+               "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
+               "ui.cmd_delete", "ui.cmd_help"}
 BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person"}
 # Placeholders that the renderer fills itself in these texts.
-OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours"}}
+OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours"},
+              "ui.language_switched": {"language"}, "ui.switch_language_prompt": {"language"},
+              "ui.private_only": {"link"}}
 
 
 def _sample_length(text: str, content: Content) -> int:
@@ -73,6 +80,10 @@ def check_texts(content: Content, used_as_button: set[str], today: dt.date) -> l
             problems.append(Problem(entry.path, entry.line, f"review of '{key}' was due on "
                                     f"{entry.review.due} (reviewed {entry.review.reviewed} by "
                                     f"{entry.review.reviewer})", "warning"))
+        elif entry.review is not None and (entry.review.due - today).days <= REVIEW_SOON_DAYS \
+                and entry.legal:
+            problems.append(Problem(entry.path, entry.line, f"review of '{key}' is due on "
+                                    f"{entry.review.due}: plan it now", "warning"))
     return problems
 
 
@@ -121,9 +132,16 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
             if step.directory is not None and step.directory not in tags:
                 problems.append(Problem(flow.path, step.line, f"no contact in contacts.yml has "
                                         f"the tag '{step.directory}'"))
+            elif step.directory is not None and step.say in content.texts:
+                problems += _with_directory(flow, step.line, content.texts[step.say].text,
+                                            step.directory, content)
             for option in step.options:
                 need_key(flow, option.line, option.label, "button label")
                 buttons.add(option.label)
+                payload = option_payload(flow.id, step.id, option.target)
+                if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+                    problems.append(Problem(flow.path, option.line, f"button payload '{payload}' "
+                                            f"is over {MAX_PAYLOAD_BYTES} bytes: shorten the ids"))
                 if option.goto is not None and option.goto not in flow.steps:
                     problems.append(Problem(flow.path, option.line, f"button goes to missing "
                                             f"step '{option.goto}'"))
@@ -140,6 +158,21 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
             problems.append(Problem(flow.path, 1, f"flow '{flow.id}' is unreachable: no menu, "
                                     "button or step leads to it"))
     return problems, used, buttons
+
+
+def _with_directory(flow: Flow, line: int, text: str, tag: str, content: Content) -> list[Problem]:
+    """The message as sent: its text plus the contact lines appended under it."""
+    listing = "\n".join(f"{c.name}: {c.phone or c.url} (Mon\u2013Fri 9:00 AM\u20135:00 PM)"
+                         for c in content.directory(tag))
+    whole = f"{text}\n\n{listing}"
+    problems = []
+    if _sample_length(whole, content) > MAX_MESSAGE:
+        problems.append(Problem(flow.path, line, f"message with the '{tag}' directory is over "
+                                f"{MAX_MESSAGE} characters"))
+    if len([p for p in whole.split("\n\n") if p.strip()]) > MAX_PARAGRAPHS:
+        problems.append(Problem(flow.path, line, f"message with the '{tag}' directory has more "
+                                f"than {MAX_PARAGRAPHS} paragraphs (the contact list is one)"))
+    return problems
 
 
 def _unreachable_steps(flow: Flow) -> list[Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,27 @@ def _as_date(value: Any) -> dt.date | None:
     return None
 
 
+HOURS = re.compile(r"^(24h|closed|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
+
+
+def _mapping(doc: YamlDoc, key: str, problems: list[Problem]) -> dict[str, Any]:
+    data = doc.data if isinstance(doc.data, dict) else {}
+    value = data.get(key) or {}
+    if not isinstance(doc.data, dict) or not isinstance(value, dict):
+        problems.append(Problem(doc.label, doc.line([key]) if isinstance(doc.data, dict) else 1,
+                                f"expected '{key}:' followed by entries (id: fields)"))
+        return {}
+    return value
+
+
 def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
     data = doc.data or {}
     if not isinstance(data, dict):
         problems.append(Problem(doc.label, 1, "expected 'review:' and 'texts:' at the top"))
         return
+    if "review" not in data:
+        problems.append(Problem(doc.label, 1, "no 'review:' block: who reviewed these texts, "
+                                "when, and how often they must be reviewed"))
     for key in data:
         if key not in ("review", "texts"):
             problems.append(Problem(doc.label, doc.key_line([key]),
@@ -132,7 +149,7 @@ def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) ->
 
 
 def _load_sources(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
-    for sid, raw in ((doc.data or {}).get("sources") or {}).items():
+    for sid, raw in _mapping(doc, "sources", problems).items():
         if not isinstance(raw, dict) or not all(raw.get(k) for k in ("title", "publisher", "url")):
             problems.append(Problem(doc.label, doc.key_line(["sources", sid]),
                                     f"source '{sid}' needs title, publisher and url"))
@@ -141,7 +158,7 @@ def _load_sources(doc: YamlDoc, content: Content, problems: list[Problem]) -> No
 
 
 def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
-    for cid, raw in ((doc.data or {}).get("contacts") or {}).items():
+    for cid, raw in _mapping(doc, "contacts", problems).items():
         line = doc.key_line(["contacts", cid])
         if not isinstance(raw, dict) or not raw.get("name") or not (raw.get("phone") or raw.get("url")):
             problems.append(Problem(doc.label, line, f"contact '{cid}' needs a name and a phone or url"))
@@ -151,6 +168,13 @@ def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> N
         if bad_days:
             problems.append(Problem(doc.label, line, f"contact '{cid}': unknown weekday "
                                     f"{', '.join(sorted(bad_days))} (use {', '.join(WEEKDAYS)})"))
+        for day, value in hours.items():
+            if not HOURS.match(value):
+                problems.append(Problem(doc.label, line, f"contact '{cid}': hours '{value}' on "
+                                        f"{day} (write 09:00-17:00, 24h or closed)"))
+        if _as_date(raw.get("last_verified")) is None:
+            problems.append(Problem(doc.label, line, f"contact '{cid}' needs last_verified: "
+                                    "the date someone last checked the number (YYYY-MM-DD)"))
         content.contacts[cid] = Contact(
             id=cid, name=str(raw["name"]), phone=raw.get("phone"), url=raw.get("url"), hours=hours,
             languages=tuple(raw.get("languages") or ()), tags=tuple(raw.get("tags") or ()),
@@ -168,6 +192,7 @@ def load_content(content_dir: Path, root: Path | None = None) -> tuple[Content, 
         except ContentError as exc:
             problems.extend(exc.problems)
             continue
+        problems.extend(doc.duplicate_keys())
         if path.name == "sources.yml":
             _load_sources(doc, content, problems)
         elif path.name == "contacts.yml":

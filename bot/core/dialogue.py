@@ -65,11 +65,13 @@ def parse_command(text: str) -> tuple[str, str | None] | None:
     stripped = text.strip()
     if not stripped.startswith("/"):
         return None
-    name, _, rest = stripped[1:].partition(" ")
-    name = name.split("@", 1)[0].lower()  # Telegram sends /menu@BotName in some clients
+    parts = stripped[1:].split(None, 1)
+    if not parts:
+        return None
+    name = parts[0].split("@", 1)[0].lower()  # Telegram sends /menu@BotName in groups
     if name not in COMMANDS:
         return None
-    return name, (rest.strip() or None)
+    return name, (parts[1].strip() if len(parts) > 1 else None)
 
 
 class Dialogue:
@@ -102,7 +104,7 @@ class Dialogue:
                       for code in self.languages]
         specs += [ButtonSpec(o.label, option_payload(flow, step.id, o.target))
                   for o in step.options]
-        if flow != MENU_FLOW:
+        if not (flow == MENU_FLOW and step.id == self.flows[MENU_FLOW].first.id):
             specs.append(ButtonSpec("ui.main_menu", MENU_PAYLOAD))
         if flow != HUMAN_FLOW:
             specs.append(ButtonSpec("ui.talk_to_person", HUMAN_PAYLOAD))
@@ -114,9 +116,10 @@ class Dialogue:
         if current is None or state.flow is None:
             return None
         specs = self.buttons(state.flow, current)
+        stripped = text.strip()
+        if stripped.isdigit() and 1 <= int(stripped) <= len(specs):
+            return specs[int(stripped) - 1]
         wanted = normalise(text)
-        if wanted.isdigit() and 1 <= int(wanted) <= len(specs):
-            return specs[int(wanted) - 1]
         for spec in specs:
             title = spec.label if spec.literal else self.label(state.lang, spec.label)
             if wanted and normalise(title) == wanted:
@@ -129,8 +132,9 @@ class Dialogue:
         items: list[Item] = []
         if not state.started:
             state = replace(state, started=True)
-            if not (turn.command == "lang" and turn.argument):
-                items.append({"kind": "notice", "key": "ui.greeting"})
+            if turn.command in ("start", "lang") and turn.argument in self.languages:
+                state = replace(state, lang=str(turn.argument))  # greet in that language
+            items.append({"kind": "notice", "key": "ui.greeting"})
         payload = turn.payload
         command, argument = turn.command, turn.argument
         if payload is None and command is None:
@@ -159,31 +163,37 @@ class Dialogue:
     def _command(self, state: State, command: str, argument: str | None,
                  items: list[Item]) -> tuple[State, list[Item]]:
         if command == "start":
-            if argument and argument in self.languages:
-                state = replace(state, lang=argument)
+            if argument in self.languages:
+                state = replace(state, lang=str(argument))
             if not items:
                 items.append({"kind": "notice", "key": "ui.greeting"})
             return self._enter(state, MENU_FLOW, items)
         if command == "lang":
             if argument is None:
                 return self._enter(state, LANGUAGE_FLOW, items)
-            code = argument.strip()
-            if code not in self.languages:
+            if argument not in self.languages:
                 return self._enter(state, LANGUAGE_FLOW,
                                    items + [{"kind": "notice", "key": "ui.language_unavailable"}])
-            state = replace(state, lang=code)
-            items.append({"kind": "notice", "key": "ui.language_set"})
-            back = state.return_to
-            state = replace(state, return_to=None)
-            if back is not None and self.step(*back) is not None:
-                return self._walk(state, back[0], back[1], items)
+            # Back to where the resident was before the picker, or to where they are now.
+            back = state.return_to if state.flow == LANGUAGE_FLOW else (
+                (state.flow, state.step) if state.flow and state.step else None)
+            state = replace(state, lang=str(argument), return_to=None)
+            if not any(i.get("key") == "ui.greeting" for i in items):
+                items.append({"kind": "notice", "key": "ui.language_set"})
+            if back is not None and back[0] != LANGUAGE_FLOW and self.step(*back) is not None:
+                return state, items + [{"kind": "step", "flow": back[0], "step": back[1]}]
             return self._enter(state, MENU_FLOW, items)
         if command == "resume":
             if self.step(state.flow, state.step) is not None and state.flow is not None:
                 assert state.step is not None
+                if not items:
+                    items.append({"kind": "notice", "key": "ui.welcome_back"})
                 return state, items + [{"kind": "step", "flow": state.flow, "step": state.step}]
             return self._enter(state, MENU_FLOW, items)
-        return self._enter(state, COMMAND_FLOWS[command], items)
+        flow = COMMAND_FLOWS.get(command)
+        if flow is None:
+            return self._fallback(state, items)
+        return self._enter(state, flow, items)
 
     def _button(self, state: State, payload: str, items: list[Item]) -> tuple[State, list[Item]]:
         flow_id, sep, rest = payload.partition(":")
@@ -198,20 +208,22 @@ class Dialogue:
         return self._walk(state, flow_id, option.goto, items)
 
     def _enter(self, state: State, flow_id: str, items: list[Item]) -> tuple[State, list[Item]]:
-        flow = self.flows[flow_id]
-        if flow_id == LANGUAGE_FLOW and state.flow not in (LANGUAGE_FLOW, None):
-            assert state.step is not None and state.flow is not None
-            state = replace(state, return_to=(state.flow, state.step))
-        if flow.disclaimer and not state.disclaimer_shown:
-            state = replace(state, disclaimer_shown=True)
-            items = items + [{"kind": "notice", "key": "ui.disclaimer"}]
-        return self._walk(state, flow_id, flow.first.id, items)
+        if flow_id == LANGUAGE_FLOW:
+            if state.flow not in (LANGUAGE_FLOW, None) and state.step is not None:
+                state = replace(state, return_to=(str(state.flow), state.step))
+        return self._walk(state, flow_id, self.flows[flow_id].first.id, items)
 
     def _walk(self, state: State, flow_id: str, step_id: str,
               items: list[Item]) -> tuple[State, list[Item]]:
         """Say steps one after another until one waits for the resident."""
         items = list(items)
+        if flow_id != LANGUAGE_FLOW:
+            state = replace(state, return_to=None)  # the picker's way back is stale now
         for _ in range(MAX_CHAIN):
+            if self.flows[flow_id].disclaimer and not state.disclaimer_shown:
+                # Before the first rights text, however it was reached (menu, old button).
+                state = replace(state, disclaimer_shown=True)
+                items.append({"kind": "notice", "key": "ui.disclaimer"})
             step = self.flows[flow_id].steps[step_id]
             items.append({"kind": "step", "flow": flow_id, "step": step_id})
             if step.next is not None:

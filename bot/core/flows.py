@@ -36,7 +36,8 @@ STEP_SCHEMA: dict[str, Any] = {
         "say": {"type": "string", "pattern": KEY_PATTERN},
         "next": {"type": "string", "pattern": ID_PATTERN},
         "next_flow": {"type": "string", "pattern": ID_PATTERN},
-        "options": {"type": "array", "minItems": 1, "maxItems": 12, "items": OPTION_SCHEMA},
+        # 8 options + "Main menu" + "Talk to a person" = 10, WhatsApp's list limit.
+        "options": {"type": "array", "minItems": 1, "maxItems": 8, "items": OPTION_SCHEMA},
         "directory": {"type": "string", "pattern": ID_PATTERN},
         "action": {"enum": list(ACTIONS)},
     },
@@ -125,6 +126,9 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"{where}: an option needs exactly one of 'goto' (a step) or 'flow' (another flow)"
     if error.validator == "not":
         return f"{where}: a step has at most one of 'next', 'next_flow' and 'options'"
+    if error.validator == "maxItems":
+        return (f"{where}: at most {error.validator_value} options (the bot adds 'Main menu' and "
+                "'Talk to a person'; WhatsApp shows at most 10 choices)")
     if error.validator == "enum":
         return f"{where}: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
     return f"{where}: {error.message}"
@@ -137,11 +141,11 @@ def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, l
     except ContentError as exc:
         return None, exc.problems
     validator = jsonschema.Draft7Validator(FLOW_SCHEMA)
-    problems = [
+    problems = doc.duplicate_keys() + [
         Problem(label, doc.line(list(e.absolute_path)), _explain(e))
         for e in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
     ]
-    if problems:
+    if any(p.severity == "error" and "appears twice" not in p.message for p in problems):
         return None, problems
     data = doc.data
     if data["id"] != path.stem:

@@ -105,7 +105,9 @@ class ContactView:
     """What a placeholder such as {nijc.phone} may read, formatted for one language."""
 
     def __init__(self, contact: Contact, lang: str, words: dict[str, str]) -> None:
-        self.name = contact.name
+        self.name = isolate(contact.name, lang)
         self.phone = isolate(contact.phone, lang) if contact.phone else ""
         self.url = isolate(contact.url, lang) if contact.url else ""
-        self.hours = format_hours(contact.hours, lang, words)
+        # Hours nobody has confirmed are not stated as fact.
+        self.hours = (format_hours(contact.hours, lang, words) if contact.status == "confirmed"
+                      else words["unconfirmed"])

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
-import string
+import re
 
 from bot.core.content import Content
 from bot.core.dialogue import Dialogue, Item
 from bot.core.i18n import Catalogs, ContactView
 from bot.core.messages import Button, OutboundMessage
 
-HOURS_WORDS = {"always": "ui.hours_always", "all_day": "ui.hours_all_day", "closed": "ui.hours_closed"}
+HOURS_WORDS = {"always": "ui.hours_always", "all_day": "ui.hours_all_day",
+               "closed": "ui.hours_closed", "unconfirmed": "ui.hours_unconfirmed"}
 DIRECTORY_LINE = "ui.directory_line"
 
 
+PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.[a-z]+)?)\}")
+
+
 def placeholders(text: str) -> set[str]:
-    """Field names in a text: '{nijc.phone}' -> {'nijc.phone'}."""
-    try:
-        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
-    except ValueError:
-        return {"<unbalanced braces>"}
+    """Field names in a text: '{nijc.phone}' -> {'nijc.phone'}; any other brace is reported."""
+    names = set(PLACEHOLDER.findall(text))
+    rest = PLACEHOLDER.sub("", text)
+    if "{" in rest or "}" in rest:
+        names.add("<malformed braces>")
+    return names
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Substitute {name} placeholders from a flat dict of strings, and nothing else.
+
+    Not str.format: a format string can walk attributes (`{x.__init__.__globals__}`), and
+    translations come from volunteers' catalogs. Unknown names or stray braces raise.
+    """
+    rest = PLACEHOLDER.sub("", template)
+    if "{" in rest or "}" in rest:
+        raise ValueError("malformed placeholder")
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 class Renderer:
@@ -26,23 +43,23 @@ class Renderer:
         self.content = content
         self.catalogs = catalogs
         self.dialogue = dialogue
-        self._fields_cache: dict[str, dict[str, object]] = {}
+        self._fields_cache: dict[str, dict[str, str]] = {}
 
     def reload(self) -> None:
         """Re-read the compiled catalogs (a translator ran `kyr i18n compile`)."""
         self.catalogs.reload()
         self._fields_cache.clear()
 
-    def text(self, lang: str, key: str, **extra: object) -> str:
+    def text(self, lang: str, key: str, **extra: str) -> str:
         """The text of a content key in `lang`, placeholders filled; English if untranslated."""
         source = self.content.text(key)
         translated = self.catalogs.translate(lang, key, source)
         fields = self._fields(lang) | extra
         try:
-            return translated.format_map(fields)
-        except (KeyError, AttributeError, ValueError, IndexError):
+            return fill(translated, fields)
+        except (KeyError, ValueError):
             # A broken translation must never silence the bot: fall back to the source.
-            return source.format_map(fields)
+            return fill(source, fields)
 
     def label(self, lang: str, key: str) -> str:
         return self.text(lang, key)
@@ -51,12 +68,17 @@ class Renderer:
         return {k: self.catalogs.translate(lang, v, self.content.text(v))
                 for k, v in HOURS_WORDS.items()}
 
-    def _fields(self, lang: str) -> dict[str, object]:
-        """Contact placeholders for one language; formatted once, not per message."""
+    def _views(self, lang: str) -> dict[str, ContactView]:
+        words = self._hours_words(lang)
+        return {cid: ContactView(c, lang, words) for cid, c in self.content.contacts.items()}
+
+    def _fields(self, lang: str) -> dict[str, str]:
+        """{'nijc.phone': ...} for one language; formatted once, not per message."""
         fields = self._fields_cache.get(lang)
         if fields is None:
-            words = self._hours_words(lang)
-            fields = {cid: ContactView(c, lang, words) for cid, c in self.content.contacts.items()}
+            fields = {f"{cid}.{name}": getattr(view, name)
+                      for cid, view in self._views(lang).items()
+                      for name in ("name", "phone", "url", "hours")}
             self._fields_cache[lang] = fields
         return fields
 
@@ -64,10 +86,10 @@ class Renderer:
         fields = self._fields(lang)
         lines = []
         for contact in self.content.directory(tag):
-            view = fields[contact.id]
-            assert isinstance(view, ContactView)
-            lines.append(self.text(lang, DIRECTORY_LINE, name=view.name,
-                                   phone=view.phone or view.url, hours=view.hours))
+            c = contact.id
+            lines.append(self.text(lang, DIRECTORY_LINE, name=fields[f"{c}.name"],
+                                   phone=fields[f"{c}.phone"] or fields[f"{c}.url"],
+                                   hours=fields[f"{c}.hours"]))
         return "\n".join(lines)
 
     def render(self, item: Item, lang: str) -> OutboundMessage:

@@ -16,7 +16,11 @@ class YamlDoc:
     def __init__(self, path: Path, label: str) -> None:
         self.path = path
         self.label = label
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ContentError([Problem(label, line, "not UTF-8 text: save the file as UTF-8")]) from exc
         try:
             self.node = yaml.compose(text, Loader=yaml.SafeLoader)
             self.data: Any = yaml.safe_load(text)
@@ -25,6 +29,25 @@ class YamlDoc:
             line = mark.line + 1 if mark is not None else 1
             problem = getattr(exc, "problem", None) or str(exc)
             raise ContentError([Problem(label, line, f"YAML syntax: {problem}")]) from exc
+
+    def duplicate_keys(self) -> list[Problem]:
+        """YAML lets a later key silently replace an earlier one; editors must hear of it."""
+        problems = []
+        todo = [self.node] if self.node is not None else []
+        while todo:
+            node = todo.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[str, int] = {}
+                for key_node, value_node in node.value:
+                    key, line = str(key_node.value), key_node.start_mark.line + 1
+                    if key in seen:
+                        problems.append(Problem(self.label, line, f"key '{key}' appears twice "
+                                                f"(also line {seen[key]}); the first is ignored"))
+                    seen[key] = line
+                    todo.append(value_node)
+            elif isinstance(node, yaml.SequenceNode):
+                todo.extend(node.value)
+        return problems
 
     def line(self, path: Sequence[Any] = ()) -> int:
         """1-based line of the value at `path` (keys and list indexes); nearest parent if absent."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import unicodedata
+import warnings
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.agent import Agent
@@ -36,6 +38,8 @@ def silence_rasa_event_logs() -> None:
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    # Rasa's UserWarnings can quote the message being parsed.
+    warnings.filterwarnings("ignore", module=r"rasa\.")
 
 MAX_TEXT = 1000  # NLU reads at most this much; a resident's essay still gets an answer
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -100,6 +104,10 @@ class Engine:
         if not training.is_current(settings):
             logger.warning("the model is older than flows/ or the NLU data: run 'kyr train'")
         store = KyrTrackerStore(None, make_engine(settings.database_url))
+        purged = store.purge(datetime.timedelta(days=settings.retention_days))
+        if purged:
+            logger.warning("deleted %d conversation(s) idle for over %d days", purged,
+                           settings.retention_days)
         speedups.install()
         agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
         if not agent.is_ready():
@@ -111,36 +119,44 @@ class Engine:
 
     def _user_message(self, sender: str, inbound: InboundMessage,
                       channel: OutputChannel) -> UserMessage:
+        """Buttons and our /commands skip NLU; all other text goes through Rasa's NLU.
+
+        Text may not reach Rasa starting with "/": Rasa would read it as its own intent
+        syntax (letting a resident pick any intent, and logging the text when it fails).
+        """
         parse_data: Optional[Dict[Text, Any]] = None
         text = clean_text(inbound.text or "")
         if inbound.payload is not None:
             payload = clean_text(inbound.payload)[:200]
             command = parse_command(payload)
             text = payload
-            parse_data = self._structured(payload, command, BUTTON_INTENT, "payload", payload)
+            if command is not None:
+                parse_data = self._command(text, command)
+            else:
+                parse_data = {"intent": {"name": BUTTON_INTENT, "confidence": 1.0},
+                              "entities": [{"entity": "payload", "value": payload}], "text": text}
         else:
             command = parse_command(text)
             if command is not None:
-                parse_data = self._structured(text, command, COMMAND_INTENT, None, None)
-            elif not text:
-                # Media, stickers, empty lines: nothing to understand, say so kindly.
-                parse_data = {"intent": {"name": "nlu_fallback", "confidence": 1.0},
-                              "entities": [], "text": ""}
+                parse_data = self._command(text, command)
+            else:
+                text = text.lstrip("/").strip()
+                if not text:
+                    # Media, stickers, empty lines: nothing to understand, say so kindly.
+                    parse_data = {"intent": {"name": "nlu_fallback", "confidence": 1.0},
+                                  "entities": [], "text": ""}
         return UserMessage(text, channel, sender_id=sender, parse_data=parse_data,
                            input_channel=inbound.channel)
 
-    @staticmethod
-    def _structured(text: str, command: Any, intent: str, entity: Optional[str],
-                    value: Optional[str]) -> Dict[Text, Any]:
-        if command is not None:
-            name, argument = command
-            entities = [{"entity": "command", "value": name}]
-            if argument:
-                entities.append({"entity": "argument", "value": argument})
-            return {"intent": {"name": COMMAND_INTENT, "confidence": 1.0},
-                    "entities": entities, "text": text}
-        return {"intent": {"name": intent, "confidence": 1.0},
-                "entities": [{"entity": entity, "value": value}], "text": text}
+    def _command(self, text: str, command: tuple[str, Optional[str]]) -> Dict[Text, Any]:
+        name, argument = command
+        entities = [{"entity": "command", "value": name}]
+        # The only argument the dialogue uses is a language code; anything else a resident
+        # typed after a command (a name, an address) is dropped, never stored.
+        if argument and argument in self.settings.languages:
+            entities.append({"entity": "argument", "value": argument})
+        return {"intent": {"name": COMMAND_INTENT, "confidence": 1.0},
+                "entities": entities, "text": text}
 
     async def handle(self, inbound: InboundMessage) -> List[OutboundMessage]:
         sender = self.resident(inbound)
@@ -152,8 +168,8 @@ class Engine:
         if not replies:
             # Never silence: if Rasa produced nothing, the resident still gets an answer.
             logger.error("engine produced no reply; sending the fallback")
-            replies = [OutboundMessage(self.renderer.text("en", "ui.fallback"), flow="system",
-                                       step="fallback")]
+            replies = [self.renderer.render({"kind": "fallback", "flow": "main_menu",
+                                             "step": "menu"}, "en")]
         return replies
 
     async def has_conversation(self, inbound: InboundMessage) -> bool:

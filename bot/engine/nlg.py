@@ -19,10 +19,12 @@ class BabelNLG(NaturalLanguageGenerator):
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
         items = tracker.get_slot(slots.ITEMS)
-        lang = slots.state_from(tracker.get_slot(slots.STATE)).lang
+        state = slots.state_from(tracker.get_slot(slots.STATE))
+        lang = state.lang
         renderer = runtime.current().renderer
-        if not isinstance(items, list) or not items:
-            items = [{"kind": "notice", "key": "ui.fallback"}]
+        if not isinstance(items, list) or not items:  # not expected; answer, never go silent
+            items = [{"kind": "fallback", "flow": state.flow or "main_menu",
+                      "step": state.step or "menu"}]
         messages = [renderer.render(item, lang) for item in items]
         last = messages[-1]
         return {

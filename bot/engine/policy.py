@@ -22,7 +22,7 @@ from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.core.dialogue import UserTurn
+from bot.core.dialogue import COMMANDS, UserTurn
 from bot.engine import runtime, slots
 
 UTTER = "utter_kyr"
@@ -43,8 +43,11 @@ def user_turn(tracker: DialogueStateTracker) -> UserTurn:
     if intent == BUTTON_INTENT:
         return UserTurn(intent=intent, text=text, payload=str(values.get("payload") or ""))
     if intent == COMMAND_INTENT:
-        return UserTurn(intent=intent, text=text, command=str(values.get("command") or ""),
-                        argument=values.get("argument"))
+        command = str(values.get("command") or "")
+        if command in COMMANDS:
+            return UserTurn(intent=intent, text=text, command=command,
+                            argument=values.get("argument"))
+        return UserTurn(intent="nlu_fallback", text=text)
     return UserTurn(intent=intent, text=text)
 
 

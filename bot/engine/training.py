@@ -42,7 +42,8 @@ def fingerprint(settings: Settings) -> str:
     """A hash of everything the model is trained from, plus this module's own code."""
     digest = hashlib.sha256()
     inputs = sorted(settings.flows_dir.glob("*.yml")) + nlu_files(settings)
-    inputs += [Path(__file__), Path(__file__).with_name("policy.py")]
+    inputs += [Path(__file__), Path(__file__).with_name("policy.py"),
+               Path(__file__).with_name("language.py")]
     for path in inputs:
         digest.update(str(path.relative_to(settings.home)
                           if path.is_relative_to(settings.home) else path.name).encode())
@@ -57,6 +58,24 @@ def model_path(settings: Settings) -> Path:
     return settings.model_dir / f"{MODEL_NAME}.tar.gz"
 
 
+def language_model_path(settings: Settings) -> Path:
+    from bot.engine.language import FILE_NAME
+
+    return settings.model_dir / FILE_NAME
+
+
+def nlu_examples(settings: Settings) -> list[tuple[str, str]]:
+    """(example text, language) from every locales/<lang>/nlu.yml."""
+    examples = []
+    for path in nlu_files(settings):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            for line in str(block.get("examples", "")).splitlines():
+                text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+                if text:
+                    examples.append((text, path.parent.name))
+    return examples
+
+
 def fingerprint_path(settings: Settings) -> Path:
     return settings.model_dir / "fingerprint.txt"
 
@@ -66,7 +85,8 @@ def is_current(settings: Settings) -> bool:
         stored = fingerprint_path(settings).read_text().strip()
     except FileNotFoundError:
         return False
-    return model_path(settings).exists() and stored == fingerprint(settings)
+    return (model_path(settings).exists() and language_model_path(settings).exists()
+            and stored == fingerprint(settings))
 
 
 def domain_dict(flow_ids: list[str], intents: list[str]) -> dict[str, Any]:
@@ -197,6 +217,9 @@ def train(settings: Settings, force: bool = False, out: TextIO = sys.stderr) -> 
     if result.code != 0 or not result.model:
         raise SystemExit(f"Rasa training failed (code {result.code})")
     slim(target)
+    from bot.engine import language
+
+    language.train(nlu_examples(settings), language_model_path(settings))
     fingerprint_path(settings).write_text(fingerprint(settings) + "\n")
     out.write(f"[3/3] model written to {target} in {time.monotonic() - started:.0f} s\n")
     return target

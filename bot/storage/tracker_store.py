@@ -71,7 +71,9 @@ def redact(event: Dict[str, Any]) -> Dict[str, Any]:
     parse_data = dict(event.get("parse_data") or {})
     parse_data["text"] = None
     parse_data.pop("intent_ranking", None)
+    parse_data["entities"] = []  # used within the turn only; nothing typed outlives it
     event["parse_data"] = parse_data
+    event.pop("metadata", None)
     return event
 
 
@@ -113,6 +115,13 @@ class KyrTrackerStore(TrackerStore):
     async def keys(self) -> Iterable[Text]:
         with self.engine.connect() as connection:
             return [r[0] for r in connection.execute(sa.select(conversations.c.resident))]
+
+    def purge(self, older_than: dt.timedelta) -> int:
+        """Delete conversations idle for longer than `older_than`; returns how many."""
+        cutoff = dt.datetime.now(dt.timezone.utc) - older_than
+        with self.engine.begin() as connection:
+            return int(connection.execute(
+                sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
     async def delete(self, sender_id: Text) -> None:
         with self.engine.begin() as connection:
