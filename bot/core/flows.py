@@ -171,6 +171,27 @@ def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, l
     return flow, problems
 
 
+def flow_to_dict(flow: Flow) -> dict[str, Any]:
+    """The YAML form of a flow (what load_flow_file reads), for tools and round-trip tests."""
+    steps = []
+    for step in flow.steps.values():
+        raw: dict[str, Any] = {"id": step.id, "say": step.say}
+        for key in ("next", "next_flow", "directory", "action"):
+            if getattr(step, key) is not None:
+                raw[key] = getattr(step, key)
+        if step.options:
+            raw["options"] = [{"label": o.label, **({"goto": o.goto} if o.goto else {"flow": o.flow})}
+                              for o in step.options]
+        steps.append(raw)
+    data: dict[str, Any] = {"id": flow.id, "title": flow.title}
+    if flow.disclaimer:
+        data["disclaimer"] = True
+    if not flow.menu:
+        data["menu"] = False
+    data["steps"] = steps
+    return data
+
+
 def load_flows(flows_dir: Path, root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
     """All flows of a folder, and every problem found loading them (not cross-references)."""
     flows: dict[str, Flow] = {}

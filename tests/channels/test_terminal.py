@@ -21,8 +21,11 @@ async def test_terminal_chat_by_number_and_by_words(engine, user) -> None:  # ty
     screen = out.getvalue()
     assert "1. Agents at my door" in screen  # the menu, numbered
     assert "Are immigration agents at your door right now?" in screen  # chose 1
-    assert "Was it issued by a court and signed by a judge?" in screen  # typed "yes"
+    assert "signed by a judge of that court?" in screen  # typed "yes"
     again = io.StringIO()
     await run_terminal(engine, None, user, stdin=io.StringIO(""), out=again)
-    assert "continuing where you left off" in again.getvalue()
-    assert "signed by a judge?" in again.getvalue()  # shows the step it waits at
+    assert "Welcome back. Here is where you were." in again.getvalue()
+    assert "signed by a judge of that court?" in again.getvalue()  # the step it waits at
+    third = io.StringIO()  # restarting with --lang keeps the place too
+    await run_terminal(engine, "en", user, stdin=io.StringIO(""), out=third)
+    assert "signed by a judge of that court?" in third.getvalue()

@@ -141,20 +141,101 @@ def test_legal_text_without_source_and_bad_placeholder(project_copy: Path) -> No
     assert any("unknown placeholder '{emergency.fax}'" in m for m in errors)
 
 
-@hsettings(max_examples=40, deadline=None)
-@given(st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), min_size=1, max_size=6,
-                unique=True))
-def test_flow_yaml_round_trip(step_ids: list[str]) -> None:
-    """Any chain of steps dumped to YAML loads back to the same steps in the same order."""
+STEP_IDS = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+
+
+@st.composite
+def flow_dicts(draw: st.DrawFn) -> dict:
+    """Valid flows: a chain or branches of steps, options to steps or to other flows."""
+    ids = draw(st.lists(STEP_IDS, min_size=1, max_size=6, unique=True))
+    steps = []
+    for i, step_id in enumerate(ids):
+        step: dict = {"id": step_id, "say": f"demo.{step_id}"}
+        kind = draw(st.sampled_from(["end", "next", "options"]))
+        if kind == "next" and i + 1 < len(ids):
+            step["next"] = ids[i + 1]
+        elif kind == "options":
+            targets = draw(st.lists(st.one_of(st.sampled_from(ids).map(lambda t: {"goto": t}),
+                                              STEP_IDS.map(lambda f: {"flow": f})),
+                                    min_size=1, max_size=8))
+            step["options"] = [{"label": f"demo.opt{j}", **t} for j, t in enumerate(targets)]
+        if draw(st.booleans()):
+            step["directory"] = "legal_help"
+        steps.append(step)
+    data = {"id": "demo", "title": "demo.title"}
+    if draw(st.booleans()):
+        data["disclaimer"] = True
+    data["steps"] = steps
+    return data
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(flow_dicts())
+def test_flow_yaml_round_trip(data: dict) -> None:
+    """YAML -> Flow -> YAML -> Flow gives the same flow and the same YAML data."""
     import tempfile
 
-    data = {"id": "demo", "title": "demo.title", "steps": [
-        {"id": s, "say": f"demo.{s}", **({"next": step_ids[i + 1]} if i + 1 < len(step_ids) else {})}
-        for i, s in enumerate(step_ids)]}
+    from bot.core.flows import flow_to_dict
+
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "demo.yml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-        flow, problems = load_flow_file(path)
-    assert problems == [] and flow is not None
-    assert list(flow.steps) == step_ids
-    assert [flow.steps[s].say for s in step_ids] == [f"demo.{s}" for s in step_ids]
+        first, problems = load_flow_file(path)
+        assert problems == [] and first is not None
+        dumped = flow_to_dict(first)
+        assert dumped == data
+        path.write_text(yaml.safe_dump(dumped, sort_keys=False, allow_unicode=True))
+        second, problems = load_flow_file(path)
+    assert problems == [] and second is not None
+    assert flow_to_dict(second) == dumped
+    def content(flow):  # type: ignore[no-untyped-def]  # line numbers depend on the layout
+        return [(s.id, s.say, s.next, s.directory, [(o.label, o.target) for o in s.options])
+                for s in flow.steps.values()]
+
+    assert content(first) == content(second)
+
+
+def test_broken_files_are_reported_not_crashed_on(project_copy: Path) -> None:
+    (project_copy / "content" / "sources.yml").write_text("sources:\n  - just\n  - a list\n")
+    (project_copy / "content" / "latin1.yml").write_bytes(b"texts:\n  a.b:\n    text: caf\xe9\n")
+    errors = messages(project_copy)
+    assert any("content/sources.yml:" in m and "expected 'sources:'" in m for m in errors)
+    assert any("content/latin1.yml:3: error: not UTF-8" in m for m in errors)
+
+
+def test_duplicate_keys_missing_review_and_contact_facts(project_copy: Path) -> None:
+    help_text = project_copy / "content" / "extra.yml"
+    help_text.write_text("texts:\n  extra.one:\n    text: One\n  extra.one:\n    text: Two\n")
+    contacts = project_copy / "content" / "contacts.yml"
+    text = contacts.read_text().replace('"09:00-17:00", tue', '"9am to 5", tue', 1)
+    text = text.replace("    last_verified: 2026-11-22\n", "", 1)
+    contacts.write_text(text)
+    errors = messages(project_copy)
+    assert any("content/extra.yml:4: error: key 'extra.one' appears twice (also line 2)" in m
+               for m in errors)
+    assert any("content/extra.yml:1: error: no 'review:' block" in m for m in errors)
+    assert any("hours '9am to 5' on mon" in m for m in errors)
+    assert any("needs last_verified" in m for m in errors)
+
+
+def test_message_size_counts_the_appended_directory(project_copy: Path) -> None:
+    path = project_copy / "content" / "remain_silent.yml"
+    text = path.read_text().replace("These organisations can help:",
+                                    "\n\n      These organisations can help:", 1)
+    path.write_text(text)
+    assert any("flows/remain_silent.yml:" in m and "'legal_help' directory has more than 3"
+               in m for m in messages(project_copy))
+
+
+def test_payloads_fit_telegram_callback_data(project_copy: Path) -> None:
+    long_id = "a_very_long_step_name_that_nobody_should_write_x"
+    break_flow(project_copy, "delete_my_data.yml", "goto: kept", f"goto: {long_id}")
+    break_flow(project_copy, "delete_my_data.yml", "  - id: kept", f"  - id: {long_id}")
+    assert any("is over 64 bytes" in m for m in messages(project_copy))
+
+
+def test_too_many_options_explains_the_limit(project_copy: Path) -> None:
+    extra = "".join(f"      - {{label: ui.yes, goto: menu}}\n" for _ in range(3))
+    break_flow(project_copy, "main_menu.yml", "      - {label: main_menu.opt_more, goto: more}\n",
+               "      - {label: main_menu.opt_more, goto: more}\n" + extra)
+    assert any("at most 8 options" in m for m in messages(project_copy))

@@ -170,6 +170,8 @@ async def test_typed_answers_and_numbers_choose_buttons(bot: TestBot) -> None:
 
 @pytest.mark.parametrize("bad", [
     "", "   ", "x" * 10_000, "😱😱😱🙏", "\x00\x01\x02\x1b[31m", "\ud800 broken surrogate",
+    "/", "//", "/kyr_command", '/kyr_command{"command":"zzz"}', '/kyr_button{"payload":"x"}',
+    "@@@ ### !!!",
 ])
 async def test_bad_text_gets_a_short_answer_and_loses_nothing(bot: TestBot, bad: str) -> None:
     await bot.say("/menu")
@@ -182,6 +184,18 @@ async def test_bad_text_gets_a_short_answer_and_loses_nothing(bot: TestBot, bad:
     assert {"Yes", "No", "Main menu", "Talk to a person"} <= set(titles)
     after = await bot.press("Yes")  # the conversation goes on where it was
     assert after[-1].step == "ask_signed"
+
+
+@pytest.mark.parametrize("text", ["/restart", "/ice_at_door", "/unknown_command with words",
+                                  "/lang\tes", "/menu\u00a0now"])
+async def test_slash_text_is_never_rasa_intent_syntax(engine: Engine, bot: TestBot, text: str) -> None:
+    """Rasa would read '/name' as an intent (and '/restart' would wipe the tracker)."""
+    await bot.say("/menu")
+    reply = await bot.say(text)
+    assert reply and reply[-1].buttons
+    tracker = await engine.store.retrieve(engine.resident(bot_inbound(bot)))
+    assert tracker is not None
+    assert not any(e.as_dict().get("event") == "restart" for e in tracker.events)
 
 
 @pytest.mark.parametrize("payload", [
@@ -238,19 +252,54 @@ async def test_delete_my_data_erases_the_conversation(engine: Engine, bot: TestB
     assert again[0].step == "greeting"
 
 
-async def test_resident_text_is_not_stored_and_not_logged(engine: Engine, bot: TestBot, caplog) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("words", [
+    "my neighbour Rosalinda Quintero-Vasquez was taken",
+    "/ my name is Rosalinda Quintero, no papers",
+    "/human my name is Rosalinda Quintero A012345678",
+    "/start Rosalinda Quintero 123 Main St",
+    "/lang Rosalinda",
+])
+async def test_resident_words_are_not_stored_printed_or_logged(
+        engine: Engine, bot: TestBot, words: str, caplog, capfd, recwarn) -> None:  # type: ignore[no-untyped-def]
     import logging
 
     import sqlalchemy as sa
 
     from bot.storage.db import conversations
 
-    secret_words = "my neighbour Rosalinda Quintero-Vasquez was taken"
     with caplog.at_level(logging.DEBUG):
-        await bot.say(secret_words)
-    assert "Rosalinda" not in caplog.text
+        await bot.say("hello")
+        reply = await bot.say(words)
+    assert reply, "still answered"
+    out, err = capfd.readouterr()
+    assert "Rosalinda" not in caplog.text + out + err
+    assert not any("Rosalinda" in str(w.message) for w in recwarn)
+    resident = engine.resident(bot_inbound(bot))
     with engine.store.engine.connect() as connection:
-        rows = connection.execute(sa.select(conversations.c.resident, conversations.c.events)).all()
-    assert rows
-    assert all("Rosalinda" not in events for _, events in rows)
-    assert all(bot.user not in resident for resident, _ in rows)  # only the keyed hash
+        row = connection.execute(sa.select(conversations.c.events)
+                                 .where(conversations.c.resident == resident)).scalar()
+    assert row is not None and "Rosalinda" not in row and "A012345678" not in row
+    assert bot.user not in resident  # only the keyed hash
+
+
+async def test_an_old_button_into_a_rights_flow_still_shows_the_disclaimer(bot: TestBot) -> None:
+    reply = await bot.press_payload("ice_at_door:ask_signed>judicial")
+    steps = [m.step for m in reply]
+    assert steps[:2] == ["greeting", "disclaimer"] and steps[-1] == "judicial"
+
+
+async def test_first_message_lang_still_greets(bot: TestBot) -> None:
+    reply = await bot.say("/lang en")
+    assert reply[0].step == "greeting"
+    assert bot.where == ("main_menu", "menu")
+
+
+async def test_a_stale_picker_return_is_not_used(bot: TestBot) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    await bot.say("/lang")
+    await bot.press("Main menu")
+    await bot.press("Stopped in public")
+    where = bot.where
+    reply = await bot.say("/lang en")
+    assert bot.where == where, [m.step for m in reply]
