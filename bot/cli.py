@@ -65,9 +65,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalogs.checks import check_all
     from bot.core.check import run_check
 
-    problems = run_check(settings.home)
+    problems = run_check(settings.home) + check_all(settings.home)
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -98,11 +99,11 @@ def cmd_i18n(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalogs import tools
 
     home = settings.home
-    languages = args.lang or [l for l in tools.catalog_languages(home)]
+    languages = args.lang or tools.catalog_languages(home)
     if args.i18n_command == "extract":
         print(f"wrote {tools.extract(home)}")
     elif args.i18n_command == "update":
-        targets = args.lang or [l for l in settings.languages if l != "en"]
+        targets = args.lang or [code for code in settings.languages if code != "en"]
         tools.update(home, targets)
         print(f"updated {', '.join(targets)} from {tools.pot_path(home)}")
     elif args.i18n_command == "compile":

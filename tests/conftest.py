@@ -75,4 +75,5 @@ def project_copy(tmp_path: Path) -> Iterator[Path]:
     """A copy of flows/, content/ and locales/ to break on purpose."""
     for name in ("flows", "content", "locales"):
         shutil.copytree(PROJECT_ROOT / name, tmp_path / name)
+    shutil.copy(PROJECT_ROOT / "babel.cfg", tmp_path / "babel.cfg")
     yield tmp_path

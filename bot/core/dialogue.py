@@ -12,6 +12,7 @@ from typing import Callable
 
 from bot.core.flows import Flow, Step
 from bot.core.i18n import normalise
+from bot.core.languages import TYPED_NAMES
 
 MENU_FLOW = "main_menu"
 LANGUAGE_FLOW = "change_language"
@@ -45,6 +46,16 @@ class UserTurn:
     payload: str | None = None
     command: str | None = None
     argument: str | None = None
+    detected: str | None = None  # language the text seems to be in
+    detected_p: float = 0.0
+    words: int = 0
+    hint: str | None = None  # the platform's idea of the resident's language
+
+
+# Scripts no other live language uses: one confident word is enough to know the language.
+SCRIPT_CERTAIN = {"zh_Hans", "ar", "uk"}
+SWITCH_WORDS, SWITCH_P = 3, 0.8  # switch and answer in the detected language
+ASK_P = 0.9  # shorter, but confident: ask in both languages
 
 
 @dataclass(frozen=True)
@@ -95,13 +106,14 @@ class Dialogue:
             return None
         return self.flows[flow].steps.get(step)
 
-    def buttons(self, flow: str, step: Step) -> list[ButtonSpec]:
+    def buttons(self, flow: str, step: Step, lang: str = "en") -> list[ButtonSpec]:
         specs: list[ButtonSpec] = []
         if not step.waits:
             return specs  # the message that follows carries the buttons
-        if step.action == "pick_language":
+        if step.action == "pick_language":  # the preselected language first
+            order = sorted(self.languages, key=lambda code: code != lang)
             specs += [ButtonSpec(self.language_names.get(code, code), f"/lang {code}", literal=True)
-                      for code in self.languages]
+                      for code in order]
         specs += [ButtonSpec(o.label, option_payload(flow, step.id, o.target))
                   for o in step.options]
         if not (flow == MENU_FLOW and step.id == self.flows[MENU_FLOW].first.id):
@@ -115,7 +127,7 @@ class Dialogue:
         current = self.step(state.flow, state.step)
         if current is None or state.flow is None:
             return None
-        specs = self.buttons(state.flow, current)
+        specs = self.buttons(state.flow, current, state.lang)
         stripped = text.strip()
         if stripped.isdigit() and 1 <= int(stripped) <= len(specs):
             return specs[int(stripped) - 1]
@@ -128,12 +140,44 @@ class Dialogue:
 
     # ---- the rules ----
 
+    def _preselect(self, turn: UserTurn) -> str | None:
+        """First contact: a deep link, the app's language, or clearly written text."""
+        for candidate in (turn.argument if turn.command in ("start", "lang") else None,
+                          turn.hint, (turn.hint or "").split("_")[0]):
+            if candidate in self.languages:
+                return candidate
+        if turn.detected in self.languages and turn.detected_p >= SWITCH_P and (
+                turn.words >= SWITCH_WORDS or turn.detected in SCRIPT_CERTAIN):
+            return turn.detected
+        return None
+
+    def requested_language(self, text: str) -> str | None:
+        """'en español por favor', 'can you speak Polish', '请说中文' -> the language asked for."""
+        wanted = f" {normalise(text)} "
+        found = [code for code, names in TYPED_NAMES.items() if code in self.languages
+                 and any(f" {name} " in wanted or (not name.isascii() and name in wanted)
+                         for name in names)]
+        return found[0] if len(found) == 1 else None
+
+    def _detected(self, state: State, turn: UserTurn) -> tuple[str, str] | None:
+        """('switch' | 'ask', language) when the text is in another live language."""
+        lang = turn.detected
+        if lang is None or lang == state.lang or lang not in self.languages:
+            return None
+        if turn.detected_p >= SWITCH_P and (turn.words >= SWITCH_WORDS or lang in SCRIPT_CERTAIN):
+            return "switch", lang
+        if turn.detected_p >= ASK_P and turn.words == SWITCH_WORDS - 1:
+            return "ask", lang
+        return None
+
     def respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
         items: list[Item] = []
-        if not state.started:
+        first = not state.started
+        if first:
             state = replace(state, started=True)
-            if turn.command in ("start", "lang") and turn.argument in self.languages:
-                state = replace(state, lang=str(turn.argument))  # greet in that language
+            preselected = self._preselect(turn)
+            if preselected:
+                state = replace(state, lang=preselected)  # greet in it; the picker confirms
             items.append({"kind": "notice", "key": "ui.greeting"})
         payload = turn.payload
         command, argument = turn.command, turn.argument
@@ -150,14 +194,26 @@ class Dialogue:
         if payload is not None:
             return self._button(state, payload, items)
         intent = turn.intent or ""
-        if intent in self.topic_flows:
+        if intent == LANGUAGE_FLOW:
+            requested = self.requested_language(turn.text)
+            if requested is not None:
+                return self._command(state, "lang", requested, items)
+        if not first:
+            seen = self._detected(state, turn)
+            if seen is not None and seen[0] == "ask":
+                return state, items + [{"kind": "ask_language", "lang": seen[1],
+                                        "flow": state.flow, "step": state.step}]
+            if seen is not None:
+                state = replace(state, lang=seen[1])
+                items.append({"kind": "notice", "key": "ui.language_switched", "language": seen[1]})
+        if intent in self.topic_flows and intent != LANGUAGE_FLOW:
             return self._enter(state, intent, items)
+        if first:  # a greeting, or nothing we understood: let them choose the language
+            return self._enter(state, LANGUAGE_FLOW, items)
         if intent == "greet":
-            if items:  # already greeted: show the menu under the greeting
-                return self._enter(state, MENU_FLOW, items)
-            return self._enter(state, MENU_FLOW, [{"kind": "notice", "key": "ui.greeting"}])
-        if items:  # first contact we did not understand: greet and show the menu
-            return self._enter(state, MENU_FLOW, items)
+            return self._enter(state, MENU_FLOW, items + [{"kind": "notice", "key": "ui.greeting"}])
+        if intent == LANGUAGE_FLOW:
+            return self._enter(state, LANGUAGE_FLOW, items)
         return self._fallback(state, items)
 
     def _command(self, state: State, command: str, argument: str | None,
@@ -167,7 +223,7 @@ class Dialogue:
                 state = replace(state, lang=str(argument))
             if not items:
                 items.append({"kind": "notice", "key": "ui.greeting"})
-            return self._enter(state, MENU_FLOW, items)
+            return self._enter(state, LANGUAGE_FLOW, items)  # preselected, never decided
         if command == "lang":
             if argument is None:
                 return self._enter(state, LANGUAGE_FLOW, items)

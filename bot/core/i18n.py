@@ -7,7 +7,9 @@ so an edited English text shows up as untranslated instead of silently wrong.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -31,23 +33,49 @@ def babel_locale(lang: str) -> Locale:
 class Catalogs:
     """Compiled catalogs per language, loaded from locales/<lang>/LC_MESSAGES/messages.mo."""
 
+    CHECK_EVERY = 1.0  # seconds: a compiled change is live within two
+
     def __init__(self, locales_dir: Path, languages: tuple[str, ...]) -> None:
         self.locales_dir = locales_dir
         self.languages = languages
         self._translations: dict[str, NullTranslations] = {}
+        self._stamps: dict[str, float] = {}
+        self._checked = 0.0
+        self.fallbacks: Counter[str] = Counter()  # untranslated strings shown, per language
         self.reload()
 
-    def reload(self) -> None:
-        loaded: dict[str, NullTranslations] = {}
+    def _mo(self, lang: str) -> Path:
+        return self.locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+
+    def _current_stamps(self) -> dict[str, float]:
+        stamps = {}
         for lang in self.languages:
-            loaded[lang] = Translations.load(str(self.locales_dir), [lang], DOMAIN)
-        self._translations = loaded
+            try:
+                stamps[lang] = self._mo(lang).stat().st_mtime
+            except FileNotFoundError:
+                stamps[lang] = 0.0
+        return stamps
+
+    def reload(self) -> None:
+        self._stamps = self._current_stamps()
+        self._translations = {lang: Translations.load(str(self.locales_dir), [lang], DOMAIN)
+                              for lang in self.languages}
+
+    def changed(self) -> bool:
+        """True (once) when a compiled catalog changed on disk; cheap, rate-limited."""
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_EVERY:
+            return False
+        self._checked = now
+        return self._current_stamps() != self._stamps
 
     def translate(self, lang: str, key: str, source: str) -> str:
         translations = self._translations.get(lang)
         if translations is None:
             return source
         text = str(translations.pgettext(key, source))
+        if lang != "en" and text == source:
+            self.fallbacks[lang] += 1
         return text if text else source
 
 

@@ -6,7 +6,8 @@ import re
 
 from bot.core.content import Content
 from bot.core.dialogue import Dialogue, Item
-from bot.core.i18n import Catalogs, ContactView
+from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, isolate
+from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import Button, OutboundMessage
 
 HOURS_WORDS = {"always": "ui.hours_always", "all_day": "ui.hours_all_day",
@@ -15,6 +16,14 @@ DIRECTORY_LINE = "ui.directory_line"
 
 
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.[a-z]+)?)\}")
+# A run of Latin letters, digits and the punctuation inside names, commands and form numbers
+# ("ICE", "I-200", "/menu", "U.S. District Court"); placeholders are skipped (filled isolated).
+LATIN_RUN = re.compile(r"(\{[^{}]*\})|((?:/|\b)[A-Za-z0-9][A-Za-z0-9 .,'/()\-]*[A-Za-z0-9)])")
+
+
+def isolate_latin(text: str) -> str:
+    """For right-to-left text: wrap Latin runs in directional isolates so phones keep order."""
+    return LATIN_RUN.sub(lambda m: m.group(1) or isolate(m.group(2), "ar"), text)
 
 
 def placeholders(text: str) -> set[str]:
@@ -50,10 +59,18 @@ class Renderer:
         self.catalogs.reload()
         self._fields_cache.clear()
 
-    def text(self, lang: str, key: str, **extra: str) -> str:
+    def reload_if_changed(self) -> bool:
+        if self.catalogs.changed():
+            self.reload()
+            return True
+        return False
+
+    def text(self, lang: str, key: str, isolated: bool = True, **extra: str) -> str:
         """The text of a content key in `lang`, placeholders filled; English if untranslated."""
         source = self.content.text(key)
         translated = self.catalogs.translate(lang, key, source)
+        if isolated and lang.split("_")[0] in RTL_LANGUAGES and translated != source:
+            translated = isolate_latin(translated)
         fields = self._fields(lang) | extra
         try:
             return fill(translated, fields)
@@ -62,7 +79,8 @@ class Renderer:
             return fill(source, fields)
 
     def label(self, lang: str, key: str) -> str:
-        return self.text(lang, key)
+        """Button labels: short, one direction, and isolates would eat the 20-character limit."""
+        return self.text(lang, key, isolated=False)
 
     def _hours_words(self, lang: str) -> dict[str, str]:
         return {k: self.catalogs.translate(lang, v, self.content.text(v))
@@ -95,14 +113,18 @@ class Renderer:
     def render(self, item: Item, lang: str) -> OutboundMessage:
         kind = item["kind"]
         if kind == "notice":
-            return OutboundMessage(self.text(lang, item["key"]), lang=lang, flow="system",
-                                   step=item["key"].split(".", 1)[1])
+            extra = {"language": NATIVE_NAMES.get(item["language"], item["language"])} \
+                if "language" in item else {}
+            return OutboundMessage(self.text(lang, item["key"], **extra), lang=lang,
+                                   flow="system", step=item["key"].split(".", 1)[1])
+        if kind == "ask_language":
+            return self._ask_language(item, lang)
         flow_id, step_id = item["flow"], item["step"]
         step = self.dialogue.step(flow_id, step_id)
         if step is None:  # cannot happen for items the dialogue made; stay safe anyway
             return OutboundMessage(self.text(lang, "ui.fallback"), lang=lang, flow="system",
                                    step="fallback")
-        specs = self.dialogue.buttons(flow_id, step)
+        specs = self.dialogue.buttons(flow_id, step, lang)
         buttons = tuple(
             Button(spec.label if spec.literal else self.label(lang, spec.label), spec.payload)
             for spec in specs
@@ -114,3 +136,16 @@ class Renderer:
             listing = self.directory(lang, step.directory)
             text = f"{text}\n\n{listing}" if listing else text
         return OutboundMessage(text, buttons, lang, flow_id, step_id, step.action)
+
+    def _ask_language(self, item: dict, lang: str) -> OutboundMessage:
+        """'Do you want me to write in Español?' asked in both languages, both as buttons."""
+        other = item["lang"]
+        name = NATIVE_NAMES.get(other, other)
+        text = "\n\n".join(dict.fromkeys([
+            self.text(other, "ui.switch_language_prompt", language=name),
+            self.text(lang, "ui.switch_language_prompt", language=name)]))
+        buttons = [Button(name, f"/lang {other}"),
+                   Button(NATIVE_NAMES.get(lang, lang), f"/lang {lang}"),
+                   Button(self.label(lang, "ui.main_menu"), "/menu"),
+                   Button(self.label(lang, "ui.talk_to_person"), "/human")]
+        return OutboundMessage(text, tuple(buttons), lang, "system", "switch_language")

@@ -20,6 +20,8 @@ from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
 from bot.engine import runtime, speedups, training
+from bot.catalogs.checks import live_languages
+from bot.engine.language import LanguageDetector, word_count
 from bot.engine.nlg import BabelNLG
 from bot.engine.policy import BUTTON_INTENT, COMMAND_INTENT
 from bot.identity import resident_key
@@ -80,22 +82,33 @@ def to_outbound(message: Dict[Text, Any]) -> List[OutboundMessage]:
 
 class Engine:
     def __init__(self, settings: Settings, agent: Agent, store: KyrTrackerStore,
-                 renderer: Renderer) -> None:
+                 renderer: Renderer, detector: Optional[LanguageDetector] = None) -> None:
         self.settings = settings
         self.agent = agent
         self.store = store
         self.renderer = renderer
+        self.detector = detector
         self._secret = settings.secret_key()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages offered to residents (configured, with a catalog that passes)."""
+        return self.renderer.dialogue.languages
 
     @classmethod
     def load(cls, settings: Settings) -> "Engine":
         silence_rasa_event_logs()
         flows = require_flows(settings.flows_dir)
         content = require_content(settings.content_dir)
-        catalogs = Catalogs(settings.locales_dir, settings.languages)
+        languages, dropped = live_languages(settings.home, settings.languages)
+        for lang, errors in dropped.items():
+            logger.warning("language %s is not offered: %s", lang,
+                           "no compiled catalog (run 'kyr i18n compile')" if errors < 0 else
+                           f"{errors} catalog error(s) (run 'kyr content check')")
+        catalogs = Catalogs(settings.locales_dir, languages)
         renderer: Renderer
         dialogue = Dialogue(flows, lambda lang, key: renderer.label(lang, key),
-                            settings.languages, NATIVE_NAMES)
+                            languages, NATIVE_NAMES)
         renderer = Renderer(content, catalogs, dialogue)
         runtime.install(runtime.Runtime(dialogue=dialogue, renderer=renderer))
         path = training.model_path(settings)
@@ -112,7 +125,9 @@ class Engine:
         agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
         if not agent.is_ready():
             raise SystemExit(f"the Rasa model at {path} could not be loaded")
-        return cls(settings, agent, store, renderer)
+        detector_file = training.language_model_path(settings)
+        detector = LanguageDetector(detector_file, languages) if detector_file.exists() else None
+        return cls(settings, agent, store, renderer, detector)
 
     def resident(self, inbound: InboundMessage) -> str:
         return resident_key(self._secret, inbound.channel, inbound.user)
@@ -145,20 +160,27 @@ class Engine:
                     # Media, stickers, empty lines: nothing to understand, say so kindly.
                     parse_data = {"intent": {"name": "nlu_fallback", "confidence": 1.0},
                                   "entities": [], "text": ""}
+        metadata: Dict[Text, Any] = {}
+        if inbound.lang_hint:
+            metadata["kyr_hint"] = inbound.lang_hint.replace("-", "_")
+        if parse_data is None and self.detector is not None:
+            lang, confidence = self.detector.detect(text)
+            metadata.update(kyr_lang=lang, kyr_lang_p=confidence, kyr_words=word_count(text))
         return UserMessage(text, channel, sender_id=sender, parse_data=parse_data,
-                           input_channel=inbound.channel)
+                           input_channel=inbound.channel, metadata=metadata or None)
 
     def _command(self, text: str, command: tuple[str, Optional[str]]) -> Dict[Text, Any]:
         name, argument = command
         entities = [{"entity": "command", "value": name}]
         # The only argument the dialogue uses is a language code; anything else a resident
         # typed after a command (a name, an address) is dropped, never stored.
-        if argument and argument in self.settings.languages:
+        if argument and argument in self.languages:
             entities.append({"entity": "argument", "value": argument})
         return {"intent": {"name": COMMAND_INTENT, "confidence": 1.0},
                 "entities": entities, "text": text}
 
     async def handle(self, inbound: InboundMessage) -> List[OutboundMessage]:
+        self.renderer.reload_if_changed()  # a translator's `kyr i18n compile` goes live
         sender = self.resident(inbound)
         channel = CollectingChannel()
         await self.agent.handle_message(self._user_message(sender, inbound, channel))

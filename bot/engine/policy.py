@@ -40,15 +40,22 @@ def user_turn(tracker: DialogueStateTracker) -> UserTurn:
     intent = (message.intent or {}).get("name")
     values = {e.get("entity"): e.get("value") for e in message.entities or []}
     text = message.text or ""
+    meta = message.metadata if isinstance(message.metadata, dict) else {}
+    hint = str(meta["kyr_hint"]) if meta.get("kyr_hint") else None
+    detected = str(meta["kyr_lang"]) if meta.get("kyr_lang") else None
+    detected_p = float(meta.get("kyr_lang_p") or 0.0)
+    words = int(meta.get("kyr_words") or 0)
     if intent == BUTTON_INTENT:
-        return UserTurn(intent=intent, text=text, payload=str(values.get("payload") or ""))
+        return UserTurn(intent=intent, text=text, payload=str(values.get("payload") or ""),
+                        hint=hint)
     if intent == COMMAND_INTENT:
         command = str(values.get("command") or "")
         if command in COMMANDS:
             return UserTurn(intent=intent, text=text, command=command,
-                            argument=values.get("argument"))
+                            argument=values.get("argument"), hint=hint)
         return UserTurn(intent="nlu_fallback", text=text)
-    return UserTurn(intent=intent, text=text)
+    return UserTurn(intent=intent, text=text, detected=detected, detected_p=detected_p,
+                    words=words, hint=hint)
 
 
 @DefaultV1Recipe.register(

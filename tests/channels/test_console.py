@@ -65,9 +65,10 @@ def test_script_mode_persists_across_restarts_and_survives_bad_lines(trained, tm
 
 
 def test_lang_option_starts_in_that_language(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    out = run_script(tmp_path, b'{"text": "/menu"}\n', "--lang", "en")
+    out = run_script(tmp_path, b'{"text": "/menu"}\n', "--lang", "es")
     assert out[0]["step"] == "greeting" and out[-1]["flow"] == "main_menu"
-    assert all(m["lang"] == "en" for m in out)
+    assert all(m["lang"] == "es" for m in out)
+    assert out[0]["text"].startswith("Hola")  # Spanish text, not the English fallback
 
 
 @pytest.mark.parametrize("fmt", ["mermaid", "svg"])

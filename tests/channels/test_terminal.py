@@ -17,9 +17,10 @@ def test_buttons_degrade_to_a_numbered_list() -> None:
 
 async def test_terminal_chat_by_number_and_by_words(engine, user) -> None:  # type: ignore[no-untyped-def]
     out = io.StringIO()
-    await run_terminal(engine, None, user, stdin=io.StringIO("1\nyes\n"), out=out)
+    await run_terminal(engine, None, user, stdin=io.StringIO("English\n1\nyes\n"), out=out)
     screen = out.getvalue()
-    assert "1. Agents at my door" in screen  # the menu, numbered
+    assert "1. English" in screen  # first contact: the language picker, numbered
+    assert "1. Agents at my door" in screen  # chose English by typing it: the menu
     assert "Are immigration agents at your door right now?" in screen  # chose 1
     assert "signed by a judge of that court?" in screen  # typed "yes"
     again = io.StringIO()

@@ -235,7 +235,7 @@ def test_payloads_fit_telegram_callback_data(project_copy: Path) -> None:
 
 
 def test_too_many_options_explains_the_limit(project_copy: Path) -> None:
-    extra = "".join(f"      - {{label: ui.yes, goto: menu}}\n" for _ in range(3))
+    extra = "".join("      - {label: ui.yes, goto: menu}\n" for _ in range(3))
     break_flow(project_copy, "main_menu.yml", "      - {label: main_menu.opt_more, goto: more}\n",
                "      - {label: main_menu.opt_more, goto: more}\n" + extra)
     assert any("at most 8 options" in m for m in messages(project_copy))

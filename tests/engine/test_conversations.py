@@ -42,11 +42,16 @@ def assert_well_formed(reply, flows: dict[str, Flow]) -> None:  # type: ignore[n
     assert all(not m.buttons for m in reply[:-1]), "only the last message carries buttons"
 
 
-async def test_greeting_then_menu_on_first_contact(bot: TestBot) -> None:
+async def test_first_contact_greets_and_offers_every_language(engine: Engine, bot: TestBot) -> None:
     reply = await bot.say("hello")
     assert reply[0].step == "greeting" and reply[0].flow == "system"
+    assert bot.where == ("change_language", "pick")
+    titles = [b.title for b in reply[-1].buttons]
+    assert titles[:8] == ["English", "Español", "Polski", "中文", "العربية", "Français",
+                          "Kreyòl ayisyen", "Українська"][:len(engine.languages)]
+    menu = await bot.press("English")
     assert bot.where == ("main_menu", "menu")
-    assert "Agents at my door" in [b.title for b in reply[-1].buttons]
+    assert "Agents at my door" in [b.title for b in menu[-1].buttons]
 
 
 async def test_every_flow_and_every_branch_by_pressing_real_buttons(engine: Engine, bot: TestBot) -> None:
