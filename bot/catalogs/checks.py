@@ -33,13 +33,18 @@ def check_catalog(home: Path, lang: str, button_keys: frozenset[str]) -> list[Pr
     for message in catalog:
         if not message.id or not message.string or message.fuzzy:
             continue  # untranslated and fuzzy entries fall back to English
-        source, text = str(message.id), str(message.string)
+        sources = message.id if isinstance(message.id, tuple) else (message.id,)
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        text = max((str(f) for f in forms), key=len)
         line = int(message.lineno or 1)
         key = message.context or "?"
-        if placeholders(source) != placeholders(text):
-            problems.append(Problem(where, line, f"'{key}': placeholders "
-                                    f"{sorted(placeholders(text))} differ from the English "
-                                    f"{sorted(placeholders(source))}"))
+        allowed = set().union(*(placeholders(str(s)) for s in sources))
+        required = allowed - {"count"}  # a singular form may say "one" instead of {count}
+        for form in (str(f) for f in forms if f):
+            found = placeholders(form)
+            if not found <= allowed or not required <= found:
+                problems.append(Problem(where, line, f"'{key}': placeholders {sorted(found)} "
+                                        f"differ from the English {sorted(allowed)}"))
         if key in button_keys and len(text) > MAX_BUTTON:
             problems.append(Problem(where, line, f"'{key}': button label has {len(text)} "
                                     f"characters (at most {MAX_BUTTON}): \"{text}\""))

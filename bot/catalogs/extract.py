@@ -47,7 +47,7 @@ def _text_entries(node: yaml.Node) -> Iterator[tuple[str, int, str, dict[str, An
 
 
 def extract_yaml(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: Collection[str],
-                 options: Mapping[str, Any]) -> Iterator[tuple[int, str, tuple[str, str], list[str]]]:
+                 options: Mapping[str, Any]) -> Iterator[tuple[int, str, tuple[str, ...], list[str]]]:
     from bot.core.render import placeholders
 
     name = getattr(fileobj, "name", None)
@@ -67,4 +67,8 @@ def extract_yaml(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: 
         if entry.get("legal"):
             comments.append("legal statement: use the legal terms of legal-aid organisations "
                             "in your language; sources: " + ", ".join(entry.get("sources") or []))
-        yield line, "pgettext", (key, source), comments
+        if entry.get("plural"):
+            comments.append("plural: {count} is the number; give every plural form")
+            yield line, "npgettext", (key, source, str(entry["plural"]).strip(), "count"), comments
+        else:
+            yield line, "pgettext", (key, source), comments

@@ -120,7 +120,9 @@ def coverage(home: Path, lang: str) -> Coverage:
             continue
         found = catalog.get(entry.id, context=entry.context)
         legal = _is_legal(entry)
-        done = bool(found and found.string and not found.fuzzy)
+        forms = found.string if found is not None and isinstance(found.string, tuple) else (
+            (found.string,) if found is not None else ())
+        done = bool(found and forms and all(forms) and not found.fuzzy)
         c.total += 1
         c.legal_total += legal
         if found is not None and found.fuzzy:

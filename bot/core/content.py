@@ -35,6 +35,7 @@ class Text:
     path: str
     line: int
     review: Review | None
+    plural: str | None = None  # English plural form; the text is then the singular
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,10 @@ def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) ->
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
             problems.append(Problem(doc.label, line, f"'{key}' needs a 'text'"))
             continue
-        unknown = set(entry) - {"text", "legal", "sources", "note"}
+        unknown = set(entry) - {"text", "plural", "legal", "sources", "note"}
         if unknown:
             problems.append(Problem(doc.label, line, f"unknown key '{', '.join(sorted(unknown))}' in "
-                                    f"'{key}' (expected text, legal, sources, note)"))
+                                    f"'{key}' (expected text, plural, legal, sources, note)"))
         if key in content.texts:
             other = content.texts[key]
             problems.append(Problem(doc.label, line,
@@ -145,6 +146,7 @@ def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) ->
         content.texts[key] = Text(
             key=str(key), text=entry["text"].strip(), legal=bool(entry.get("legal")),
             sources=tuple(str(s) for s in sources), path=doc.label, line=line, review=review,
+            plural=str(entry["plural"]).strip() if entry.get("plural") else None,
         )
 
 

@@ -69,6 +69,17 @@ class Catalogs:
         self._checked = now
         return self._current_stamps() != self._stamps
 
+    def translate_n(self, lang: str, key: str, singular: str, plural: str, n: int) -> str:
+        """The plural form for n, by the language's own plural rules."""
+        translations = self._translations.get(lang)
+        english = singular if n == 1 else plural
+        if translations is None:
+            return english
+        text = str(translations.npgettext(key, singular, plural, n))
+        if lang != "en" and text in (singular, plural):
+            self.fallbacks[lang] += 1
+        return text or english
+
     def translate(self, lang: str, key: str, source: str) -> str:
         translations = self._translations.get(lang)
         if translations is None:

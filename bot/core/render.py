@@ -6,7 +6,9 @@ import re
 
 from bot.core.content import Content
 from bot.core.dialogue import Dialogue, Item
-from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, isolate
+from babel.numbers import format_decimal
+
+from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, isolate
 from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import Button, OutboundMessage
 
@@ -77,6 +79,17 @@ class Renderer:
         except (KeyError, ValueError):
             # A broken translation must never silence the bot: fall back to the source.
             return fill(source, fields)
+
+    def text_n(self, lang: str, key: str, n: int, **extra: str) -> str:
+        """A text with a plural, for the number n ({count}, written as the locale writes it)."""
+        entry = self.content.texts[key]
+        plural = entry.plural or entry.text
+        translated = self.catalogs.translate_n(lang, key, entry.text, plural, n)
+        fields = self._fields(lang) | extra | {"count": format_decimal(n, locale=babel_locale(lang))}
+        try:
+            return fill(translated, fields)
+        except (KeyError, ValueError):
+            return fill(entry.text if n == 1 else plural, fields)
 
     def label(self, lang: str, key: str) -> str:
         """Button labels: short, one direction, and isolates would eat the 20-character limit."""

@@ -103,3 +103,29 @@ def test_content_check_exit_codes(project_copy: Path) -> None:
     bad = subprocess.run(KYR + ["content", "check"], env=env, capture_output=True, timeout=120)
     assert bad.returncode == 1
     assert b"flows/help.yml:4: error: message 'help.missing' is not defined" in bad.stdout
+
+
+def test_script_mode_in_every_language(engine, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One process, eight residents: picker, a flow answered by typing, fallback, a switch."""
+    langs = ["en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk"]
+    lines = []
+    for lang in langs:
+        yes = engine.renderer.label(lang, "ui.yes")
+        lines += [{"text": "/start", "user": lang}, {"button": f"/lang {lang}", "user": lang},
+                  {"button": "main_menu:menu>@ice_at_door", "user": lang},
+                  {"text": yes.upper(), "user": lang}, {"text": "qwzx vbnm qwzx", "user": lang}]
+    lines.append({"text": "la migra esta en mi puerta que hago ahora", "user": "en"})
+    out = run_script(tmp_path, "\n".join(json.dumps(line) for line in lines).encode() + b"\n")
+    for lang in langs:
+        mine = [m for m in out if m["user"] == lang]
+        steps = [m["step"] for m in mine]
+        assert steps[:2] == ["greeting", "pick"], (lang, steps)
+        fallbacks = [m for m in mine if m["text"] == engine.renderer.text(lang, "ui.fallback")]
+        assert "disclaimer" in steps and "ask_signed" in steps and len(fallbacks) == 1, steps
+        assert fallbacks[0]["step"] == "ask_signed"  # re-offers the step it waits at
+        after_choice = mine[steps.index("pick") + 1:]
+        if lang == "en":
+            after_choice = after_choice[:-2]  # the last two answer the Spanish line below
+        assert {m["lang"] for m in after_choice} == {lang}, (lang, steps)
+    switched = [m for m in out if m["user"] == "en"][-2:]
+    assert [m["lang"] for m in switched] == ["es", "es"] and switched[-1]["flow"] == "ice_at_door"

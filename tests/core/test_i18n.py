@@ -80,3 +80,50 @@ def test_rtl_isolation_and_matching() -> None:
     assert isolate("+1 312-660-1370", "ar") == f"{LRI}+1 312-660-1370{PDI}"
     assert isolate("+1 312-660-1370", "es") == "+1 312-660-1370"
     assert normalise("  Sí, ¡CLARO!  ") == "si claro"
+
+
+def test_plurals_follow_each_language_rules(tmp_path: Path) -> None:
+    """Polish has three plural forms; English two; numbers are written as the locale does."""
+    import shutil
+
+    from bot.core.content import require_content
+
+    home = tmp_path / "home"
+    shutil.copytree(PROJECT_ROOT / "content", home / "content")
+    (home / "content" / "queue.yml").write_text(
+        "review: {reviewer: t, reviewed: 2026-11-22, interval_days: 30}\n"
+        "texts:\n  queue.ahead:\n    text: \"One person is ahead of you.\"\n"
+        "    plural: \"{count} people are ahead of you.\"\n")
+    catalog = Catalog(locale="pl")
+    catalog.add(("One person is ahead of you.", "{count} people are ahead of you."),
+                ("Jedna osoba jest przed tobą.", "{count} osoby są przed tobą.",
+                 "{count} osób jest przed tobą."), context="queue.ahead")
+    folder = tmp_path / "locales" / "pl" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "messages.mo", "wb") as out:
+        write_mo(out, catalog)
+    content = require_content(home / "content")
+    flows = require_flows(PROJECT_ROOT / "flows")
+    holder: list[Renderer] = []
+    dialogue = Dialogue(flows, lambda lang, key: holder[0].label(lang, key), ("en", "pl"), NATIVE_NAMES)
+    r = Renderer(content, Catalogs(tmp_path / "locales", ("en", "pl")), dialogue)
+    holder.append(r)
+    assert r.text_n("pl", "queue.ahead", 1) == "Jedna osoba jest przed tobą."
+    assert r.text_n("pl", "queue.ahead", 3) == "3 osoby są przed tobą."
+    assert r.text_n("pl", "queue.ahead", 5) == "5 osób jest przed tobą."
+    assert r.text_n("pl", "queue.ahead", 1200) == "1200 osób jest przed tobą." or \
+        r.text_n("pl", "queue.ahead", 1200).startswith("1\u00a0200")
+    assert r.text_n("en", "queue.ahead", 1) == "One person is ahead of you."
+    assert r.text_n("en", "queue.ahead", 1200) == "1,200 people are ahead of you."
+
+
+def test_extractor_gives_plurals_as_npgettext() -> None:
+    import io
+
+    from babel.messages.extract import extract
+
+    from bot.catalogs.extract import extract_yaml
+
+    data = (b"texts:\n  queue.ahead:\n    text: One person\n    plural: \"{count} people\"\n")
+    found = list(extract(extract_yaml, io.BytesIO(data)))
+    assert found[0][1] == ("One person", "{count} people") and found[0][3] == "queue.ahead"
