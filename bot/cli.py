@@ -114,6 +114,18 @@ def cmd_i18n(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine import training
+    from bot.engine.nlu import Parser, run_parse
+
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        parser = Parser(training.model_path(settings), training.language_model_path(settings),
+                        settings.languages)
+        run_parse(parser, iter(sys.stdin.buffer.readline, b""), out)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     import datetime
 
@@ -157,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     i18n.add_argument("i18n_command", choices=("extract", "update", "compile", "coverage"))
     i18n.add_argument("--lang", action="append", help="only this language (repeatable)")
     i18n.set_defaults(func=cmd_i18n)
+
+    parse = sub.add_parser("parse", help="NLU only: JSON lines {text, lang?} in, {intent, "
+                           "confidence, lang} out")
+    parse.add_argument("--jsonl", action="store_true", required=True,
+                       help="read JSON lines on stdin (the only format)")
+    parse.set_defaults(func=cmd_parse)
 
     purge = sub.add_parser("purge", help="delete conversations idle for longer than the retention")
     purge.add_argument("--older-than", type=float, metavar="DAYS",

@@ -12,7 +12,8 @@ from typing import Callable
 
 from bot.core.flows import Flow, Step
 from bot.core.i18n import normalise
-from bot.core.languages import TYPED_NAMES
+from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES,
+                                 YES_PREFIXES_ZH, YES_WORDS)
 
 MENU_FLOW = "main_menu"
 LANGUAGE_FLOW = "change_language"
@@ -85,6 +86,22 @@ def parse_command(text: str) -> tuple[str, str | None] | None:
     return name, (parts[1].strip() if len(parts) > 1 else None)
 
 
+def yes_no(wanted: str) -> str | None:
+    """'nope' -> 'ui.no', 'claro que si' -> 'ui.yes', 'nie wiem' -> 'ui.not_sure' (normalised text)."""
+    if not wanted:
+        return None
+    padded = f" {wanted} "
+    if any(f" {phrase} " in padded or (not phrase.isascii() and phrase in wanted)
+           for phrase in NOT_SURE):
+        return "ui.not_sure"
+    first = wanted.split()[0]
+    if first in NO_WORDS or wanted.startswith(NO_PREFIXES_ZH):
+        return "ui.no"
+    if first in YES_WORDS or wanted.startswith(YES_PREFIXES_ZH):
+        return "ui.yes"
+    return None
+
+
 class Dialogue:
     def __init__(
         self,
@@ -136,7 +153,8 @@ class Dialogue:
             title = spec.label if spec.literal else self.label(state.lang, spec.label)
             if wanted and normalise(title) == wanted:
                 return spec
-        return None
+        answer = yes_no(wanted) if len(wanted.split()) <= 5 else None  # longer: read intent
+        return next((spec for spec in specs if spec.label == answer), None) if answer else None
 
     # ---- the rules ----
 
@@ -164,6 +182,8 @@ class Dialogue:
         lang = turn.detected
         if lang is None or lang == state.lang or lang not in self.languages:
             return None
+        if turn.intent in (None, "out_of_scope", "nlu_fallback"):
+            return None  # gibberish "looks" like some language: follow understood text only
         if turn.detected_p >= SWITCH_P and (turn.words >= SWITCH_WORDS or lang in SCRIPT_CERTAIN):
             return "switch", lang
         if turn.detected_p >= ASK_P and turn.words == SWITCH_WORDS - 1:

@@ -33,3 +33,19 @@ TYPED_NAMES = {
     "uk": ("українська", "українською", "ukrainian", "ucraniano", "ukrainski", "po ukrainsku",
            "乌克兰语", "الاوكرانية", "الأوكرانية", "ukrainien", "ukrenyen", "украинский"),
 }
+
+# Typed answers to a yes / no / not-sure question, in every language (lower case, no
+# accents: matched after bot.core.i18n.normalise). "Not sure" is tried first ("no se" is
+# not "no"); yes and no are recognised by the first word, or the first characters for
+# Chinese ("no tiene firma" answers no; "不是" answers no).
+NOT_SURE = ("not sure", "dont know", "don t know", "idk", "maybe", "no se", "no estoy seguro",
+            "no estoy segura", "tal vez", "quizas", "nie wiem", "nie jestem pew", "moze",
+            "不知道", "不确定", "不清楚", "لا اعرف", "لا أعرف", "مش عارف", "ما بعرف", "مو متأكد",
+            "je ne sais pas", "sais pas", "pas sur", "peut etre", "m pa konnen", "pa konnen",
+            "m pa si", "petet", "не знаю", "не впевнен", "можливо", "незнаю")
+YES_WORDS = ("yes", "yeah", "yep", "yup", "y", "si", "claro", "sip", "tak", "no tak", "oui",
+             "ouais", "wi", "так", "ага", "да", "نعم", "ايوه", "ايوة", "أيوه", "اه", "أجل")
+NO_WORDS = ("no", "nope", "nah", "n", "not", "nie", "non", "ні", "нi", "нет", "ne", "لا",
+            "لأ", "مش")
+YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好")
+NO_PREFIXES_ZH = ("不是", "不", "没有", "没")

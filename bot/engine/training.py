@@ -29,7 +29,7 @@ PIPELINE: list[dict[str, Any]] = [
     {"name": "WhitespaceTokenizer"},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
     {"name": "CountVectorsFeaturizer"},
-    {"name": "LogisticRegressionClassifier", "max_iter": 400},
+    {"name": "bot.engine.components.TunedLogisticRegression", "C": 10.0, "max_iter": 400},
     {"name": "FallbackClassifier", "threshold": FALLBACK_THRESHOLD},
 ]
 
@@ -42,8 +42,8 @@ def fingerprint(settings: Settings) -> str:
     """A hash of everything the model is trained from, plus this module's own code."""
     digest = hashlib.sha256()
     inputs = sorted(settings.flows_dir.glob("*.yml")) + nlu_files(settings)
-    inputs += [Path(__file__), Path(__file__).with_name("policy.py"),
-               Path(__file__).with_name("language.py")]
+    inputs += [Path(__file__)] + [Path(__file__).with_name(name) for name in
+                                  ("policy.py", "language.py", "components.py")]
     for path in inputs:
         digest.update(str(path.relative_to(settings.home)
                           if path.is_relative_to(settings.home) else path.name).encode())

@@ -122,3 +122,27 @@ def test_every_step_renders_within_limits_in_every_language(engine: Engine, lang
     for key in engine.renderer.content.texts:
         extra = {name: "X" for name in OWN_FIELDS.get(key, ())}
         assert engine.renderer.text(lang, key, **extra).strip(), key
+
+
+@pytest.mark.parametrize("lang,typed,step", [
+    ("en", "nope", "administrative"), ("en", "not sure", "not_sure"), ("es", "no tiene firma", "administrative"),
+    ("es", "sí, claro", "judicial"), ("pl", "nie wiem", "not_sure"), ("uk", "ні", "administrative"),
+    ("uk", "нi", "administrative"), ("zh_Hans", "不是", "administrative"), ("zh_Hans", "不知道", "not_sure"),
+    ("ar", "لا", "administrative"), ("fr", "non", "administrative"), ("ht", "m pa konnen", "not_sure"),
+    ("ht", "wi", "judicial"),
+])
+async def test_typed_answers_to_a_question_in_every_language(bot: TestBot, lang: str, typed: str,
+                                                             step: str) -> None:
+    await bot.say(f"/lang {lang}")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    await bot.press_payload("ice_at_door:ask_now>at_door")
+    assert bot.where == ("ice_at_door", "ask_signed")
+    await bot.say(typed)
+    assert bot.where == ("ice_at_door", step)
+
+
+async def test_a_long_answer_is_read_for_its_topic(bot: TestBot) -> None:
+    await bot.say("/lang en")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    reply = await bot.say("no, immigration agents are raiding my job right now")
+    assert reply[-1].flow == "workplace_raid"
