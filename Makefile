@@ -35,6 +35,9 @@ test: model  ## set everything up and run the whole suite
 bench: model  ## benchmark the engine against a stock Rasa agent (prints a table)
 	$(BIN)/python -m tests.bench.run
 
+eval-nlu: model  ## NLU accuracy per language: held-out, 5-fold cross-validation, PNG in build/eval
+	$(BIN)/kyr eval-nlu --folds 5
+
 lint: setup  ## ruff and mypy
 	$(BIN)/python -m pip install --quiet ruff==0.14.6 mypy==1.18.2 types-PyYAML==6.0.12.20250915
 	$(BIN)/ruff check bot tests

@@ -126,6 +126,16 @@ def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_nlu(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine.evaluation import report
+
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        text = report(settings, args.folds)
+    out.write(text)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     import datetime
 
@@ -175,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--jsonl", action="store_true", required=True,
                        help="read JSON lines on stdin (the only format)")
     parse.set_defaults(func=cmd_parse)
+
+    evaluate = sub.add_parser("eval-nlu", help="held-out and cross-validated NLU accuracy")
+    evaluate.add_argument("--folds", type=int, default=5, help="cross-validation folds (1: skip)")
+    evaluate.set_defaults(func=cmd_eval_nlu)
 
     purge = sub.add_parser("purge", help="delete conversations idle for longer than the retention")
     purge.add_argument("--older-than", type=float, metavar="DAYS",

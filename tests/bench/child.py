@@ -37,6 +37,8 @@ class Bot(Protocol):
 
     async def press(self, user: str, payload: str) -> Reply: ...
 
+    async def parse(self, text: str) -> Reply: ...
+
 
 class OurBot:
     opening_button = "/menu"
@@ -55,6 +57,13 @@ class OurBot:
 
     async def press(self, user: str, payload: str) -> Reply:
         return await self._send(InboundMessage("console", user, payload=payload))
+
+    async def parse(self, text: str) -> Reply:
+        """What `kyr parse` does per line: NLU and language detection."""
+        result = await self.engine.agent.parse_message(text)
+        if self.engine.detector is not None:
+            self.engine.detector.detect(text)
+        return Reply(1 if result.get("intent") else 0, [])
 
     async def _send(self, inbound: InboundMessage) -> Reply:
         replies = await self.engine.handle(inbound)
@@ -85,6 +94,10 @@ class StockBot:
                       "entities": [], "text": payload}
         return await self._send(user, payload, parse_data)
 
+    async def parse(self, text: str) -> Reply:
+        result = await self.agent.parse_message(text)
+        return Reply(1 if result.get("intent") else 0, [])
+
     async def _send(self, user: str, text: str, parse_data: dict[str, Any] | None) -> Reply:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
@@ -108,6 +121,8 @@ async def run_mode(bot: Bot, workload: Workload, mode: str, phrases: list[str]) 
             started = perf_counter()
             if mode == "button":
                 reply = await bot.press(user, payload)
+            elif mode == "parse":
+                reply = await bot.parse(phrases[(i * workload.messages + j) % len(phrases)])
             else:
                 reply = await bot.text(user, phrases[(i * workload.messages + j) % len(phrases)])
             latencies.append((perf_counter() - started) * 1000)

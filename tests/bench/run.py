@@ -59,6 +59,8 @@ ROWS: list[tuple[str, str, Metric]] = [
     ("text msgs/s", "{:.1f}", lambda r: r.modes["text"].rate),
     ("text p50 ms", "{:.1f}", lambda r: r.modes["text"].percentile(50)),
     ("text p99 ms", "{:.1f}", lambda r: r.modes["text"].percentile(99)),
+    ("parse p50 ms", "{:.1f}", lambda r: r.modes["parse"].percentile(50)),
+    ("parse p99 ms", "{:.1f}", lambda r: r.modes["parse"].percentile(99)),
     ("peak RSS MB", "{:.0f}", lambda r: r.peak_rss_mb),
     ("cold start s", "{:.1f}", lambda r: r.cold_start_s),
 ]

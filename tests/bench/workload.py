@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "nlu_heldout.jsonl"
-MODES = ("button", "text")
+MODES = ("button", "text", "parse")  # parse: NLU only (kyr parse), no dialogue or storage
 
 
 @dataclass(frozen=True)
