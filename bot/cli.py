@@ -136,6 +136,15 @@ def cmd_eval_nlu(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.engine.engine import silence_rasa_event_logs
+    from bot.web.app import serve
+
+    silence_rasa_event_logs()
+    serve(settings, args.host, args.port)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     import datetime
 
@@ -189,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval-nlu", help="held-out and cross-validated NLU accuracy")
     evaluate.add_argument("--folds", type=int, default=5, help="cross-validation folds (1: skip)")
     evaluate.set_defaults(func=cmd_eval_nlu)
+
+    serve = sub.add_parser("serve", help="webhooks, health and every configured channel")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
 
     purge = sub.add_parser("purge", help="delete conversations idle for longer than the retention")
     purge.add_argument("--older-than", type=float, metavar="DAYS",

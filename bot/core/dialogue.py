@@ -13,7 +13,7 @@ from typing import Callable
 from bot.core.flows import Flow, Step
 from bot.core.i18n import normalise
 from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES,
-                                 YES_PREFIXES_ZH, YES_WORDS)
+                                 YES_PREFIXES_ZH, YES_WORDS, language_from_hint)
 
 MENU_FLOW = "main_menu"
 LANGUAGE_FLOW = "change_language"
@@ -21,7 +21,7 @@ HUMAN_FLOW = "talk_to_person"
 DELETE_FLOW = "delete_my_data"
 HELP_FLOW = "help"
 COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, "help": HELP_FLOW}
-COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume")
+COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media")
 MENU_PAYLOAD = "/menu"
 HUMAN_PAYLOAD = "/human"
 MAX_CHAIN = 12
@@ -160,10 +160,11 @@ class Dialogue:
 
     def _preselect(self, turn: UserTurn) -> str | None:
         """First contact: a deep link, the app's language, or clearly written text."""
-        for candidate in (turn.argument if turn.command in ("start", "lang") else None,
-                          turn.hint, (turn.hint or "").split("_")[0]):
-            if candidate in self.languages:
-                return candidate
+        if turn.command in ("start", "lang") and turn.argument in self.languages:
+            return turn.argument
+        hinted = language_from_hint(turn.hint, self.languages)
+        if hinted is not None:
+            return hinted
         if turn.detected in self.languages and turn.detected_p >= SWITCH_P and (
                 turn.words >= SWITCH_WORDS or turn.detected in SCRIPT_CERTAIN):
             return turn.detected
@@ -259,6 +260,8 @@ class Dialogue:
             if back is not None and back[0] != LANGUAGE_FLOW and self.step(*back) is not None:
                 return state, items + [{"kind": "step", "flow": back[0], "step": back[1]}]
             return self._enter(state, MENU_FLOW, items)
+        if command == "media":  # a photo, voice note, sticker...: say we read text only
+            return self._fallback(state, items, key="ui.text_only")
         if command == "resume":
             if self.step(state.flow, state.step) is not None and state.flow is not None:
                 assert state.step is not None
@@ -310,8 +313,10 @@ class Dialogue:
                 break
         return replace(state, flow=flow_id, step=step_id), items
 
-    def _fallback(self, state: State, items: list[Item]) -> tuple[State, list[Item]]:
+    def _fallback(self, state: State, items: list[Item],
+                  key: str = "ui.fallback") -> tuple[State, list[Item]]:
         if self.step(state.flow, state.step) is None:
             # Nowhere to return to (new conversation, or the step was edited away).
             state = replace(state, flow=MENU_FLOW, step=self.flows[MENU_FLOW].first.id)
-        return state, items + [{"kind": "fallback", "flow": state.flow, "step": state.step}]
+        return state, items + [{"kind": "fallback", "flow": state.flow, "step": state.step,
+                                "key": key}]

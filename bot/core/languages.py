@@ -49,3 +49,17 @@ NO_WORDS = ("no", "nope", "nah", "n", "not", "nie", "non", "ні", "нi", "не�
             "لأ", "مش")
 YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好")
 NO_PREFIXES_ZH = ("不是", "不", "没有", "没")
+
+
+def language_from_hint(hint: str | None, languages: tuple[str, ...]) -> str | None:
+    """A platform's language tag ('es-MX', 'zh-hans', 'uk') -> one of our codes, or None."""
+    if not hint:
+        return None
+    tag = hint.replace("-", "_").lower()
+    by_lower = {code.lower(): code for code in languages}
+    if tag in by_lower:
+        return by_lower[tag]
+    base = tag.split("_")[0]
+    if base == "zh":  # zh, zh-CN, zh-Hans, zh-SG: Simplified Chinese is what we have
+        return by_lower.get("zh_hans")
+    return by_lower.get(base)

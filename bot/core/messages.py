@@ -30,4 +30,5 @@ class InboundMessage:
     text: str | None = None
     payload: str | None = None
     lang_hint: str | None = None
+    media: str | None = None  # "photo", "voice", "sticker", ...: something that is not text
     metadata: dict[str, str] = field(default_factory=dict)

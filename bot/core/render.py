@@ -143,7 +143,8 @@ class Renderer:
             for spec in specs
         )
         if kind == "fallback":
-            return OutboundMessage(self.text(lang, "ui.fallback"), buttons, lang, flow_id, step_id)
+            return OutboundMessage(self.text(lang, item.get("key", "ui.fallback")), buttons, lang,
+                                   flow_id, step_id)
         text = self.text(lang, step.say)
         if step.directory:
             listing = self.directory(lang, step.directory)

@@ -141,6 +141,10 @@ class Engine:
         """
         parse_data: Optional[Dict[Text, Any]] = None
         text = clean_text(inbound.text or "")
+        if inbound.media is not None:
+            return UserMessage("", channel, sender_id=sender, input_channel=inbound.channel,
+                               parse_data=self._command("", ("media", None)),
+                               metadata={"kyr_hint": inbound.lang_hint[:20]} if inbound.lang_hint else None)
         if inbound.payload is not None:
             payload = clean_text(inbound.payload)[:200]
             command = parse_command(payload)
@@ -162,7 +166,7 @@ class Engine:
                                   "entities": [], "text": ""}
         metadata: Dict[Text, Any] = {}
         if inbound.lang_hint:
-            metadata["kyr_hint"] = inbound.lang_hint.replace("-", "_")
+            metadata["kyr_hint"] = inbound.lang_hint[:20]
         if parse_data is None and self.detector is not None:
             lang, confidence = self.detector.detect(text)
             metadata.update(kyr_lang=lang, kyr_lang_p=confidence, kyr_words=word_count(text))

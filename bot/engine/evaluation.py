@@ -130,7 +130,7 @@ def cross_validate(settings: Settings, folds: int, out: Path) -> list[tuple[str,
                 if assignment[i] != fold:
                     grouped[intent].append(text)
             data = {"version": "3.1", "nlu": [
-                {"intent": intent, "examples": "".join(f"- {json.dumps(t, ensure_ascii=False)}\n"
+                {"intent": intent, "examples": "".join(f"- {t}\n"
                                                        for t in texts)}
                 for intent, texts in grouped.items()]}
             (work / "nlu.yml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))

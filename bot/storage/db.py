@@ -20,6 +20,17 @@ conversations = sa.Table(
 )
 
 
+processed = sa.Table(
+    "kyr_processed",
+    metadata,
+    # (channel, platform update or message id, hashed): each is handled once, even when the
+    # platform delivers it again or two workers receive it (the primary key decides).
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -58,6 +58,14 @@ async def test_platform_hint_preselects_but_does_not_decide(engine: Engine, user
     assert [b.title for b in reply[-1].buttons][0] == "Español"
 
 
+@pytest.mark.parametrize("hint,lang", [("zh-hans", "zh_Hans"), ("zh-CN", "zh_Hans"), ("uk-UA", "uk"),
+                                       ("ht", "ht"), ("pt-BR", None), ("", None)])
+def test_platform_language_tags(hint: str, lang: str | None) -> None:
+    from bot.core.languages import language_from_hint
+
+    assert language_from_hint(hint, tuple(LANGS)) == lang
+
+
 async def test_deep_link_start_lang(engine: Engine, bot: TestBot) -> None:
     reply = await bot.say("/start pl")
     assert reply[0].lang == "pl" and reply[-1].step == "pick"

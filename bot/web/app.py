@@ -1,0 +1,110 @@
+"""`kyr serve`: Starlette + uvicorn, and every channel whose settings are present."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Optional
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.channels.base import Channel
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    engine: Any = None
+    channels: dict[str, Channel] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+
+def channels_from_environment(engine: Any, env: dict[str, str]) -> dict[str, Channel]:
+    found: dict[str, Channel] = {}
+    if env.get("TELEGRAM_BOT_TOKEN"):
+        from bot.channels.telegram import TelegramChannel
+
+        found["telegram"] = TelegramChannel(engine, env["TELEGRAM_BOT_TOKEN"],
+                                            env.get("TELEGRAM_API_BASE") or None,
+                                            env.get("TELEGRAM_WEBHOOK_URL") or None)
+    return found
+
+
+def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Starlette:
+    services = Services()
+    environment = dict(os.environ if env is None else env)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from bot.engine.engine import Engine
+
+        services.engine = await asyncio.to_thread(Engine.load, settings)
+        services.channels = channels_from_environment(services.engine, environment)
+        for name, channel in services.channels.items():
+            await channel.start()
+            logger.warning("channel %s is on", name)
+        try:
+            yield
+        finally:
+            for channel in services.channels.values():
+                await channel.stop()
+
+    async def healthz(request: Request) -> Response:
+        ready = services.engine is not None
+        return JSONResponse({"ok": ready, "channels": sorted(services.channels)},
+                            status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        lines = [f"kyr_{name} {value}" for name, value in sorted(services.counters.items())]
+        if services.engine is not None:
+            fallbacks = services.engine.renderer.catalogs.fallbacks
+            lines += [f'kyr_untranslated_shown{{lang="{lang}"}} {n}' for lang, n in fallbacks.items()]
+        return PlainTextResponse("\n".join(lines) + "\n")
+
+    async def telegram_webhook(request: Request) -> Response:
+        channel = services.channels.get("telegram")
+        if channel is None:
+            return PlainTextResponse("telegram is off", status_code=404)
+        from bot.channels.telegram import TelegramChannel
+
+        assert isinstance(channel, TelegramChannel)
+        if not channel.verify(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
+            services.count("telegram_rejected")
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            data = await request.json()
+        except ValueError:
+            return PlainTextResponse("bad request", status_code=400)
+        if not isinstance(data, dict):
+            return PlainTextResponse("bad request", status_code=400)
+        services.count("telegram_updates")
+        # Answer at once; Telegram retries slow webhooks. The update is handled after.
+        return PlainTextResponse("ok", background=BackgroundTask(channel.process, data))
+
+    app = Starlette(routes=[
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
+    ], lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    # Rasa holds websockets at 10.4; uvicorn's default websocket stack needs a newer one.
+    uvicorn.run(create_app(settings), host=host, port=port, ws="wsproto", log_level="warning",
+                access_log=False)  # access logs would carry chat-bearing URLs of some platforms

@@ -1,0 +1,227 @@
+"""Telegram through python-telegram-bot against a Bot API test server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from bot.channels.telegram import TelegramChannel, split_text, webhook_secret
+from bot.engine.engine import Engine
+from bot.settings import PROJECT_ROOT
+from tests.channels.fake_telegram import FakeBotAPI
+
+FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "telegram"
+TOKEN = "123456:TEST-token"
+
+
+def fixture(name: str, **changes: Any) -> dict[str, Any]:
+    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    server = await FakeBotAPI().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def channel(engine: Engine, api: FakeBotAPI) -> AsyncIterator[TelegramChannel]:
+    """The channel in webhook mode (no poller): tests hand it updates directly."""
+    telegram = TelegramChannel(engine, TOKEN, api.base, webhook_url="https://bot.example.org/hook")
+    await telegram.start()
+    yield telegram
+    await telegram.stop()
+
+
+def unique(data: dict[str, Any], salt: str) -> dict[str, Any]:
+    """Fresh update and user ids per test, so the processed-once table never interferes."""
+    data = json.loads(json.dumps(data))
+    offset = abs(hash(salt)) % 10_000_000
+    data["update_id"] += offset
+    for key in ("message", "edited_message", "callback_query"):
+        if key in data:
+            part = data[key]
+            if "from" in part:
+                part["from"]["id"] += offset
+            chat = (part.get("message") or part).get("chat")
+            if chat and chat["id"] > 0:
+                chat["id"] += offset
+    return data
+
+
+def sent_texts(api: FakeBotAPI) -> list[str]:
+    return [c["text"] for c in api.of("sendMessage")]
+
+
+async def test_start_registers_commands_per_language_and_webhook(channel, api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    assert api.of("getMe")
+    commands = api.of("setMyCommands")
+    codes = {c.get("language_code") for c in commands}
+    assert codes == {None, "es", "pl", "zh", "ar", "fr", "ht", "uk"}
+    spanish = next(c for c in commands if c.get("language_code") == "es")
+    assert [cmd["command"] for cmd in spanish["commands"]] == ["menu", "lang", "human", "delete", "help"]
+    hook = api.of("setWebhook")[0]
+    assert hook["url"] == "https://bot.example.org/hook" and hook["secret_token"] == channel.secret
+    assert all(call.token == TOKEN for call in api.calls)
+
+
+async def test_spanish_text_gets_spanish_guidance_with_buttons(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    data = unique(fixture("text_es"), "text_es")
+    await channel.process(data)
+    sent = await api.wait_for("sendMessage", 3)
+    chat = data["message"]["chat"]["id"]
+    assert {int(m["chat_id"]) for m in sent} == {chat}
+    assert sent[0]["text"] == engine.renderer.text("es", "ui.greeting")
+    assert "parse_mode" not in sent[-1]  # plain text: content cannot break formatting
+    keyboard = sent[-1]["reply_markup"]["inline_keyboard"]
+    buttons = [b for row in keyboard for b in row]
+    assert all(len(b["callback_data"].encode()) <= 64 and len(b["text"]) <= 20 for b in buttons)
+    assert engine.renderer.label("es", "ui.talk_to_person") in [b["text"] for b in buttons]
+
+
+async def test_a_button_press_is_answered_and_followed(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    data = unique(fixture("callback_query"), "callback")
+    data["callback_query"]["data"] = "ice_at_door:ask_now>at_door"
+    await channel.process(data)
+    answered = await api.wait_for("answerCallbackQuery")
+    assert answered[0]["callback_query_id"] == data["callback_query"]["id"]
+    sent = await api.wait_for("sendMessage", 2)
+    assert engine.renderer.text("es", "ice_at_door.ask_signed") in [m["text"] for m in sent]
+
+
+async def test_deep_link_preselects_ukrainian(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    await channel.process(unique(fixture("start_deeplink"), "deeplink"))
+    sent = await api.wait_for("sendMessage", 2)
+    assert sent[0]["text"] == engine.renderer.text("uk", "ui.greeting")
+    first_row = sent[-1]["reply_markup"]["inline_keyboard"][0]
+    assert first_row[0]["text"] == "Українська"
+
+
+@pytest.mark.parametrize("name", ["photo", "voice"])
+async def test_media_gets_a_text_only_answer_in_the_residents_language(channel, api: FakeBotAPI,  # type: ignore[no-untyped-def]
+                                                                       engine: Engine, name: str) -> None:
+    data = unique(fixture(name), name)
+    lang = "zh_Hans" if name == "voice" else "es"  # Wei's app says zh-hans; María's es
+    await channel.process(data)
+    sent = await api.wait_for("sendMessage", 2)
+    assert engine.renderer.text(lang, "ui.text_only") in [m["text"] for m in sent]
+    assert sent[-1]["reply_markup"]["inline_keyboard"]
+
+
+async def test_group_answered_once_with_a_private_link(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    data = unique(fixture("group_message"), "group")
+    await channel.process(data)
+    again = dict(data, update_id=data["update_id"] + 1)
+    await channel.process(again)
+    sent = await api.wait_for("sendMessage", 1)
+    await asyncio.sleep(0.2)
+    assert len(api.of("sendMessage")) == 1
+    assert sent[0]["text"] == engine.renderer.text("pl", "ui.private_only", link="https://t.me/kyr_demo_bot")
+
+
+async def test_duplicates_and_edits_are_not_answered_twice(channel, api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
+    data = unique(fixture("text_es"), "dupe")
+    await channel.process(data)
+    count = len(await api.wait_for("sendMessage", 3))
+    await channel.process(data)  # the same update_id again
+    edited = unique(fixture("edited_message"), "dupe")
+    await channel.process(edited)
+    await asyncio.sleep(0.3)
+    assert len(api.of("sendMessage")) == count
+
+
+def test_long_text_is_split_at_paragraphs() -> None:
+    text = "\n\n".join(f"Paragraph {i}. " + "word " * 150 for i in range(12))
+    chunks = split_text(text)
+    assert len(chunks) > 1 and all(len(c) <= 4096 for c in chunks)
+    assert all(c.startswith("Paragraph") for c in chunks)
+    assert " ".join(" ".join(chunks).split()) == " ".join(text.split())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 90.0) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("kyr serve did not become healthy")
+
+
+async def test_kyr_serve_polls_telegram_and_answers(trained, api: FakeBotAPI, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=api.base,
+               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="serve-test")
+    env.pop("TELEGRAM_WEBHOOK_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],
+                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        health = await asyncio.to_thread(wait_healthy, port, process)
+        assert health == {"ok": True, "channels": ["telegram"]}
+        await api.wait_for("deleteWebhook")
+        await api.updates.put(unique(fixture("text_es"), "serve"))
+        sent = await api.wait_for("sendMessage", 3, timeout=30)
+        assert sent[0]["text"].startswith("Hola")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def test_webhook_rejects_a_wrong_secret_and_accepts_the_right_one(trained, api: FakeBotAPI, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=api.base,
+               TELEGRAM_WEBHOOK_URL="https://bot.example.org/webhooks/telegram",
+               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="webhook-test")
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],
+                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        await asyncio.to_thread(wait_healthy, port, process)
+        hook = (await api.wait_for("setWebhook"))[0]
+        secret = webhook_secret(b"webhook-test")
+        assert hook["secret_token"] == secret
+        body = json.dumps(unique(fixture("text_es"), "webhook")).encode()
+
+        def post(token: str | None) -> int:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/telegram", data=body,
+                                             headers={"Content-Type": "application/json",
+                                                      **({"X-Telegram-Bot-Api-Secret-Token": token}
+                                                         if token else {})})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                return int(error.code)
+
+        assert await asyncio.to_thread(post, None) == 403
+        assert await asyncio.to_thread(post, "wrong") == 403
+        await asyncio.sleep(0.5)
+        assert api.of("sendMessage") == []
+        assert await asyncio.to_thread(post, secret) == 200
+        sent = await api.wait_for("sendMessage", 3, timeout=30)
+        assert sent[0]["text"].startswith("Hola")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
