@@ -9,6 +9,22 @@ from typing import Optional, Type, TypeVar
 from bot.core.messages import OutboundMessage
 
 
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Chunks under `limit`, cut at paragraph, then line, then word boundaries."""
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        for separator in ("\n\n", "\n", " "):  # the largest unit that leaves a decent chunk
+            cut = rest.rfind(separator, 0, limit)
+            if cut > limit // 2:
+                break
+        else:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return chunks + ([rest] if rest else [])
+
+
 def numbered_text(message: OutboundMessage) -> str:
     """Rich output degrades to text: buttons become a numbered list under the message."""
     if not message.buttons:

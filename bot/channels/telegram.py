@@ -21,7 +21,7 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, split_text
 from bot.core.dialogue import MENU_PAYLOAD, HUMAN_PAYLOAD
 from bot.core.languages import language_from_hint
 from bot.core.messages import InboundMessage, OutboundMessage
@@ -41,22 +41,6 @@ MEDIA = ("photo", "voice", "audio", "video", "video_note", "sticker", "document"
          "location", "venue", "contact", "poll", "dice")
 # Telegram's language codes for setMyCommands (two-letter ISO 639-1)
 TELEGRAM_LANGS = {"zh_Hans": "zh"}
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Chunks under `limit`, cut at paragraph, then line, then word boundaries."""
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        for separator in ("\n\n", "\n", " "):  # the largest unit that leaves a decent chunk
-            cut = rest.rfind(separator, 0, limit)
-            if cut > limit // 2:
-                break
-        else:
-            cut = limit
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    return chunks + ([rest] if rest else [])
 
 
 def webhook_secret(secret_key: bytes) -> str:

@@ -23,8 +23,8 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.hours_always", "ui.hours_all_day", "ui.hours_closed", "ui.hours_unconfirmed",
                "ui.welcome_back", "ui.language_switched", "ui.switch_language_prompt",
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
-               "ui.cmd_delete", "ui.cmd_help"}
-BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person"}
+               "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose"}
+BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person", "ui.list_button"}
 # Placeholders that the renderer fills itself in these texts.
 OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours"},
               "ui.language_switched": {"language"}, "ui.switch_language_prompt": {"language"},

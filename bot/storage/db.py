@@ -31,6 +31,30 @@ processed = sa.Table(
 )
 
 
+deliveries = sa.Table(
+    "kyr_deliveries",
+    metadata,
+    # Sends that failed, and platform statuses: counted for metrics, failures kept for staff.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("resident", sa.String(80), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),  # sent, delivered, read, failed
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),  # e.g. "outside the 24-hour window"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+addresses = sa.Table(
+    "kyr_addresses",
+    metadata,
+    # How to reach a resident later (a phone number), encrypted with a key derived from
+    # KYR_SECRET_KEY; deleted with the conversation.
+    sa.Column("resident", sa.String(80), primary_key=True),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

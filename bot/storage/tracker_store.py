@@ -19,7 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import conversations
+from bot.storage.db import addresses, conversations
 
 SESSION_START = "action_session_start"
 
@@ -120,6 +120,7 @@ class KyrTrackerStore(TrackerStore):
         """Delete conversations idle for longer than `older_than`; returns how many."""
         cutoff = dt.datetime.now(dt.timezone.utc) - older_than
         with self.engine.begin() as connection:
+            connection.execute(sa.delete(addresses).where(addresses.c.updated_at < cutoff))
             return int(connection.execute(
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ def channels_from_environment(engine: Any, env: dict[str, str]) -> dict[str, Cha
         found["telegram"] = TelegramChannel(engine, env["TELEGRAM_BOT_TOKEN"],
                                             env.get("TELEGRAM_API_BASE") or None,
                                             env.get("TELEGRAM_WEBHOOK_URL") or None)
+    keys = ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
+    if all(env.get(k) for k in keys):
+        from bot.channels.whatsapp import WhatsAppChannel
+
+        token, phone_id, app_secret, verify_token = (env[k] for k in keys)
+        found["whatsapp"] = WhatsAppChannel(engine, token, phone_id, app_secret, verify_token,
+                                            api_base=env.get("WHATSAPP_API_BASE") or None)
     return found
 
 
@@ -67,7 +75,10 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
                             status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        lines = [f"kyr_{name} {value}" for name, value in sorted(services.counters.items())]
+        counters = dict(services.counters)
+        for channel in services.channels.values():
+            counters.update(getattr(channel, "counters", {}))
+        lines = [f"kyr_{name} {value}" for name, value in sorted(counters.items())]
         if services.engine is not None:
             fallbacks = services.engine.renderer.catalogs.fallbacks
             lines += [f'kyr_untranslated_shown{{lang="{lang}"}} {n}' for lang, n in fallbacks.items()]
@@ -93,10 +104,49 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
         # Answer at once; Telegram retries slow webhooks. The update is handled after.
         return PlainTextResponse("ok", background=BackgroundTask(channel.process, data))
 
+    def whatsapp() -> Any:
+        from bot.channels.whatsapp import WhatsAppChannel
+
+        channel = services.channels.get("whatsapp")
+        return channel if isinstance(channel, WhatsAppChannel) else None
+
+    async def whatsapp_verify(request: Request) -> Response:
+        channel = whatsapp()
+        if channel is None:
+            return PlainTextResponse("whatsapp is off", status_code=404)
+        q = request.query_params
+        challenge = channel.handshake(q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge"))
+        if challenge is None:
+            return PlainTextResponse("forbidden", status_code=403)
+        return PlainTextResponse(challenge)
+
+    async def whatsapp_webhook(request: Request) -> Response:
+        channel = whatsapp()
+        if channel is None:
+            return PlainTextResponse("whatsapp is off", status_code=404)
+        body = await request.body()
+        header = request.headers.get("X-Hub-Signature-256")
+        if header is None:
+            services.count("whatsapp_unsigned")
+            return PlainTextResponse("unsigned", status_code=401)
+        if not channel.verify(body, header):  # before anything is parsed
+            services.count("whatsapp_bad_signature")
+            return PlainTextResponse("bad signature", status_code=403)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return PlainTextResponse("bad request", status_code=400)
+        if not isinstance(data, dict):
+            return PlainTextResponse("bad request", status_code=400)
+        services.count("whatsapp_webhooks")
+        return PlainTextResponse("ok", background=BackgroundTask(channel.process, data))
+
     app = Starlette(routes=[
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
+        Route("/webhooks/whatsapp", whatsapp_verify, methods=["GET"]),
+        Route("/webhooks/whatsapp", whatsapp_webhook, methods=["POST"]),
     ], lifespan=lifespan)
     app.state.services = services
     return app

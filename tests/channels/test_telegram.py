@@ -15,7 +15,8 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from bot.channels.telegram import TelegramChannel, split_text, webhook_secret
+from bot.channels.base import split_text
+from bot.channels.telegram import TelegramChannel, webhook_secret
 from bot.engine.engine import Engine
 from bot.settings import PROJECT_ROOT
 from tests.channels.fake_telegram import FakeBotAPI

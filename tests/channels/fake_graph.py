@@ -1,0 +1,49 @@
+"""A WhatsApp Cloud API (Graph API) test server on 127.0.0.1: records sends, scripted failures."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FakeGraphAPI:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    auth: list[str] = field(default_factory=list)
+    script: list[int] = field(default_factory=list)  # status codes to answer next, then 200
+    attempts: int = 0
+    port: int = 0
+    _runner: web.AppRunner | None = None
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v21.0"
+
+    async def start(self) -> "FakeGraphAPI":
+        app = web.Application()
+        app.router.add_post("/v21.0/{phone_id}/messages", self._messages)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        self.attempts += 1
+        self.auth.append(request.headers.get("Authorization", ""))
+        body = await request.json()
+        if self.script:
+            status = self.script.pop(0)
+            return web.json_response({"error": {"message": "scripted", "code": 131000 + status}},
+                                     status=status)
+        self.sent.append(body)
+        return web.json_response({"messaging_product": "whatsapp", "contacts": [{"wa_id": body["to"]}],
+                                  "messages": [{"id": f"wamid.sent{next(self._ids)}"}]})

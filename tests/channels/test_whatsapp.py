@@ -1,0 +1,217 @@
+"""WhatsApp Cloud API: signed webhooks in, Graph API messages out, against a test server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from bot.channels.whatsapp import WhatsAppChannel, signature
+from bot.core.messages import Button, OutboundMessage
+from bot.engine.engine import Engine
+from bot.settings import PROJECT_ROOT
+from bot.storage.db import addresses, deliveries
+from tests.channels.fake_graph import FakeGraphAPI
+from tests.channels.test_telegram import free_port, wait_healthy
+
+FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "whatsapp"
+SECRET, VERIFY = "app-secret-for-tests", "verify-me"
+
+
+def fixture(name: str, salt: str = "") -> dict[str, Any]:
+    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    for entry in data["entry"]:
+        for change in entry["changes"]:
+            for message in change["value"].get("messages", []):
+                message["id"] += salt  # fresh ids per test: the processed-once table persists
+    return data
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraphAPI]:
+    server = await FakeGraphAPI().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def channel(engine: Engine, graph: FakeGraphAPI) -> AsyncIterator[WhatsAppChannel]:
+    whatsapp = WhatsAppChannel(engine, "TOKEN", "106540352242922", SECRET, VERIFY, graph.base())
+    await whatsapp.start()
+    yield whatsapp
+    await whatsapp.stop()
+
+
+def texts(graph: FakeGraphAPI) -> list[str]:
+    return [m["text"]["body"] if m["type"] == "text" else m["interactive"]["body"]["text"] for m in graph.sent]
+
+
+async def test_arabic_text_gets_arabic_guidance(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                engine: Engine) -> None:
+    await channel.process(fixture("text_ar", "-1"))
+    assert graph.sent and all(m["to"] == "17735550111" for m in graph.sent)
+    assert all(a == "Bearer TOKEN" for a in graph.auth)
+    assert engine.renderer.text("ar", "ui.greeting") in texts(graph)
+    last = graph.sent[-1]
+    assert last["type"] == "interactive"
+    limits(last)
+
+
+def limits(message: dict[str, Any]) -> None:
+    interactive = message["interactive"]
+    assert len(interactive["body"]["text"]) <= 1024
+    if interactive["type"] == "button":
+        buttons = interactive["action"]["buttons"]
+        assert 1 <= len(buttons) <= 3 and all(len(b["reply"]["title"]) <= 20 for b in buttons)
+    else:
+        assert len(interactive["action"]["button"]) <= 20
+        rows = [r for s in interactive["action"]["sections"] for r in s["rows"]]
+        assert 4 <= len(rows) <= 10 and all(len(r["title"]) <= 24 for r in rows)
+
+
+@pytest.mark.parametrize("name", ["image", "audio", "location", "unsupported"])
+async def test_media_and_unsupported_get_the_text_only_answer(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                              engine: Engine, name: str) -> None:
+    await channel.process(fixture(name, f"-{name}"))
+    answers = {engine.renderer.text(lang, "ui.text_only") for lang in engine.languages}
+    assert answers & set(texts(graph))  # in the resident's language (Ahmad spoke Arabic before)
+    assert graph.sent[-1]["type"] == "interactive"
+
+
+@pytest.mark.parametrize("name", ["button_reply", "list_reply", "template_button"])
+async def test_interactive_replies_are_button_presses(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                      engine: Engine, name: str) -> None:
+    await channel.process(fixture(name, f"-{name}"))  # their ids are not ours: a clear fallback
+    expected = {engine.renderer.text(lang, key) for lang in engine.languages
+                for key in ("ui.greeting", "ui.fallback")}
+    assert expected & set(texts(graph))
+
+
+async def test_our_own_button_ids_round_trip(channel: WhatsAppChannel, graph: FakeGraphAPI, engine: Engine) -> None:
+    data = fixture("button_reply", "-ours")
+    message = data["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["interactive"]["button_reply"]["id"] = "main_menu:menu>@warrant_check"
+    await channel.process(data)
+    assert {engine.renderer.text(lang, "warrant_check.intro") for lang in engine.languages} & set(texts(graph))
+
+
+async def test_duplicates_and_many_messages_per_body(channel: WhatsAppChannel, graph: FakeGraphAPI) -> None:
+    body = fixture("text_ar", "-multi")
+    second = json.loads(json.dumps(body["entry"][0]))
+    second["changes"][0]["value"]["messages"][0]["id"] += "-b"
+    second["changes"][0]["value"]["messages"][0]["from"] = "17735550999"
+    body["entry"].append(second)
+    await channel.process(body)
+    recipients = {m["to"] for m in graph.sent}
+    assert recipients == {"17735550111", "17735550999"}
+    count = len(graph.sent)
+    await channel.process(body)  # Meta delivers it again
+    assert len(graph.sent) == count
+
+
+async def test_statuses_are_counted_and_failures_recorded(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                          engine: Engine) -> None:
+    await channel.process(fixture("status_delivered"))
+    await channel.process(fixture("status_failed"))
+    assert graph.sent == []  # never taken for user messages
+    assert channel.counters["whatsapp_status_delivered"] >= 1
+    with engine.store.engine.connect() as connection:
+        rows = connection.execute(sa.select(deliveries.c.error_code, deliveries.c.reason,
+                                            deliveries.c.resident)).all()
+    assert any(code == 131047 and reason == "outside the 24-hour window" for code, reason, _ in rows)
+    assert all("1773" not in (resident or "") for _, _, resident in rows)  # no phone numbers
+
+
+async def test_429_then_success_and_400_without_retry(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                     engine: Engine) -> None:
+    message = OutboundMessage("Hello", (Button("Yes", "a"), Button("No", "b")), "en")
+    graph.script = [429, 503]
+    await channel.send("17735550111", message)
+    assert graph.attempts == 3 and len(graph.sent) == 1
+    graph.script, graph.attempts = [400], 0
+    await channel.send("17735550111", message)
+    assert graph.attempts == 1 and len(graph.sent) == 1
+    with engine.store.engine.connect() as connection:
+        failed = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
+            deliveries.c.reason == "send failed after retries")).scalar()
+    assert failed >= 1
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh_Hans", "ar", "uk", "ht", "pl", "fr"])
+def test_every_step_renders_within_whatsapp_limits(channel: WhatsAppChannel, engine: Engine, lang: str) -> None:
+    dialogue = engine.renderer.dialogue
+    for flow in dialogue.flows.values():
+        for step in flow.steps.values():
+            message = engine.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, lang)
+            for body in channel.bodies(message):
+                if body["type"] == "interactive":
+                    limits(body)
+                else:
+                    assert len(body["text"]["body"]) <= 4096
+
+
+def test_more_than_ten_choices_become_numbered_text(channel: WhatsAppChannel) -> None:
+    message = OutboundMessage("Pick", tuple(Button(f"Choice {i}", f"p{i}") for i in range(12)), "en")
+    bodies = channel.bodies(message)
+    assert [b["type"] for b in bodies] == ["text"] and "12. Choice 11" in bodies[0]["text"]["body"]
+
+
+async def test_the_number_is_stored_encrypted_only(channel: WhatsAppChannel, engine: Engine) -> None:
+    await channel.process(fixture("text_ar", "-address"))
+    with engine.store.engine.connect() as connection:
+        sealed = [row[0] for row in connection.execute(sa.select(addresses.c.sealed))]
+    assert sealed and all("17735550111" not in s for s in sealed)
+    resident = engine.resident(__import__("bot.core.messages", fromlist=["x"]).InboundMessage("whatsapp", "17735550111"))
+    assert channel.addresses.lookup(resident) == "17735550111"
+
+
+async def test_kyr_serve_whatsapp_webhook(trained, graph: FakeGraphAPI, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = dict(os.environ, WHATSAPP_TOKEN="TOKEN", WHATSAPP_PHONE_NUMBER_ID="106540352242922",
+               WHATSAPP_APP_SECRET=SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY, WHATSAPP_API_BASE=graph.base(),
+               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="wa-serve")
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], cwd=PROJECT_ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
+
+    def call(method: str, path: str = "", body: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(url + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), ""
+
+    try:
+        health = await asyncio.to_thread(wait_healthy, port, process)
+        assert health["channels"] == ["whatsapp"]
+        good = f"?hub.mode=subscribe&hub.verify_token={VERIFY}&hub.challenge=1158201444"
+        assert await asyncio.to_thread(call, "GET", good) == (200, "1158201444")
+        bad = "?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444"
+        assert (await asyncio.to_thread(call, "GET", bad))[0] == 403
+        body = json.dumps(fixture("text_ar", "-serve")).encode()
+        assert (await asyncio.to_thread(call, "POST", "", body, {"Content-Type": "application/json"}))[0] == 401
+        wrong = {"X-Hub-Signature-256": signature("not-the-secret", body)}
+        assert (await asyncio.to_thread(call, "POST", "", body, wrong))[0] == 403
+        await asyncio.sleep(0.5)
+        assert graph.sent == []
+        right = {"X-Hub-Signature-256": signature(SECRET, body)}
+        assert (await asyncio.to_thread(call, "POST", "", body, right))[0] == 200
+        for _ in range(100):
+            if graph.sent:
+                break
+            await asyncio.sleep(0.1)
+        assert graph.sent and graph.sent[0]["to"] == "17735550111"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
