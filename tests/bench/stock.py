@@ -18,6 +18,12 @@ import yaml
 
 from bot.engine.training import PIPELINE
 
+
+def stock_pipeline() -> list[dict[str, Any]]:
+    """Our NLU pipeline with Rasa's own components only (our tuned classifier -> Rasa's)."""
+    return [{**{k: v for k, v in c.items() if k != "C"}, "name": "LogisticRegressionClassifier"}
+            if c["name"].endswith("TunedLogisticRegression") else dict(c) for c in PIPELINE]
+
 MODEL_NAME = "stock"
 FALLBACK = "nlu_fallback"  # what FallbackClassifier predicts below its threshold
 
@@ -53,7 +59,7 @@ def rules_dict(intents: list[str]) -> dict[str, Any]:
 
 def config_dict() -> dict[str, Any]:
     return {"recipe": "default.v1", "language": "en", "assistant_id": "kyr-bench-stock",
-            "pipeline": PIPELINE, "policies": [{"name": "RulePolicy"}]}
+            "pipeline": stock_pipeline(), "policies": [{"name": "RulePolicy"}]}
 
 
 def write_training_files(nlu_files: list[Path], folder: Path) -> tuple[Path, Path, list[Path]]:
