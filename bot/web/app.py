@@ -69,6 +69,17 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
             for channel in services.channels.values():
                 await channel.stop()
 
+    def accept(body: bytes, process: Any, counter: str) -> Response:
+        """A verified webhook body: 200 at once (platforms retry slow webhooks), handled after."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return PlainTextResponse("bad request", status_code=400)
+        services.count(counter)
+        return PlainTextResponse("ok", background=BackgroundTask(process, data))
+
     async def healthz(request: Request) -> Response:
         ready = services.engine is not None
         return JSONResponse({"ok": ready, "channels": sorted(services.channels)},
@@ -94,15 +105,7 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
         if not channel.verify(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
             services.count("telegram_rejected")
             return PlainTextResponse("forbidden", status_code=403)
-        try:
-            data = await request.json()
-        except ValueError:
-            return PlainTextResponse("bad request", status_code=400)
-        if not isinstance(data, dict):
-            return PlainTextResponse("bad request", status_code=400)
-        services.count("telegram_updates")
-        # Answer at once; Telegram retries slow webhooks. The update is handled after.
-        return PlainTextResponse("ok", background=BackgroundTask(channel.process, data))
+        return accept(await request.body(), channel.process, "telegram_updates")
 
     def whatsapp() -> Any:
         from bot.channels.whatsapp import WhatsAppChannel
@@ -132,14 +135,7 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
         if not channel.verify(body, header):  # before anything is parsed
             services.count("whatsapp_bad_signature")
             return PlainTextResponse("bad signature", status_code=403)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return PlainTextResponse("bad request", status_code=400)
-        if not isinstance(data, dict):
-            return PlainTextResponse("bad request", status_code=400)
-        services.count("whatsapp_webhooks")
-        return PlainTextResponse("ok", background=BackgroundTask(channel.process, data))
+        return accept(body, channel.process, "whatsapp_webhooks")
 
     app = Starlette(routes=[
         Route("/healthz", healthz),

@@ -8,33 +8,22 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.channels.local_server import LocalServer
+
 
 @dataclass
-class FakeGraphAPI:
+class FakeGraphAPI(LocalServer):
     sent: list[dict[str, Any]] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
     script: list[int] = field(default_factory=list)  # status codes to answer next, then 200
     attempts: int = 0
-    port: int = 0
-    _runner: web.AppRunner | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}/v21.0"
 
-    async def start(self) -> "FakeGraphAPI":
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v21.0/{phone_id}/messages", self._messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _messages(self, request: web.Request) -> web.Response:
         self.attempts += 1

@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.channels.local_server import LocalServer
+
 BOT_USER = {"id": 6000000001, "is_bot": True, "first_name": "Derechos", "username": "kyr_demo_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
             "supports_inline_queries": False}
@@ -24,11 +26,9 @@ class Call:
 
 
 @dataclass
-class FakeBotAPI:
+class FakeBotAPI(LocalServer):
     calls: list[Call] = field(default_factory=list)
     updates: asyncio.Queue = field(default_factory=asyncio.Queue)
-    port: int = 0
-    _runner: web.AppRunner | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
 
     @property
@@ -47,19 +47,8 @@ class FakeBotAPI:
             await asyncio.sleep(0.05)
         return self.of(method)
 
-    async def start(self) -> "FakeBotAPI":
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
