@@ -19,7 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import addresses, conversations
+from bot.storage.db import addresses, conversations, deliveries
 
 SESSION_START = "action_session_start"
 
@@ -125,5 +125,8 @@ class KyrTrackerStore(TrackerStore):
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
     async def delete(self, sender_id: Text) -> None:
+        """Everything stored about a resident: conversation, address, delivery records."""
         with self.engine.begin() as connection:
             connection.execute(sa.delete(conversations).where(conversations.c.resident == sender_id))
+            connection.execute(sa.delete(addresses).where(addresses.c.resident == sender_id))
+            connection.execute(sa.delete(deliveries).where(deliveries.c.resident == sender_id))

@@ -215,3 +215,29 @@ async def test_kyr_serve_whatsapp_webhook(trained, graph: FakeGraphAPI, tmp_path
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def test_delete_erases_the_number_and_delivery_records(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                             engine: Engine) -> None:
+    from bot.core.messages import InboundMessage
+    from bot.storage.addresses import record_delivery
+
+    data = fixture("text_ar", "-erase")
+    message = data["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["from"] = "17735550777"
+    await channel.process(data)
+    resident = engine.resident(InboundMessage("whatsapp", "17735550777"))
+    record_delivery(engine.store.engine, "whatsapp", resident, "failed", 131047, "outside the 24-hour window")
+    assert channel.addresses.lookup(resident) == "17735550777"
+    for i, payload in enumerate(["/delete", "delete_my_data:confirm>done"]):
+        press = fixture("button_reply", f"-erase{i}")
+        reply = press["entry"][0]["changes"][0]["value"]["messages"][0]
+        reply["from"] = "17735550777"
+        reply["interactive"]["button_reply"]["id"] = payload
+        await channel.process(press)
+    assert channel.addresses.lookup(resident) is None
+    assert await engine.store.retrieve(resident) is None
+    with engine.store.engine.connect() as connection:
+        left = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
+            deliveries.c.resident == resident)).scalar()
+    assert left == 0
