@@ -66,6 +66,7 @@ class TelegramChannel(Channel):
     # ---- lifecycle ----
 
     async def start(self) -> None:
+        self.once.forget_old()
         await self.bot.initialize()
         self.username = self.bot.username or ""
         await self.register_commands()
@@ -168,7 +169,7 @@ class TelegramChannel(Channel):
         if not self.once.first_time(f"group:{chat_id}"):
             return
         lang = language_from_hint(hint, self.engine.languages) or "en"
-        link = f"https://t.me/{self.username}" if self.username else "Telegram"
+        link = f"https://t.me/{self.username}?start=private" if self.username else "Telegram"
         text = self.engine.renderer.text(lang, "ui.private_only", link=link)
         await self.bot.send_message(chat_id, text)
 

@@ -38,6 +38,14 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def meta_error_code(response: httpx.Response) -> Optional[int]:
+    try:
+        code = (response.json().get("error") or {}).get("code")
+    except ValueError:  # not JSON (a proxy's error page, say)
+        return None
+    return int(code) if isinstance(code, int) else None
+
+
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
@@ -60,6 +68,7 @@ class WhatsAppChannel(Channel):
 
     async def start(self) -> None:
         self.http = httpx.AsyncClient(timeout=15.0)
+        self.once.forget_old()
 
     async def stop(self) -> None:
         if self.http is not None:
@@ -83,17 +92,22 @@ class WhatsAppChannel(Channel):
 
     async def process(self, body: dict[str, Any]) -> None:
         """Handle a verified webhook body; never raises."""
-        try:
-            for entry in body.get("entry") or []:
-                for change in entry.get("changes") or []:
-                    value = change.get("value") or {}
-                    for status in value.get("statuses") or []:
+        for entry in body.get("entry") or [] if isinstance(body.get("entry"), list) else []:
+            for change in entry.get("changes") or []:
+                value = change.get("value") or {}
+                for status in value.get("statuses") or []:
+                    try:
                         self._status(status)
-                    for message in value.get("messages") or []:
+                    except Exception:
+                        logger.exception("whatsapp status could not be recorded")
+                for message in value.get("messages") or []:
+                    # One failing message must not cost the others in the same body.
+                    try:
                         if self.once.first_time(str(message.get("id"))):
                             await self._message(message)
-        except Exception:
-            logger.exception("whatsapp webhook body could not be handled")
+                    except Exception:
+                        logger.exception("whatsapp message of type %s could not be handled",
+                                         str(message.get("type"))[:20])
 
     def _status(self, status: dict[str, Any]) -> None:
         state = str(status.get("status") or "unknown")
@@ -163,15 +177,18 @@ class WhatsAppChannel(Channel):
 
     async def send(self, recipient: str, message: OutboundMessage) -> None:
         for body in self.bodies(message):
-            if not await self._post({"messaging_product": "whatsapp", "recipient_type": "individual",
-                                     "to": recipient, **body}):
+            sent, code, reason = await self._post({"messaging_product": "whatsapp",
+                                                   "recipient_type": "individual",
+                                                   "to": recipient, **body})
+            if not sent:
                 resident = self.engine.resident(InboundMessage(CHANNEL, recipient))
-                record_delivery(self.engine.store.engine, CHANNEL, resident, "failed",
-                                reason="send failed after retries")
+                record_delivery(self.engine.store.engine, CHANNEL, resident, "failed", code, reason)
                 return
 
-    async def _post(self, payload: dict[str, Any]) -> bool:
-        """POST with retries on 429 and 5xx (backoff), none on other 4xx. True when sent."""
+    async def _post(self, payload: dict[str, Any]) -> tuple[bool, Optional[int], str]:
+        """POST with retries on 429 and 5xx (backoff), none on other 4xx.
+
+        (sent, Meta's error code, reason for the record)."""
         assert self.http is not None, "start() the channel first"
         url = f"{self.api_base}/{self.phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -185,12 +202,14 @@ class WhatsAppChannel(Channel):
                 continue
             if response.status_code < 300:
                 self.count("whatsapp_sent")
-                return True
+                return True, None, ""
             if response.status_code != 429 and response.status_code < 500:
-                code = (response.json().get("error") or {}).get("code") if response.content else None
+                code = meta_error_code(response)
                 logger.warning("whatsapp send rejected: HTTP %d, error %s", response.status_code, code)
                 self.count("whatsapp_rejected")
-                return False
+                reason = ("outside the 24-hour window" if code == OUTSIDE_WINDOW
+                          else f"rejected by WhatsApp (HTTP {response.status_code})")
+                return False, code, reason
             logger.warning("whatsapp send attempt %d: HTTP %d", attempt + 1, response.status_code)
         self.count("whatsapp_failed")
-        return False
+        return False, None, "send failed after retries"

@@ -68,8 +68,9 @@ class ButtonSpec:
     literal: bool = False
 
 
-def option_payload(flow: str, step: str, target: str) -> str:
-    return f"{flow}:{step}>{target}"
+def option_payload(flow: str, step: str, target: str, occurrence: int = 0) -> str:
+    """'flow:step>target'; a second option with the same target gets '#1' (ids must differ)."""
+    return f"{flow}:{step}>{target}" + (f"#{occurrence}" if occurrence else "")
 
 
 def parse_command(text: str) -> tuple[str, str | None] | None:
@@ -84,6 +85,12 @@ def parse_command(text: str) -> tuple[str, str | None] | None:
     if name not in COMMANDS:
         return None
     return name, (parts[1].strip() if len(parts) > 1 else None)
+
+
+def is_short_answer(wanted: str) -> bool:
+    """Three words at most ("no tiene firma"); in Chinese, four characters ("不是的")."""
+    han = sum(1 for c in wanted if "\u4e00" <= c <= "\u9fff")
+    return (han <= 4) if han else len(wanted.split()) <= 3
 
 
 def yes_no(wanted: str) -> str | None:
@@ -131,8 +138,12 @@ class Dialogue:
             order = sorted(self.languages, key=lambda code: code != lang)
             specs += [ButtonSpec(self.language_names.get(code, code), f"/lang {code}", literal=True)
                       for code in order]
-        specs += [ButtonSpec(o.label, option_payload(flow, step.id, o.target))
-                  for o in step.options]
+        seen: dict[str, int] = {}
+        for option in step.options:
+            occurrence = seen.get(option.target, 0)
+            seen[option.target] = occurrence + 1
+            specs.append(ButtonSpec(option.label,
+                                    option_payload(flow, step.id, option.target, occurrence)))
         if not (flow == MENU_FLOW and step.id == self.flows[MENU_FLOW].first.id):
             specs.append(ButtonSpec("ui.main_menu", MENU_PAYLOAD))
         if flow != HUMAN_FLOW:
@@ -153,7 +164,7 @@ class Dialogue:
             title = spec.label if spec.literal else self.label(state.lang, spec.label)
             if wanted and normalise(title) == wanted:
                 return spec
-        answer = yes_no(wanted) if len(wanted.split()) <= 5 else None  # longer: read intent
+        answer = yes_no(wanted) if is_short_answer(wanted) else None  # longer: read its topic
         return next((spec for spec in specs if spec.label == answer), None) if answer else None
 
     # ---- the rules ----
@@ -277,6 +288,7 @@ class Dialogue:
     def _button(self, state: State, payload: str, items: list[Item]) -> tuple[State, list[Item]]:
         flow_id, sep, rest = payload.partition(":")
         step_id, sep2, target = rest.partition(">")
+        target = target.split("#", 1)[0]
         step = self.step(flow_id, step_id) if sep and sep2 else None
         option = step.option_for(target) if step is not None else None
         if option is None:

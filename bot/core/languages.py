@@ -39,13 +39,16 @@ TYPED_NAMES = {
 # not "no"); yes and no are recognised by the first word, or the first characters for
 # Chinese ("no tiene firma" answers no; "不是" answers no).
 NOT_SURE = ("not sure", "dont know", "don t know", "idk", "maybe", "no se", "no estoy seguro",
+            "no entiendo", "no comprendo", "dont understand", "don t understand", "nie rozumiem",
+            "不明白", "不懂", "لا افهم", "لا أفهم", "je ne comprends pas", "comprends pas",
+            "m pa konprann", "не розумію", "не зрозумів", "не зрозуміла",
             "no estoy segura", "tal vez", "quizas", "nie wiem", "nie jestem pew", "moze",
             "不知道", "不确定", "不清楚", "لا اعرف", "لا أعرف", "مش عارف", "ما بعرف", "مو متأكد",
             "je ne sais pas", "sais pas", "pas sur", "peut etre", "m pa konnen", "pa konnen",
             "m pa si", "petet", "не знаю", "не впевнен", "можливо", "незнаю")
-YES_WORDS = ("yes", "yeah", "yep", "yup", "y", "si", "claro", "sip", "tak", "no tak", "oui",
+YES_WORDS = ("yes", "yeah", "yep", "yup", "si", "claro", "sip", "tak", "no tak", "oui",
              "ouais", "wi", "так", "ага", "да", "نعم", "ايوه", "ايوة", "أيوه", "اه", "أجل")
-NO_WORDS = ("no", "nope", "nah", "n", "not", "nie", "non", "ні", "нi", "нет", "ne", "لا",
+NO_WORDS = ("no", "nope", "nah", "not", "nie", "non", "ні", "нi", "нет", "ne", "لا",
             "لأ", "مش")
 YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好")
 NO_PREFIXES_ZH = ("不是", "不", "没有", "没")

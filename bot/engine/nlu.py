@@ -52,8 +52,6 @@ async def parse_lines(parser: Parser, lines: Iterable[bytes], out: IO[str]) -> N
     """One JSON line out per line in, in order; bad lines get an answer too."""
     for raw in lines:
         line = raw.decode("utf-8", errors="replace").strip()
-        if not line:
-            continue
         try:
             item = json.loads(line)
             text = item["text"] if isinstance(item, dict) and isinstance(item.get("text"), str) else None
@@ -62,6 +60,7 @@ async def parse_lines(parser: Parser, lines: Iterable[bytes], out: IO[str]) -> N
         if text is None:
             out.write(json.dumps({"intent": FALLBACK, "confidence": 0.0, "lang": None,
                                   "error": 'expected {"text": "...", "lang": "xx"}'}) + "\n")
+            out.flush()
             continue
         parsed = await parser.parse(text)
         lang = item.get("lang") if isinstance(item.get("lang"), str) else parser.language(text)

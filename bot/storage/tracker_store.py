@@ -121,6 +121,7 @@ class KyrTrackerStore(TrackerStore):
         cutoff = dt.datetime.now(dt.timezone.utc) - older_than
         with self.engine.begin() as connection:
             connection.execute(sa.delete(addresses).where(addresses.c.updated_at < cutoff))
+            connection.execute(sa.delete(deliveries).where(deliveries.c.at < cutoff))
             return int(connection.execute(
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 

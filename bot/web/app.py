@@ -60,9 +60,14 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
 
         services.engine = await asyncio.to_thread(Engine.load, settings)
         services.channels = channels_from_environment(services.engine, environment)
-        for name, channel in services.channels.items():
-            await channel.start()
-            logger.warning("channel %s is on", name)
+        for name, channel in list(services.channels.items()):
+            try:
+                await channel.start()
+                logger.warning("channel %s is on", name)
+            except Exception as exc:  # one platform down must not take the others with it
+                logger.error("channel %s could not start (%s); it stays off", name,
+                             type(exc).__name__)
+                del services.channels[name]
         try:
             yield
         finally:

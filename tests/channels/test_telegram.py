@@ -130,7 +130,7 @@ async def test_group_answered_once_with_a_private_link(channel, api: FakeBotAPI,
     sent = await api.wait_for("sendMessage", 1)
     await asyncio.sleep(0.2)
     assert len(api.of("sendMessage")) == 1
-    assert sent[0]["text"] == engine.renderer.text("pl", "ui.private_only", link="https://t.me/kyr_demo_bot")
+    assert sent[0]["text"] == engine.renderer.text("pl", "ui.private_only", link="https://t.me/kyr_demo_bot?start=private")
 
 
 async def test_duplicates_and_edits_are_not_answered_twice(channel, api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]

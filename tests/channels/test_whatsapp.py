@@ -142,8 +142,15 @@ async def test_429_then_success_and_400_without_retry(channel: WhatsAppChannel, 
     assert graph.attempts == 1 and len(graph.sent) == 1
     with engine.store.engine.connect() as connection:
         failed = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
-            deliveries.c.reason == "send failed after retries")).scalar()
+            deliveries.c.reason == "rejected by WhatsApp (HTTP 400)")).scalar()
     assert failed >= 1
+    graph.script, graph.attempts = [500, 500, 500, 500], 0  # never recovers: recorded too
+    await channel.send("17735550111", message)
+    assert graph.attempts == 4
+    with engine.store.engine.connect() as connection:
+        gave_up = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
+            deliveries.c.reason == "send failed after retries")).scalar()
+    assert gave_up >= 1
 
 
 @pytest.mark.parametrize("lang", ["en", "es", "zh_Hans", "ar", "uk", "ht", "pl", "fr"])
@@ -241,3 +248,29 @@ async def test_delete_erases_the_number_and_delivery_records(channel: WhatsAppCh
         left = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
             deliveries.c.resident == resident)).scalar()
     assert left == 0
+
+
+async def test_a_rejection_is_recorded_with_its_reason(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                       engine: Engine) -> None:
+    graph.script = [400]
+    await channel.send("17735550555", OutboundMessage("Hello", (), "en"))
+    from bot.core.messages import InboundMessage
+
+    resident = engine.resident(InboundMessage("whatsapp", "17735550555"))
+    with engine.store.engine.connect() as connection:
+        reasons = [r[0] for r in connection.execute(sa.select(deliveries.c.reason).where(
+            deliveries.c.resident == resident))]
+    assert reasons == ["rejected by WhatsApp (HTTP 400)"]
+
+
+def test_list_and_button_ids_are_unique(channel: WhatsAppChannel, engine: Engine) -> None:
+    for flow in engine.renderer.dialogue.flows.values():
+        for step in flow.steps.values():
+            message = engine.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, "en")
+            for body in channel.bodies(message):
+                if body["type"] != "interactive":
+                    continue
+                action = body["interactive"]["action"]
+                ids = ([b["reply"]["id"] for b in action["buttons"]] if "buttons" in action else
+                       [r["id"] for s in action["sections"] for r in s["rows"]])
+                assert len(ids) == len(set(ids)), (flow.id, step.id, ids)

@@ -154,3 +154,30 @@ async def test_a_long_answer_is_read_for_its_topic(bot: TestBot) -> None:
     await bot.press_payload("main_menu:menu>@ice_at_door")
     reply = await bot.say("no, immigration agents are raiding my job right now")
     assert reply[-1].flow == "workplace_raid"
+
+
+@pytest.mark.parametrize("lang,typed", [
+    ("zh_Hans", "有人被抓了怎么办"), ("es", "y ahora que hago"), ("en", "no, raid at my job right now"),
+])
+async def test_sentences_are_not_taken_for_yes_or_no(bot: TestBot, lang: str, typed: str) -> None:
+    await bot.say(f"/lang {lang}")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    assert bot.where == ("ice_at_door", "ask_now")
+    await bot.say(typed)
+    assert bot.where[1] not in ("at_door", "prepare"), bot.where  # not read as Yes / No
+
+
+async def test_i_dont_understand_is_not_a_no(bot: TestBot) -> None:
+    await bot.say("/lang es")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    await bot.press_payload("ice_at_door:ask_now>at_door")
+    await bot.say("no entiendo")
+    assert bot.where == ("ice_at_door", "not_sure")
+
+
+def test_buttons_of_a_step_have_distinct_payloads(engine: Engine) -> None:
+    dialogue = engine.renderer.dialogue
+    for flow in dialogue.flows.values():
+        for step in flow.steps.values():
+            payloads = [b.payload for b in dialogue.buttons(flow.id, step)]
+            assert len(payloads) == len(set(payloads)), (flow.id, step.id, payloads)
