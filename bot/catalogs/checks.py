@@ -60,6 +60,9 @@ def check_all(home: Path) -> list[Problem]:
     from bot.catalogs.extract import button_keys
 
     problems: list[Problem] = []
+    if shutil.which("msgfmt") is None:
+        problems.append(Problem("locales/", 1, "GNU gettext's msgfmt is not installed: the "
+                                "msgfmt --check of every catalog was skipped", "warning"))
     if not pot_path(home).exists():
         return [Problem("locales/messages.pot", 1, "missing: run 'kyr i18n extract'")]
     if pot_is_stale(home):

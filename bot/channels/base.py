@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import logging
 from types import TracebackType
 from typing import Optional, Type, TypeVar
 
@@ -23,6 +24,16 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
         chunks.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     return chunks + ([rest] if rest else [])
+
+
+def quiet_http_loggers() -> None:
+    """HTTP client libraries log request bodies at DEBUG: chat ids, numbers, message text.
+
+    Logs must carry none of these whatever the operator's log level, so their loggers stay
+    at WARNING (called by every channel that uses one).
+    """
+    for name in ("telegram", "httpx", "httpcore", "aiohttp.client"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def numbered_text(message: OutboundMessage) -> str:

@@ -21,7 +21,7 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.channels.base import Channel, split_text
+from bot.channels.base import Channel, quiet_http_loggers, split_text
 from bot.core.dialogue import MENU_PAYLOAD, HUMAN_PAYLOAD
 from bot.core.languages import language_from_hint
 from bot.core.messages import InboundMessage, OutboundMessage
@@ -53,6 +53,7 @@ class TelegramChannel(Channel):
 
     def __init__(self, engine: Engine, token: str, api_base: Optional[str] = None,
                  webhook_url: Optional[str] = None) -> None:
+        quiet_http_loggers()
         self.engine = engine
         self.bot = ExtBot(token, base_url=api_base or DEFAULT_API,
                           rate_limiter=AIORateLimiter(max_retries=2))

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import httpx
 
-from bot.channels.base import Channel, numbered_text, split_text
+from bot.channels.base import Channel, numbered_text, quiet_http_loggers, split_text
 from bot.core.messages import InboundMessage, OutboundMessage
 from bot.engine.engine import Engine
 from bot.storage.addresses import AddressBook, record_delivery
@@ -55,6 +55,7 @@ class WhatsAppChannel(Channel):
 
     def __init__(self, engine: Engine, token: str, phone_number_id: str, app_secret: str,
                  verify_token: str, api_base: Optional[str] = None) -> None:
+        quiet_http_loggers()
         self.engine = engine
         self.token = token
         self.phone_number_id = phone_number_id

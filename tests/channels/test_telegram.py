@@ -226,3 +226,23 @@ async def test_webhook_rejects_a_wrong_secret_and_accepts_the_right_one(trained,
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("kind,content", [
+    ("sticker", {"file_id": "s", "file_unique_id": "s", "width": 512, "height": 512, "is_animated": False,
+                 "is_video": False, "type": "regular"}),
+    ("document", {"file_id": "d", "file_unique_id": "d", "file_name": "carta.pdf"}),
+    ("location", {"latitude": 41.93, "longitude": -87.72}),
+    ("contact", {"phone_number": "+13125550100", "first_name": "Ana"}),
+])
+async def test_other_media_get_the_text_only_answer(channel, api: FakeBotAPI, engine: Engine,  # type: ignore[no-untyped-def]
+                                                    kind: str, content: dict, caplog) -> None:
+    data = unique(fixture("photo"), f"media-{kind}")
+    data["message"].pop("photo")
+    data["message"][kind] = content
+    with caplog.at_level("DEBUG"):
+        await channel.process(data)
+    sent = await api.wait_for("sendMessage", 2)
+    assert engine.renderer.text("es", "ui.text_only") in [m["text"] for m in sent]
+    chat_id = str(data["message"]["chat"]["id"])
+    assert chat_id not in caplog.text and "+13125550100" not in caplog.text  # nothing identifying logged

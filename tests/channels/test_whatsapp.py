@@ -274,3 +274,19 @@ def test_list_and_button_ids_are_unique(channel: WhatsAppChannel, engine: Engine
                 ids = ([b["reply"]["id"] for b in action["buttons"]] if "buttons" in action else
                        [r["id"] for s in action["sections"] for r in s["rows"]])
                 assert len(ids) == len(set(ids)), (flow.id, step.id, ids)
+
+
+@pytest.mark.parametrize("kind,content", [
+    ("video", {"id": "v1", "mime_type": "video/mp4"}), ("document", {"id": "d1", "filename": "carta.pdf"}),
+    ("sticker", {"id": "s1", "animated": False}), ("contacts", [{"name": {"formatted_name": "X"}}]),
+    ("reaction", {"message_id": "wamid.x", "emoji": "\U0001f64f"}),
+])
+async def test_other_inbound_types_get_the_text_only_answer(channel: WhatsAppChannel, graph: FakeGraphAPI,
+                                                            engine: Engine, kind: str, content: Any) -> None:
+    data = fixture("image", f"-{kind}")
+    message = data["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("image")
+    message.update({"type": kind, kind: content, "from": "17735550666"})
+    await channel.process(data)
+    answers = {engine.renderer.text(lang, "ui.text_only") for lang in engine.languages}
+    assert answers & set(texts(graph))
