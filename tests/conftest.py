@@ -15,6 +15,17 @@ from bot.settings import PROJECT_ROOT, Settings, load_settings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
+# The platforms' recorded payloads live in ../shared/fixtures (CI clones with shared/ beside).
+SHARED = Path(os.environ.get("KYR_SHARED_DIR") or PROJECT_ROOT.parent / "shared")
+
+
+def platform_fixtures(platform: str) -> Path:
+    folder = SHARED / "fixtures" / platform
+    if not folder.is_dir():
+        pytest.skip(f"platform fixtures not found at {folder} (set KYR_SHARED_DIR)")
+    return folder
+
+
 POSTGRES_URL = os.environ.get("KYR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 _users = itertools.count()
 

@@ -20,13 +20,13 @@ from bot.channels.telegram import TelegramChannel, webhook_secret
 from bot.engine.engine import Engine
 from bot.settings import PROJECT_ROOT
 from tests.channels.fake_telegram import FakeBotAPI
+from tests.conftest import platform_fixtures
 
-FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "telegram"
 TOKEN = "123456:TEST-token"
 
 
 def fixture(name: str, **changes: Any) -> dict[str, Any]:
-    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    data = json.loads((platform_fixtures("telegram") / f"{name}.json").read_text())
     data.update(changes)
     return data
 

@@ -22,13 +22,13 @@ from bot.settings import PROJECT_ROOT
 from bot.storage.db import addresses, deliveries
 from tests.channels.fake_graph import FakeGraphAPI
 from tests.channels.test_telegram import free_port, wait_healthy
+from tests.conftest import platform_fixtures
 
-FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "whatsapp"
 SECRET, VERIFY = "app-secret-for-tests", "verify-me"
 
 
 def fixture(name: str, salt: str = "") -> dict[str, Any]:
-    data = json.loads((FIXTURES / f"{name}.json").read_text())
+    data = json.loads((platform_fixtures("whatsapp") / f"{name}.json").read_text())
     for entry in data["entry"]:
         for change in entry["changes"]:
             for message in change["value"].get("messages", []):
