@@ -61,6 +61,10 @@ class Catalogs:
         self._translations = {lang: Translations.load(str(self.locales_dir), [lang], DOMAIN)
                               for lang in self.languages}
 
+    def acknowledge(self) -> None:
+        """Take the catalogs on disk as seen without loading them (they failed a check)."""
+        self._stamps = self._current_stamps()
+
     def changed(self) -> bool:
         """True (once) when a compiled catalog changed on disk; cheap, rate-limited."""
         now = time.monotonic()

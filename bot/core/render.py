@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from bot.core.content import Content
 from bot.core.dialogue import Dialogue, Item
@@ -61,11 +62,15 @@ class Renderer:
         self.catalogs.reload()
         self._fields_cache.clear()
 
-    def reload_if_changed(self) -> bool:
-        if self.catalogs.changed():
-            self.reload()
-            return True
-        return False
+    def reload_if_changed(self, accept: Callable[[], bool] = lambda: True) -> bool:
+        """Reload compiled catalogs that changed on disk, if `accept()` approves them."""
+        if not self.catalogs.changed():
+            return False
+        if not accept():
+            self.catalogs.acknowledge()  # keep serving the catalogs that passed
+            return False
+        self.reload()
+        return True
 
     def text(self, lang: str, key: str, isolated: bool = True, **extra: str) -> str:
         """The text of a content key in `lang`, placeholders filled; English if untranslated."""

@@ -129,6 +129,14 @@ class Engine:
         detector = LanguageDetector(detector_file, languages) if detector_file.exists() else None
         return cls(settings, agent, store, renderer, detector)
 
+    def _catalogs_pass(self) -> bool:
+        """Recompiled catalogs go live only if every live language still passes the checks."""
+        _, dropped = live_languages(self.settings.home, self.languages)
+        if dropped:
+            logger.warning("recompiled catalogs not loaded: %s fail the checks (run 'kyr content "
+                           "check'); the previous ones stay live", ", ".join(sorted(dropped)))
+        return not dropped
+
     def resident(self, inbound: InboundMessage) -> str:
         return resident_key(self._secret, inbound.channel, inbound.user)
 
@@ -184,7 +192,7 @@ class Engine:
                 "entities": entities, "text": text}
 
     async def handle(self, inbound: InboundMessage) -> List[OutboundMessage]:
-        self.renderer.reload_if_changed()  # a translator's `kyr i18n compile` goes live
+        self.renderer.reload_if_changed(self._catalogs_pass)  # `kyr i18n compile` goes live
         sender = self.resident(inbound)
         channel = CollectingChannel()
         await self.agent.handle_message(self._user_message(sender, inbound, channel))

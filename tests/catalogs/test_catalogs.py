@@ -142,6 +142,16 @@ def test_translation_is_live_within_two_seconds_of_compile(trained, tmp_path: Pa
         after = ask('{"text": "/help"}')
         titles = [b["title"] for line in after for b in json.loads(line)["buttons"]]
         assert "Menú inicial" in titles, after
+        # A broken catalog compiled while running is not loaded: the good one stays live.
+        edit_po(home, "es", "talk_to_person.hotline",
+                lambda s: s.replace("{icirr_hotline.phone}", "{icirr_hotline.fone}"))
+        edit_po(home, "es", "ui.main_menu", lambda s: "Menú roto")
+        subprocess.run(KYR + ["i18n", "compile", "--lang", "es"], env=env, cwd=PROJECT_ROOT,
+                       check=True, capture_output=True)
+        time.sleep(2.0)
+        later = ask('{"text": "/help"}')
+        titles = [b["title"] for line in later for b in json.loads(line)["buttons"]]
+        assert "Menú inicial" in titles and "Menú roto" not in titles, later
     finally:
         chat.kill()
         chat.wait()
