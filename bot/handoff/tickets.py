@@ -83,6 +83,11 @@ def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
     return value
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(dt.timezone.utc)
+
+
 class TicketService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -128,8 +133,8 @@ class TicketService:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
                 tickets.c.claimed_at.is_not(None)).order_by(tickets.c.claimed_at.desc()).limit(recent)).all()
-        waits = [(_aware(claimed) - _aware(opened)).total_seconds() for opened, claimed in rows
-                 if opened is not None and claimed is not None]
+        waits = [(_utc(claimed) - _utc(opened)).total_seconds()
+                 for opened, claimed in rows if opened is not None and claimed is not None]
         return dt.timedelta(seconds=statistics.median(waits)) if waits else None
 
     def events(self, ticket_id: int) -> list[tuple[str, str]]:
