@@ -44,6 +44,17 @@ def postgres_reason() -> str | None:
     return None
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded SQLite file and on PostgreSQL (skipped with the reason)."""
+    if request.param == "postgres":
+        reason = postgres_reason()
+        if reason:
+            pytest.skip(reason)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kyr-data")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -13,19 +12,11 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from bot.handoff.tickets import (CLAIMED, CLOSED, OPEN, URGENT, AlreadyClaimed, TicketError,
                                  TicketService)
 from bot.storage.db import make_engine
-from tests.conftest import POSTGRES_URL, postgres_reason
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketService]:
-    if request.param == "postgres":
-        reason = postgres_reason()
-        if reason:
-            pytest.skip(reason)
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
-    engine = make_engine(url)
+@pytest.fixture
+def service(database_url: str) -> Iterator[TicketService]:
+    engine = make_engine(database_url)
     yield TicketService(engine)
     engine.dispose()
 

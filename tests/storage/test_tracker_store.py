@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -14,7 +13,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.storage.db import conversations, make_engine
 from bot.storage.tracker_store import KyrTrackerStore
-from tests.conftest import POSTGRES_URL, postgres_reason
 
 DOMAIN = Domain.from_dict({
     "intents": ["greet"],
@@ -24,16 +22,9 @@ DOMAIN = Domain.from_dict({
 })
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KyrTrackerStore]:
-    if request.param == "postgres":
-        reason = postgres_reason()
-        if reason:
-            pytest.skip(reason)
-        url = POSTGRES_URL
-    else:
-        url = f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
-    engine = make_engine(url)
+@pytest.fixture
+def store(database_url: str) -> Iterator[KyrTrackerStore]:
+    engine = make_engine(database_url)
     yield KyrTrackerStore(DOMAIN, engine)
     engine.dispose()
 
