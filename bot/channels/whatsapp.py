@@ -139,10 +139,8 @@ class WhatsAppChannel(Channel):
             inbound = InboundMessage(CHANNEL, sender, media=str(kind or "unsupported"))
         resident = self.engine.resident(inbound)
         self.addresses.remember(resident, sender)
-        for reply_message in await self.engine.handle(inbound):
+        for reply_message in await self.engine.handle(inbound):  # /delete erases the number too
             await self.send(sender, reply_message)
-        if not await self.engine.has_conversation(inbound):  # /delete erased it: forget the number
-            self.addresses.forget(resident)
 
     # ---- outbound ----
 

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from bot.core.content import Content, load_content
-from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payload
+from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payloads
 from bot.core.flows import Flow, load_flows
 from bot.core.problems import Problem
 from bot.core.render import placeholders
@@ -135,10 +135,9 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
             elif step.directory is not None and step.say in content.texts:
                 problems += _with_directory(flow, step.line, content.texts[step.say].text,
                                             step.directory, content)
-            for option in step.options:
+            for option, payload in option_payloads(flow.id, step):  # as sent, '#1' included
                 need_key(flow, option.line, option.label, "button label")
                 buttons.add(option.label)
-                payload = option_payload(flow.id, step.id, option.target)
                 if len(payload.encode()) > MAX_PAYLOAD_BYTES:
                     problems.append(Problem(flow.path, option.line, f"button payload '{payload}' "
                                             f"is over {MAX_PAYLOAD_BYTES} bytes: shorten the ids"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from bot.core.flows import Flow, Step
+from bot.core.flows import Flow, Option, Step
 from bot.core.i18n import normalise
 from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES,
                                  YES_PREFIXES_ZH, YES_WORDS, language_from_hint)
@@ -68,9 +68,17 @@ class ButtonSpec:
     literal: bool = False
 
 
-def option_payload(flow: str, step: str, target: str, occurrence: int = 0) -> str:
-    """'flow:step>target'; a second option with the same target gets '#1' (ids must differ)."""
-    return f"{flow}:{step}>{target}" + (f"#{occurrence}" if occurrence else "")
+def option_payloads(flow: str, step: Step) -> list[tuple[Option, str]]:
+    """Each option of a step with its payload, 'flow:step>target'; a second option with the
+    same target gets '#1', so the ids of one message differ (WhatsApp requires it)."""
+    seen: dict[str, int] = {}
+    out = []
+    for option in step.options:
+        occurrence = seen.get(option.target, 0)
+        seen[option.target] = occurrence + 1
+        suffix = f"#{occurrence}" if occurrence else ""
+        out.append((option, f"{flow}:{step.id}>{option.target}{suffix}"))
+    return out
 
 
 def parse_command(text: str) -> tuple[str, str | None] | None:
@@ -121,7 +129,8 @@ class Dialogue:
         self.label = label  # (lang, key) -> the label as the resident reads it
         self.languages = languages
         self.language_names = language_names
-        self.topic_flows = {fid for fid, f in flows.items() if fid not in (MENU_FLOW, HELP_FLOW)}
+        # Flows an NLU intent of the same name opens directly (the picker is handled apart).
+        self.topic_flows = set(flows) - {MENU_FLOW, HELP_FLOW, LANGUAGE_FLOW}
 
     # ---- buttons: one source for rendering and for matching typed answers ----
 
@@ -138,12 +147,7 @@ class Dialogue:
             order = sorted(self.languages, key=lambda code: code != lang)
             specs += [ButtonSpec(self.language_names.get(code, code), f"/lang {code}", literal=True)
                       for code in order]
-        seen: dict[str, int] = {}
-        for option in step.options:
-            occurrence = seen.get(option.target, 0)
-            seen[option.target] = occurrence + 1
-            specs.append(ButtonSpec(option.label,
-                                    option_payload(flow, step.id, option.target, occurrence)))
+        specs += [ButtonSpec(option.label, payload) for option, payload in option_payloads(flow, step)]
         if not (flow == MENU_FLOW and step.id == self.flows[MENU_FLOW].first.id):
             specs.append(ButtonSpec("ui.main_menu", MENU_PAYLOAD))
         if flow != HUMAN_FLOW:
@@ -176,9 +180,15 @@ class Dialogue:
         hinted = language_from_hint(turn.hint, self.languages)
         if hinted is not None:
             return hinted
-        if turn.detected in self.languages and turn.detected_p >= SWITCH_P and (
-                turn.words >= SWITCH_WORDS or turn.detected in SCRIPT_CERTAIN):
-            return turn.detected
+        return self._clearly_in(turn)
+
+    def _clearly_in(self, turn: UserTurn) -> str | None:
+        """The live language understood text is clearly written in, if any."""
+        lang = turn.detected
+        if lang not in self.languages or turn.intent in (None, "out_of_scope", "nlu_fallback"):
+            return None  # gibberish "looks" like some language: follow understood text only
+        if turn.detected_p >= SWITCH_P and (turn.words >= SWITCH_WORDS or lang in SCRIPT_CERTAIN):
+            return lang
         return None
 
     def requested_language(self, text: str) -> str | None:
@@ -191,15 +201,14 @@ class Dialogue:
 
     def _detected(self, state: State, turn: UserTurn) -> tuple[str, str] | None:
         """('switch' | 'ask', language) when the text is in another live language."""
-        lang = turn.detected
-        if lang is None or lang == state.lang or lang not in self.languages:
+        if turn.detected == state.lang:
             return None
-        if turn.intent in (None, "out_of_scope", "nlu_fallback"):
-            return None  # gibberish "looks" like some language: follow understood text only
-        if turn.detected_p >= SWITCH_P and (turn.words >= SWITCH_WORDS or lang in SCRIPT_CERTAIN):
-            return "switch", lang
-        if turn.detected_p >= ASK_P and turn.words == SWITCH_WORDS - 1:
-            return "ask", lang
+        clear = self._clearly_in(turn)
+        if clear is not None:
+            return "switch", clear
+        if turn.detected in self.languages and turn.intent not in (None, "out_of_scope", "nlu_fallback") \
+                and turn.detected_p >= ASK_P and turn.words == SWITCH_WORDS - 1:
+            return "ask", str(turn.detected)
         return None
 
     def respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
@@ -238,7 +247,7 @@ class Dialogue:
             if seen is not None:
                 state = replace(state, lang=seen[1])
                 items.append({"kind": "notice", "key": "ui.language_switched", "language": seen[1]})
-        if intent in self.topic_flows and intent != LANGUAGE_FLOW:
+        if intent in self.topic_flows:
             return self._enter(state, intent, items)
         if first:  # a greeting, or nothing we understood: let them choose the language
             return self._enter(state, LANGUAGE_FLOW, items)

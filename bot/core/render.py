@@ -76,25 +76,28 @@ class Renderer:
         """The text of a content key in `lang`, placeholders filled; English if untranslated."""
         source = self.content.text(key)
         translated = self.catalogs.translate(lang, key, source)
-        if isolated and lang.split("_")[0] in RTL_LANGUAGES and translated != source:
-            translated = isolate_latin(translated)
-        fields = self._fields(lang) | extra
-        try:
-            return fill(translated, fields)
-        except (KeyError, ValueError):
-            # A broken translation must never silence the bot: fall back to the source.
-            return fill(source, fields)
+        return self._finish(lang, translated, source, extra, isolated)
 
     def text_n(self, lang: str, key: str, n: int, **extra: str) -> str:
         """A text with a plural, for the number n ({count}, written as the locale writes it)."""
         entry = self.content.texts[key]
         plural = entry.plural or entry.text
         translated = self.catalogs.translate_n(lang, key, entry.text, plural, n)
-        fields = self._fields(lang) | extra | {"count": format_decimal(n, locale=babel_locale(lang))}
+        count = format_decimal(n, locale=babel_locale(lang))
+        return self._finish(lang, translated, entry.text if n == 1 else plural,
+                            {**extra, "count": count}, True)
+
+    def _finish(self, lang: str, translated: str, source: str, extra: dict[str, str],
+                isolated: bool) -> str:
+        """Isolate Latin runs in right-to-left text, fill placeholders; on a broken
+        translation fall back to the English source (it must never silence the bot)."""
+        if isolated and lang.split("_")[0] in RTL_LANGUAGES and translated != source:
+            translated = isolate_latin(translated)
+        fields = self._fields(lang) | extra
         try:
             return fill(translated, fields)
         except (KeyError, ValueError):
-            return fill(entry.text if n == 1 else plural, fields)
+            return fill(source, fields)
 
     def label(self, lang: str, key: str) -> str:
         """Button labels: short, one direction, and isolates would eat the 20-character limit."""

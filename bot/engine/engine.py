@@ -149,11 +149,10 @@ class Engine:
         """
         parse_data: Optional[Dict[Text, Any]] = None
         text = clean_text(inbound.text or "")
-        if inbound.media is not None:
-            return UserMessage("", channel, sender_id=sender, input_channel=inbound.channel,
-                               parse_data=self._command("", ("media", None)),
-                               metadata={"kyr_hint": inbound.lang_hint[:20]} if inbound.lang_hint else None)
-        if inbound.payload is not None:
+        if inbound.media is not None:  # a photo, voice note...: answered "I read text only"
+            text = ""
+            parse_data = self._command("", ("media", None))
+        elif inbound.payload is not None:
             payload = clean_text(inbound.payload)[:200]
             command = parse_command(payload)
             text = payload
@@ -168,8 +167,7 @@ class Engine:
                 parse_data = self._command(text, command)
             else:
                 text = text.lstrip("/").strip()
-                if not text:
-                    # Media, stickers, empty lines: nothing to understand, say so kindly.
+                if not text:  # an empty line: nothing to understand, say so kindly
                     parse_data = {"intent": {"name": "nlu_fallback", "confidence": 1.0},
                                   "entities": [], "text": ""}
         metadata: Dict[Text, Any] = {}

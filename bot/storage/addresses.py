@@ -45,10 +45,6 @@ class AddressBook:
         except InvalidToken:
             return None
 
-    def forget(self, resident: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(sa.delete(addresses).where(addresses.c.resident == resident))
-
 
 def record_delivery(engine: Engine, channel: str, resident: Optional[str], status: str,
                     error_code: Optional[int] = None, reason: Optional[str] = None) -> None:
