@@ -133,25 +133,24 @@ def test_translation_is_live_within_two_seconds_of_compile(trained, tmp_path: Pa
                 assert lines[-1], "kyr chat ended early"
             return lines
 
+        def compile_and_titles() -> list[str]:
+            """`kyr i18n compile`, wait two seconds, and read the button titles of /help."""
+            subprocess.run(KYR + ["i18n", "compile", "--lang", "es"], env=env, cwd=PROJECT_ROOT,
+                           check=True, capture_output=True)
+            time.sleep(2.0)
+            return [b["title"] for line in ask('{"text": "/help"}') for b in json.loads(line)["buttons"]]
+
         first = ask('{"text": "/lang es"}')
         assert json.loads(first[-1])["lang"] == "es"
         edit_po(home, "es", "ui.main_menu", lambda s: "Menú inicial")
-        subprocess.run(KYR + ["i18n", "compile", "--lang", "es"], env=env, cwd=PROJECT_ROOT,
-                       check=True, capture_output=True)
-        time.sleep(2.0)
-        after = ask('{"text": "/help"}')
-        titles = [b["title"] for line in after for b in json.loads(line)["buttons"]]
-        assert "Menú inicial" in titles, after
+        titles = compile_and_titles()
+        assert "Menú inicial" in titles, titles
         # A broken catalog compiled while running is not loaded: the good one stays live.
         edit_po(home, "es", "talk_to_person.hotline",
                 lambda s: s.replace("{icirr_hotline.phone}", "{icirr_hotline.fone}"))
         edit_po(home, "es", "ui.main_menu", lambda s: "Menú roto")
-        subprocess.run(KYR + ["i18n", "compile", "--lang", "es"], env=env, cwd=PROJECT_ROOT,
-                       check=True, capture_output=True)
-        time.sleep(2.0)
-        later = ask('{"text": "/help"}')
-        titles = [b["title"] for line in later for b in json.loads(line)["buttons"]]
-        assert "Menú inicial" in titles and "Menú roto" not in titles, later
+        titles = compile_and_titles()
+        assert "Menú inicial" in titles and "Menú roto" not in titles, titles
     finally:
         chat.kill()
         chat.wait()
