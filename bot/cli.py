@@ -151,10 +151,52 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage.db import make_engine
     from bot.storage.tracker_store import KyrTrackerStore
 
+    from bot.handoff.tickets import TicketService
+
     days = args.older_than if args.older_than is not None else settings.retention_days
-    store = KyrTrackerStore(None, make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    store = KyrTrackerStore(None, engine)
     print(f"deleted {store.purge(datetime.timedelta(days=days))} conversation(s) idle for "
           f"over {days} day(s)")
+    hours = settings.transcript_hours
+    lines = TicketService(engine, settings.secret_key()).purge_transcripts(datetime.timedelta(hours=hours))
+    print(f"deleted the text of {lines} transcript line(s) of tickets closed over {hours} hour(s) ago")
+    return 0
+
+
+def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
+    """Console accounts: `kyr staff add NAME --role staff --languages es,pl`, `kyr staff list`."""
+    import getpass
+
+    from bot.handoff.staff import StaffDirectory, StaffError
+    from bot.storage.db import make_engine
+
+    directory = StaffDirectory(make_engine(settings.database_url))
+    if args.staff_command == "list":
+        for name in directory.names():
+            staff = directory.get(name)
+            assert staff is not None
+            print(f"{staff.name}\t{staff.role}\t{','.join(staff.languages) or '-'}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ; nothing changed", file=sys.stderr)
+            return 1
+    languages = tuple(c.strip() for c in (args.languages or "").split(",") if c.strip())
+    unknown = [c for c in languages if c not in settings.languages]
+    if unknown:
+        print(f"unknown language code(s): {', '.join(unknown)} (known: {', '.join(settings.languages)})",
+              file=sys.stderr)
+        return 1
+    try:
+        staff = directory.add(args.name, args.role, languages, password)
+    except StaffError as exc:
+        print(f"not added: {exc}", file=sys.stderr)
+        return 1
+    print(f"{staff.name} can log in at /staff as {staff.role}")
     return 0
 
 
@@ -208,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--older-than", type=float, metavar="DAYS",
                        help="days of inactivity (default KYR_RETENTION_DAYS, 30)")
     purge.set_defaults(func=cmd_purge)
+
+    staff = sub.add_parser("staff", help="hotline staff accounts for the console at /staff")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="add an account, or set its role, languages and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("staff", "supervisor", "admin"), default="staff")
+    add.add_argument("--languages", default="", help="codes they answer in, e.g. es,pl")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin instead of asking")
+    staff_sub.add_parser("list", help="names, roles and languages")
+    staff.set_defaults(func=cmd_staff)
     return parser
 
 

@@ -24,6 +24,7 @@ class Settings:
     secret_file: Path
     secret_key_env: str | None
     retention_days: int
+    transcript_hours: int
 
     @property
     def content_dir(self) -> Path:
@@ -81,4 +82,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secret_file=Path(env.get("KYR_SECRET_FILE") or config_home / "kyr" / "secret_key"),
         secret_key_env=env.get("KYR_SECRET_KEY") or None,
         retention_days=int(env.get("KYR_RETENTION_DAYS") or 30),
+        transcript_hours=int(env.get("KYR_TRANSCRIPT_HOURS") or 72),
     )

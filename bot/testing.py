@@ -33,17 +33,21 @@ class TestBot:
         return await self._send(InboundMessage(CHANNEL, self.user, payload=payload))
 
     async def press(self, title: str) -> list[OutboundMessage]:
-        """Press a button of the last message that has buttons, by its title."""
+        """Press a button of the last reply by its title (the latest message that has it)."""
         for message in reversed(self.last):
             for button in message.buttons:
                 if button.title == title:
                     return await self.press_payload(button.payload)
-            if message.buttons:
-                titles = [b.title for b in message.buttons]
-                raise AssertionError(f"no button {title!r} in the last reply; there are {titles}")
-        raise AssertionError("the last reply has no buttons")
+        titles = [b.title for m in self.last for b in m.buttons]
+        raise AssertionError(f"no button {title!r} in the last reply; there are {titles}")
 
     @property
     def where(self) -> tuple[str | None, str | None]:
-        """(flow, step) of the last message: where the conversation now waits."""
+        """(flow, step) of the last step said: where the conversation now waits.
+
+        Notices the bot adds after it (such as the place in line once a ticket opens) are
+        skipped; with nothing else said, the last message's."""
+        for message in reversed(self.last):
+            if message.flow != "system":
+                return message.flow, message.step
         return (self.last[-1].flow, self.last[-1].step) if self.last else (None, None)

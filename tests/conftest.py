@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import os
 import shutil
@@ -55,6 +56,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
 
 
+HOTLINE_OPEN = datetime.datetime(2026, 11, 18, 18, 0, tzinfo=datetime.timezone.utc)  # 12:00 in Chicago
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kyr-data")
@@ -77,7 +81,11 @@ def trained(settings: Settings) -> Path:
 def engine(settings: Settings, trained: Path):  # type: ignore[no-untyped-def]
     from bot.engine.engine import Engine
 
-    return Engine.load(settings)
+    loaded = Engine.load(settings)
+    # The hotline's hours decide what a resident asking for a person is told: tests run at
+    # a fixed hour when it is open (Wednesday noon in Chicago) unless they set another.
+    loaded.clock = lambda: HOTLINE_OPEN
+    return loaded
 
 
 @pytest.fixture

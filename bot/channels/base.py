@@ -58,8 +58,11 @@ class Channel(abc.ABC):
         """Close connections; the default has none."""
 
     @abc.abstractmethod
-    async def send(self, recipient: str, message: OutboundMessage) -> None:
-        """Deliver one message; channels override this with their platform's rich form."""
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+        """Deliver one message in the platform's richest form that fits.
+
+        Returns None when the platform accepted it, else why not, in words staff can act
+        on ("outside the 24-hour window"); never raises for a platform's refusal."""
 
     async def __aenter__(self: ChannelT) -> ChannelT:
         await self.start()

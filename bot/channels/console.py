@@ -56,9 +56,10 @@ class ScriptChannel(Channel):
     def __init__(self, out: IO[str]) -> None:
         self.out = out
 
-    async def send(self, recipient: str, message: OutboundMessage) -> None:
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
         self.out.write(as_json(recipient, message) + "\n")
         self.out.flush()
+        return None
 
 
 async def run_script(engine: Engine, lines: Iterable[bytes], out: IO[str],
@@ -87,11 +88,12 @@ class TerminalChannel(Channel):
         self.out = out
         self.last_buttons: list[tuple[str, str]] = []
 
-    async def send(self, recipient: str, message: OutboundMessage) -> None:
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
         self.out.write("\n" + numbered_text(message) + "\n")
         self.out.flush()
         if message.buttons:
             self.last_buttons = [(b.title, b.payload) for b in message.buttons]
+        return None
 
     def to_inbound(self, user: str, typed: str) -> InboundMessage:
         wanted = typed.strip()

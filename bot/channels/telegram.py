@@ -36,7 +36,7 @@ MAX_TEXT = 4096
 MAX_CALLBACK = 64
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 COMMANDS = (("menu", "ui.cmd_menu"), ("lang", "ui.cmd_lang"), ("human", "ui.cmd_human"),
-            ("delete", "ui.cmd_delete"), ("help", "ui.cmd_help"))
+            ("stop", "ui.cmd_stop"), ("delete", "ui.cmd_delete"), ("help", "ui.cmd_help"))
 MEDIA = ("photo", "voice", "audio", "video", "video_note", "sticker", "document", "animation",
          "location", "venue", "contact", "poll", "dice")
 # Telegram's language codes for setMyCommands (two-letter ISO 639-1)
@@ -196,7 +196,7 @@ class TelegramChannel(Channel):
                     for b in message.buttons if b.payload in (MENU_PAYLOAD, HUMAN_PAYLOAD)]
         return InlineKeyboardMarkup(rows + ([globals_] if globals_ else []))
 
-    async def send(self, recipient: str, message: OutboundMessage) -> None:
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
         chunks = split_text(message.text) or [" "]
         for i, chunk in enumerate(chunks):
             markup = self.keyboard(message) if i == len(chunks) - 1 else None
@@ -204,4 +204,5 @@ class TelegramChannel(Channel):
                 await self.bot.send_message(int(recipient), chunk, reply_markup=markup)
             except TelegramError as exc:
                 logger.warning("telegram sendMessage failed: %s", type(exc).__name__)
-                return
+                return f"Telegram refused the message ({type(exc).__name__})"
+        return None

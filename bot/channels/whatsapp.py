@@ -174,7 +174,7 @@ class WhatsAppChannel(Channel):
                 "action": {"button": label, "sections": [{"title": shorten(label, MAX_ROW), "rows": rows}]}}})
         return out
 
-    async def send(self, recipient: str, message: OutboundMessage) -> None:
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
         for body in self.bodies(message):
             sent, code, reason = await self._post({"messaging_product": "whatsapp",
                                                    "recipient_type": "individual",
@@ -182,7 +182,8 @@ class WhatsAppChannel(Channel):
             if not sent:
                 resident = self.engine.resident(InboundMessage(CHANNEL, recipient))
                 record_delivery(self.engine.store.engine, CHANNEL, resident, "failed", code, reason)
-                return
+                return reason
+        return None
 
     async def _post(self, payload: dict[str, Any]) -> tuple[bool, Optional[int], str]:
         """POST with retries on 429 and 5xx (backoff), none on other 4xx.

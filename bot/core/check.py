@@ -23,12 +23,14 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.hours_always", "ui.hours_all_day", "ui.hours_closed", "ui.hours_unconfirmed",
                "ui.welcome_back", "ui.language_switched", "ui.switch_language_prompt",
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
-               "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose"}
-BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person", "ui.list_button"}
+               "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose", "ui.cmd_stop"}
+# The handoff texts and the canned replies staff pick in the console are used by code.
+USED_BY_CODE_PREFIXES = ("handoff.", "canned.")
+BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person", "ui.list_button", "handoff.stop"}
 # Placeholders that the renderer fills itself in these texts.
 OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours"},
               "ui.language_switched": {"language"}, "ui.switch_language_prompt": {"language"},
-              "ui.private_only": {"link"}}
+              "ui.private_only": {"link"}, "handoff.queued": {"position"}, "handoff.wait": {"count"}}
 
 
 def _sample_length(text: str, content: Content) -> int:
@@ -94,7 +96,7 @@ def check_contacts(content: Content) -> list[Problem]:
         if contact.source and contact.source not in content.sources:
             problems.append(Problem(*where, f"contact '{contact.id}' cites unknown source "
                                     f"'{contact.source}'"))
-        if not contact.source:
+        if not contact.source and "chat" not in contact.tags:  # the deploying organisation itself
             problems.append(Problem(*where, f"contact '{contact.id}' has no source"))
         if contact.status != "confirmed":
             problems.append(Problem(*where, f"contact '{contact.id}' is {contact.status}: the "
@@ -106,7 +108,7 @@ def check_contacts(content: Content) -> list[Problem]:
 def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem], set[str], set[str]]:
     """Cross-references and reachability; returns problems, keys used, button keys."""
     problems: list[Problem] = []
-    used: set[str] = set(ALWAYS_USED)
+    used: set[str] = set(ALWAYS_USED) | {k for k in content.texts if k.startswith(USED_BY_CODE_PREFIXES)}
     buttons: set[str] = set(BUTTON_KEYS)
     tags = {t for c in content.contacts.values() for t in c.tags}
 

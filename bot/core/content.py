@@ -162,7 +162,8 @@ def _load_sources(doc: YamlDoc, content: Content, problems: list[Problem]) -> No
 def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
     for cid, raw in _mapping(doc, "contacts", problems).items():
         line = doc.key_line(["contacts", cid])
-        if not isinstance(raw, dict) or not raw.get("name") or not (raw.get("phone") or raw.get("url")):
+        if not isinstance(raw, dict) or not raw.get("name") or not (raw.get("phone") or raw.get("url")
+                                                                      or "chat" in (raw.get("tags") or [])):
             problems.append(Problem(doc.label, line, f"contact '{cid}' needs a name and a phone or url"))
             continue
         hours = {str(k): str(v) for k, v in (raw.get("hours") or {}).items()}

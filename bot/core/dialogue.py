@@ -21,7 +21,10 @@ HUMAN_FLOW = "talk_to_person"
 DELETE_FLOW = "delete_my_data"
 HELP_FLOW = "help"
 COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, "help": HELP_FLOW}
-COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media")
+COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media", "stop")
+# Turns the engine starts itself when a ticket ends; a resident cannot type them.
+SYSTEM_COMMANDS = {"handoff_stopped": "handoff.stopped", "handoff_closed": "handoff.closed"}
+TRAIL = 6  # steps remembered, so hotline staff see the path that led to a ticket
 MENU_PAYLOAD = "/menu"
 HUMAN_PAYLOAD = "/human"
 MAX_CHAIN = 12
@@ -38,6 +41,7 @@ class State:
     disclaimer_shown: bool = False
     started: bool = False
     return_to: tuple[str, str] | None = None
+    trail: tuple[str, ...] = ()  # the last steps said, "flow/step", oldest first
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,11 @@ class Dialogue:
             specs.append(ButtonSpec("ui.talk_to_person", HUMAN_PAYLOAD))
         return specs
 
+    def typed_payload(self, state: State, text: str) -> str | None:
+        """The payload of the button a typed answer names ("2", "no", "Sí"), if any."""
+        choice = self._typed_choice(state, text)
+        return choice.payload if choice is not None else None
+
     def _typed_choice(self, state: State, text: str) -> ButtonSpec | None:
         """A typed answer that names a button of the current step, or its number."""
         current = self.step(state.flow, state.step)
@@ -212,6 +221,13 @@ class Dialogue:
         return None
 
     def respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
+        after, items = self._respond(state, turn)
+        said = tuple(f"{i['flow']}/{i['step']}" for i in items if i["kind"] == "step")
+        if said:
+            after = replace(after, trail=(after.trail + said)[-TRAIL:])
+        return after, items
+
+    def _respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
         items: list[Item] = []
         first = not state.started
         if first:
@@ -280,6 +296,11 @@ class Dialogue:
             if back is not None and back[0] != LANGUAGE_FLOW and self.step(*back) is not None:
                 return state, items + [{"kind": "step", "flow": back[0], "step": back[1]}]
             return self._enter(state, MENU_FLOW, items)
+        if command in SYSTEM_COMMANDS:  # a ticket ended: say so, then the menu
+            items.append({"kind": "notice", "key": SYSTEM_COMMANDS[command]})
+            return self._enter(state, MENU_FLOW, items)
+        if command == "stop":  # nothing to stop (no ticket was open): the menu
+            return self._enter(state, MENU_FLOW, items)
         if command == "media":  # a photo, voice note, sticker...: say we read text only
             return self._fallback(state, items, key="ui.text_only")
         if command == "resume":
@@ -317,6 +338,8 @@ class Dialogue:
               items: list[Item]) -> tuple[State, list[Item]]:
         """Say steps one after another until one waits for the resident."""
         items = list(items)
+        # Where help was asked for: the topic the resident was in, if they ask from there.
+        asked_in = state.flow if state.flow in self.topic_flows - {HUMAN_FLOW, DELETE_FLOW} else HUMAN_FLOW
         if flow_id != LANGUAGE_FLOW:
             state = replace(state, return_to=None)  # the picker's way back is stale now
         for _ in range(MAX_CHAIN):
@@ -326,6 +349,8 @@ class Dialogue:
                 items.append({"kind": "notice", "key": "ui.disclaimer"})
             step = self.flows[flow_id].steps[step_id]
             items.append({"kind": "step", "flow": flow_id, "step": step_id})
+            if step.action == "handoff":
+                items[-1]["topic"] = asked_in if flow_id == HUMAN_FLOW else flow_id
             if step.next is not None:
                 step_id = step.next
             elif step.next_flow is not None:

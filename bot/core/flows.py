@@ -13,7 +13,7 @@ from bot.core.yamlsrc import YamlDoc
 
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
 KEY_PATTERN = "^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$"
-ACTIONS = ("delete_my_data", "pick_language")
+ACTIONS = ("delete_my_data", "pick_language", "handoff")
 
 OPTION_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -19,6 +19,7 @@ class OutboundMessage:
     flow: str | None = None
     step: str | None = None
     action: str | None = None  # a service to run after the turn, e.g. delete_my_data
+    topic: str | None = None  # for action "handoff": the flow the resident asked for help in
 
 
 @dataclass(frozen=True)

@@ -7,25 +7,28 @@ import logging
 import re
 import unicodedata
 import warnings
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot.core.content import require_content
 from bot.core.dialogue import Dialogue, parse_command
+from bot.core.handoff import Place, hotline_open, status_messages
 from bot.core.flows import require_flows
 from bot.core.i18n import Catalogs
 from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
-from bot.engine import runtime, speedups, training
+from bot.engine import runtime, slots, speedups, training
 from bot.catalogs.checks import live_languages
 from bot.engine.language import LanguageDetector, word_count
 from bot.engine.nlg import BabelNLG
 from bot.engine.policy import BUTTON_INTENT, COMMAND_INTENT
+from bot.handoff.tickets import RESIDENT, SYSTEM, Ticket, TicketService
 from bot.identity import resident_key
 from bot.settings import Settings
+from bot.storage.addresses import AddressBook
 from bot.storage.db import make_engine
 from bot.storage.tracker_store import KyrTrackerStore
 
@@ -76,8 +79,13 @@ def to_outbound(message: Dict[Text, Any]) -> List[OutboundMessage]:
         buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or [])
         return [OutboundMessage(text=message.get("text") or "", buttons=buttons)]
     return [OutboundMessage(text=m["text"], buttons=tuple(Button(t, p) for t, p in m["buttons"]),
-                            lang=m["lang"], flow=m["flow"], step=m["step"], action=m["action"])
+                            lang=m["lang"], flow=m["flow"], step=m["step"], action=m["action"],
+                            topic=m.get("topic"))
             for m in packed]
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class Engine:
@@ -89,6 +97,11 @@ class Engine:
         self.renderer = renderer
         self.detector = detector
         self._secret = settings.secret_key()
+        # Handoff: the one ticket service (the console uses the same), and how to reach a
+        # resident whose ticket is open (their platform id, sealed).
+        self.tickets = TicketService(store.engine, self._secret)
+        self.addresses = AddressBook(store.engine, self._secret)
+        self.clock: Callable[[], datetime.datetime] = utc_now  # tests set the hotline's hour
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -121,6 +134,11 @@ class Engine:
         if purged:
             logger.warning("deleted %d conversation(s) idle for over %d days", purged,
                            settings.retention_days)
+        purged = TicketService(store.engine, settings.secret_key()).purge_transcripts(
+            datetime.timedelta(hours=settings.transcript_hours))
+        if purged:
+            logger.warning("deleted the text of %d transcript line(s) older than %d hours",
+                           purged, settings.transcript_hours)
         speedups.install()
         agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
         if not agent.is_ready():
@@ -192,17 +210,93 @@ class Engine:
     async def handle(self, inbound: InboundMessage) -> List[OutboundMessage]:
         self.renderer.reload_if_changed(self._catalogs_pass)  # `kyr i18n compile` goes live
         sender = self.resident(inbound)
-        channel = CollectingChannel()
-        await self.agent.handle_message(self._user_message(sender, inbound, channel))
-        replies = [out for m in channel.messages for out in to_outbound(m)]
+        ticket = self.tickets.open_for(sender)
+        if ticket is not None:
+            answered = await self._while_waiting(ticket, inbound)
+            if answered is not None:
+                return answered
+        replies = await self._run(self._user_message(sender, inbound, CollectingChannel()))
         if any(r.action == "delete_my_data" for r in replies):
+            self.tickets.erase_resident(sender)
             await self.store.delete(sender)
+        elif ticket is None:
+            asked = next((r for r in replies if r.action == "handoff"), None)
+            if asked is not None:
+                replies += await self._open_ticket(sender, inbound, asked)
+        return replies
+
+    async def _run(self, message: UserMessage) -> List[OutboundMessage]:
+        channel = message.output_channel
+        assert isinstance(channel, CollectingChannel)
+        await self.agent.handle_message(message)
+        replies = [out for m in channel.messages for out in to_outbound(m)]
         if not replies:
             # Never silence: if Rasa produced nothing, the resident still gets an answer.
             logger.error("engine produced no reply; sending the fallback")
             replies = [self.renderer.render({"kind": "fallback", "flow": "main_menu",
                                              "step": "menu"}, "en")]
         return replies
+
+    # ---- handoff ----
+
+    def place(self, ticket: Ticket, already_waiting: bool = False) -> Place:
+        return Place(self.tickets.position(ticket.id), self.tickets.expected_wait(),
+                     hotline_open(self.renderer.content, self.clock()), already_waiting)
+
+    async def _open_ticket(self, sender: str, inbound: InboundMessage,
+                           asked: OutboundMessage) -> List[OutboundMessage]:
+        tracker = await self.store.retrieve(sender)
+        trail = slots.state_from(tracker.get_slot(slots.STATE)).trail if tracker else ()
+        open_now = hotline_open(self.renderer.content, self.clock())
+        self.addresses.remember(sender, inbound.user)  # staff replies must reach them
+        ticket = self.tickets.open(sender, inbound.channel, asked.topic or "talk_to_person",
+                                   asked.lang, trail, after_hours=not open_now)
+        logger.info("ticket %d opened (%s, %s)", ticket.id, ticket.topic, ticket.priority)
+        return status_messages(self.renderer, asked.lang, self.place(ticket))
+
+    async def _while_waiting(self, ticket: Ticket,
+                             inbound: InboundMessage) -> Optional[List[OutboundMessage]]:
+        """While a ticket is open, what the resident writes goes to staff and the bot is
+        quiet. Buttons of the rights scripts still answer; /menu and /stop end the wait.
+
+        Returns the replies, or None to let the dialogue answer as usual.
+        """
+        if inbound.media is not None:  # staff cannot see it: the bot says it reads text only
+            self.tickets.add_message(ticket.id, "bot", SYSTEM,
+                                     f"The resident sent a {inbound.media[:20]}; it was not kept. "
+                                     "They were told that only text is read.")
+            return None
+        raw = clean_text(inbound.payload if inbound.payload is not None else inbound.text or "")
+        command = parse_command(raw)
+        if command is None and inbound.payload is not None:  # a rights-script button
+            self.tickets.add_message(ticket.id, "bot", SYSTEM, f"The resident tapped a button: {raw[:80]}")
+            return None
+        if command is None:
+            if not raw:
+                return []
+            self.tickets.add_message(ticket.id, RESIDENT, RESIDENT, raw)
+            # An answer to the question the bot just asked ("no", "2") is still the bot's to
+            # answer (agents at the door: "is it signed by a judge?"); the rest is for staff.
+            tracker = await self.store.retrieve(ticket.resident)
+            state = slots.state_from(tracker.get_slot(slots.STATE)) if tracker else None
+            answer = self.renderer.dialogue.typed_payload(state, raw) if state else None
+            command = parse_command(answer) if answer is not None else None
+            if command is None:
+                return [] if answer is None else None
+        name = command[0]
+        if name in ("menu", "stop"):
+            self.tickets.close(ticket.id, "resident", "resident stopped waiting")
+            self.addresses.forget(ticket.resident)
+            return await self.system_turn(ticket.resident, "handoff_stopped", inbound.channel)
+        if name == "human":
+            return status_messages(self.renderer, ticket.language, self.place(ticket, True))
+        return None  # /lang, /help, /delete...: the dialogue answers
+
+    async def system_turn(self, resident: str, command: str, channel: str) -> List[OutboundMessage]:
+        """A turn the engine starts itself (a ticket ended): the dialogue's answer to it."""
+        parse_data = self._command("", (command, None))
+        return await self._run(UserMessage("", CollectingChannel(), sender_id=resident,
+                                           parse_data=parse_data, input_channel=channel))
 
     async def has_conversation(self, inbound: InboundMessage) -> bool:
         return await self.store.retrieve(self.resident(inbound)) is not None

@@ -34,6 +34,7 @@ class BabelNLG(NaturalLanguageGenerator):
             # Keys Rasa does not know travel as BotUttered metadata to the output channel,
             # which turns them back into one OutboundMessage each.
             "kyr": [{"text": m.text, "buttons": [[b.title, b.payload] for b in m.buttons],
-                     "lang": m.lang, "flow": m.flow, "step": m.step, "action": m.action}
+                     "lang": m.lang, "flow": m.flow, "step": m.step, "action": m.action,
+                     "topic": m.topic}
                     for m in messages],
         }

@@ -22,7 +22,7 @@ from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.core.dialogue import COMMANDS, UserTurn
+from bot.core.dialogue import COMMANDS, SYSTEM_COMMANDS, UserTurn
 from bot.engine import runtime, slots
 
 UTTER = "utter_kyr"
@@ -50,7 +50,7 @@ def user_turn(tracker: DialogueStateTracker) -> UserTurn:
                         hint=hint)
     if intent == COMMAND_INTENT:
         command = str(values.get("command") or "")
-        if command in COMMANDS:
+        if command in COMMANDS or command in SYSTEM_COMMANDS:  # system ones come from the engine
             return UserTurn(intent=intent, text=text, command=command,
                             argument=values.get("argument"), hint=hint)
         return UserTurn(intent="nlu_fallback", text=text)

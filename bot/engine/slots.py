@@ -27,6 +27,7 @@ def state_from(value: Optional[Dict[str, Any]]) -> State:
         disclaimer_shown=bool(value.get("disclaimer")),
         started=bool(value.get("started")),
         return_to=(back[0], back[1]) if isinstance(back, list) and len(back) == 2 else None,
+        trail=tuple(str(s) for s in value.get("trail") or ()),
     )
 
 
@@ -38,4 +39,5 @@ def state_value(state: State) -> Dict[str, Any]:
         "disclaimer": state.disclaimer_shown,
         "started": state.started,
         "return_to": list(state.return_to) if state.return_to else None,
+        "trail": list(state.trail),
     }

@@ -2,19 +2,28 @@
 
 A ticket is one period of human contact: open -> claimed -> closed (or open -> closed when
 the resident stops waiting). A claim is one conditional UPDATE, so when two staff claim at
-once exactly one row changes and the other is told. Every change appends an event.
+once exactly one row changes and the other is told. Every change appends an event, and the
+newest event id is the version the staff console watches for live updates.
+
+The transcript (what the resident wrote while the ticket was open, staff replies and
+notes) is sealed with a key derived from KYR_SECRET_KEY, and its text is deleted
+`transcript_hours` after the ticket closes (`purge_transcripts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 from dataclasses import dataclass
 from typing import Optional
 
+from cryptography.fernet import Fernet, InvalidToken
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.storage.addresses import sealer
 from bot.storage.db import metadata
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
@@ -35,6 +44,26 @@ tickets = sa.Table(
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("disposition", sa.String(40), nullable=True),
+    sa.Column("after_hours", sa.Boolean, nullable=False, default=False),
+    sa.Column("path", sa.Text, nullable=False, default="[]"),  # steps that led here (JSON)
+    sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system.
+RESIDENT, REPLY, NOTE, SYSTEM = "resident", "reply", "note", "system"
+SENDING, SENT, FAILED = "sending", "sent", "failed"
+
+ticket_messages = sa.Table(
+    "kyr_ticket_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("author", sa.String(80), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("sealed", sa.Text, nullable=True),  # NULL once the retention has passed
+    sa.Column("delivery", sa.String(10), nullable=True),  # replies: sending, sent, failed
+    sa.Column("reason", sa.String(200), nullable=True),  # why a reply was not delivered
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
 ticket_events = sa.Table(
@@ -46,6 +75,9 @@ ticket_events = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),  # "resident", "bot", "staff:<name>"
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+STATE_EVENTS = ("opened", "claimed", "transferred", "closed")
 
 
 class TicketError(Exception):
@@ -70,6 +102,21 @@ class Ticket:
     claimed_at: Optional[dt.datetime]
     closed_at: Optional[dt.datetime]
     disposition: Optional[str]
+    after_hours: bool
+    path: tuple[str, ...]
+    last_inbound_at: Optional[dt.datetime]
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    ticket_id: int
+    author: str
+    kind: str
+    text: Optional[str]  # None once purged
+    delivery: Optional[str]
+    reason: Optional[str]
+    at: dt.datetime
 
 
 def _now() -> dt.datetime:
@@ -89,9 +136,10 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 class TicketService:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, secret: bytes) -> None:
         self.engine = engine
-        metadata.create_all(engine, tables=[tickets, ticket_events])
+        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
+        metadata.create_all(engine, tables=[tickets, ticket_events, ticket_messages])
 
     # ---- reading ----
 
@@ -105,9 +153,14 @@ class TicketService:
         if row is None:
             raise TicketError(f"ticket {ticket_id} does not exist")
         data = dict(row)
-        for key in ("opened_at", "claimed_at", "closed_at"):
+        for key in ("opened_at", "claimed_at", "closed_at", "last_inbound_at"):
             data[key] = _aware(data[key])
+        data["after_hours"] = bool(data["after_hours"])
+        data["path"] = tuple(json.loads(data["path"] or "[]"))
         return Ticket(**data)
+
+    def tickets(self, ids: list[int]) -> list[Ticket]:
+        return [self.get(i) for i in ids]
 
     def open_for(self, resident: str) -> Optional[Ticket]:
         with self.engine.connect() as connection:
@@ -137,11 +190,33 @@ class TicketService:
                  for opened, claimed in rows if opened is not None and claimed is not None]
         return dt.timedelta(seconds=statistics.median(waits)) if waits else None
 
-    def events(self, ticket_id: int) -> list[tuple[str, str]]:
+    def events(self, ticket_id: int, *kinds: str) -> list[tuple[str, str]]:
+        """(kind, actor) of the state changes, or of the given kinds, oldest first."""
+        query = sa.select(ticket_events.c.kind, ticket_events.c.actor).where(
+            ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
+        query = query.where(ticket_events.c.kind.in_(kinds or STATE_EVENTS))
         with self.engine.connect() as connection:
-            return [(k, a) for k, a in connection.execute(
-                sa.select(ticket_events.c.kind, ticket_events.c.actor).where(
-                    ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id))]
+            return [(k, a) for k, a in connection.execute(query)]
+
+    def version(self) -> int:
+        """Grows with every change to any ticket or transcript: the console's live cue."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.max(ticket_events.c.id))).scalar() or 0)
+
+    def messages(self, ticket_id: int) -> list[Message]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(ticket_messages).where(
+                ticket_messages.c.ticket_id == ticket_id).order_by(ticket_messages.c.id)).mappings().all()
+        return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"]),
+                        r["delivery"], r["reason"], _aware(r["at"]) or _now()) for r in rows]
+
+    def _open(self, sealed: Optional[str]) -> Optional[str]:
+        if sealed is None:
+            return None
+        try:
+            return self.fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:  # KYR_SECRET_KEY changed: the text is unreadable, say so
+            return None
 
     # ---- the one writer ----
 
@@ -149,18 +224,67 @@ class TicketService:
         connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
                                                            actor=actor, at=_now()))
 
-    def open(self, resident: str, channel: str, topic: str, language: str) -> Ticket:
+    def open(self, resident: str, channel: str, topic: str, language: str,
+             path: tuple[str, ...] = (), after_hours: bool = False) -> Ticket:
         """Open a ticket, or return the resident's ticket that is still open."""
         existing = self.open_for(resident)
         if existing is not None:
             return existing
         priority = URGENT if topic in URGENT_TOPICS else NORMAL
+        now = _now()
         with self.engine.begin() as connection:
             ticket_id = connection.execute(sa.insert(tickets).values(
                 resident=resident, channel=channel, topic=topic, language=language,
-                priority=priority, status=OPEN, opened_at=_now())).inserted_primary_key[0]
+                priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
+                path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
             self._event(connection, ticket_id, "opened", "resident")
         return self.get(ticket_id)
+
+    def add_message(self, ticket_id: int, author: str, kind: str, text: str) -> int:
+        """Keep one line of the transcript (sealed); a resident's line moves their last-seen
+        time, which WhatsApp's 24-hour reply window is counted from."""
+        now = _now()
+        with self.engine.begin() as connection:
+            message_id = connection.execute(sa.insert(ticket_messages).values(
+                ticket_id=ticket_id, author=author, kind=kind, at=now,
+                sealed=self.fernet.encrypt(text.encode()).decode(),
+                delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
+            if kind == RESIDENT:
+                connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
+                    last_inbound_at=now))
+            self._event(connection, ticket_id, kind, author)
+        return int(message_id)
+
+    def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
+        with self.engine.begin() as connection:
+            ticket_id = connection.execute(sa.select(ticket_messages.c.ticket_id).where(
+                ticket_messages.c.id == message_id)).scalar()
+            connection.execute(sa.update(ticket_messages).where(
+                ticket_messages.c.id == message_id).values(
+                delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
+            if ticket_id is not None:
+                self._event(connection, ticket_id, "delivery", "bot")
+
+    def purge_transcripts(self, older_than: dt.timedelta) -> int:
+        """Delete the text of transcripts whose ticket closed longer ago than `older_than`."""
+        cutoff = _now() - older_than
+        closed_long_ago = sa.select(tickets.c.id).where(
+            tickets.c.status == CLOSED, tickets.c.closed_at < cutoff).scalar_subquery()
+        with self.engine.begin() as connection:
+            return int(connection.execute(sa.update(ticket_messages).where(
+                ticket_messages.c.ticket_id.in_(closed_long_ago),
+                ticket_messages.c.sealed.is_not(None)).values(sealed=None)).rowcount)
+
+    def erase_resident(self, resident: str) -> int:
+        """/delete: the resident's tickets, transcripts and events go; returns tickets erased."""
+        with self.engine.begin() as connection:
+            ids = connection.execute(sa.select(tickets.c.id).where(
+                tickets.c.resident == resident)).scalars().all()
+            if ids:
+                connection.execute(sa.delete(ticket_messages).where(ticket_messages.c.ticket_id.in_(ids)))
+                connection.execute(sa.delete(ticket_events).where(ticket_events.c.ticket_id.in_(ids)))
+                connection.execute(sa.delete(tickets).where(tickets.c.id.in_(ids)))
+        return len(ids)
 
     def claim(self, ticket_id: int, staff: str) -> Ticket:
         with self.engine.begin() as connection:

@@ -15,15 +15,16 @@ from sqlalchemy.engine import Engine
 from bot.storage.db import addresses, deliveries
 
 
-def _fernet(secret: bytes) -> Fernet:
-    key = hmac.new(secret, b"kyr-addresses-v1", hashlib.sha256).digest()
+def sealer(secret: bytes, purpose: bytes = b"kyr-addresses-v1") -> Fernet:
+    """A Fernet key derived from KYR_SECRET_KEY, one per purpose (addresses, transcripts)."""
+    key = hmac.new(secret, purpose, hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
 class AddressBook:
     def __init__(self, engine: Engine, secret: bytes) -> None:
         self.engine = engine
-        self.fernet = _fernet(secret)
+        self.fernet = sealer(secret)
 
     def remember(self, resident: str, address: str) -> None:
         row = {"sealed": self.fernet.encrypt(address.encode()).decode(),
@@ -33,6 +34,10 @@ class AddressBook:
                 addresses.c.resident == resident).values(**row)).rowcount
             if not done:
                 connection.execute(sa.insert(addresses).values(resident=resident, **row))
+
+    def forget(self, resident: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(addresses).where(addresses.c.resident == resident))
 
     def lookup(self, resident: str) -> Optional[str]:
         with self.engine.connect() as connection:

@@ -73,7 +73,7 @@ async def test_start_registers_commands_per_language_and_webhook(channel, api: F
     codes = {c.get("language_code") for c in commands}
     assert codes == {None, "es", "pl", "zh", "ar", "fr", "ht", "uk"}
     spanish = next(c for c in commands if c.get("language_code") == "es")
-    assert [cmd["command"] for cmd in spanish["commands"]] == ["menu", "lang", "human", "delete", "help"]
+    assert [cmd["command"] for cmd in spanish["commands"]] == ["menu", "lang", "human", "stop", "delete", "help"]
     hook = api.of("setWebhook")[0]
     assert hook["url"] == "https://bot.example.org/hook" and hook["secret_token"] == channel.secret
     assert all(call.token == TOKEN for call in api.calls)

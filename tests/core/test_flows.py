@@ -117,7 +117,7 @@ def test_limits_sources_and_reviews(project_copy: Path) -> None:
     ui = project_copy / "content" / "ui.yml"
     text = ui.read_text()
     text = text.replace('text: "Main menu"', 'text: "Go back to the main menu please"', 1)
-    text = text.replace("    sources: [icirr_hotline]", "    sources: [no_such_source]")
+    text = text.replace("    sources: [icirr_hotline, chicago_oemc_911]", "    sources: [no_such_source]")
     text = text.replace('text: "Sorry, I didn\'t understand. Please choose one of the options below."',
                         'text: "' + "x" * 1100 + '"')
     text = text.replace("reviewed: 2026-11-22\n  interval_days: 365", "reviewed: 2020-01-01\n  interval_days: 30")
@@ -133,7 +133,7 @@ def test_limits_sources_and_reviews(project_copy: Path) -> None:
 
 def test_legal_text_without_source_and_bad_placeholder(project_copy: Path) -> None:
     ui = project_copy / "content" / "ui.yml"
-    text = ui.read_text().replace("    sources: [icirr_hotline]\n", "")
+    text = ui.read_text().replace("    sources: [icirr_hotline, chicago_oemc_911]\n", "")
     text = text.replace("{emergency.phone}", "{emergency.fax}")
     ui.write_text(text)
     errors = messages(project_copy)

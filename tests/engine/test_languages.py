@@ -33,7 +33,8 @@ async def test_a_full_flow_in_every_language(engine: Engine, bot: TestBot, lang:
     assert [m.step for m in door] == ["disclaimer", "ask_now"]
     assert door[0].text == t("ui.disclaimer") and door[-1].text == t("ice_at_door.ask_now")
     at_door = await bot.press(t("ui.yes"))
-    assert [m.step for m in at_door] == ["at_door", "ask_signed"]
+    # Agents are there now: the hotline is alerted (place in line, what not to share).
+    assert [m.step for m in at_door] == ["at_door", "ask_signed", "handoff_status", "handoff_privacy"]
     refused = await bot.press(t("ui.no"))
     assert refused[-1].step == "administrative" and refused[-1].text == t("ice_at_door.administrative")
     more = await bot.press(t("ui.next"))
@@ -107,7 +108,7 @@ async def test_typed_language_requests_switch_directly(bot: TestBot, text: str, 
 async def test_arabic_isolates_numbers_and_latin_names(engine: Engine, bot: TestBot) -> None:
     await bot.say("/lang ar")
     reply = await bot.say("/human")
-    text = reply[-1].text
+    text = next(m.text for m in reply if m.step == "hotline")
     assert f"{LRI}+1 855-435-7693" in text
     assert "ICIRR" in text and text.count(LRI) >= 2
 

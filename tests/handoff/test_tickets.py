@@ -17,7 +17,7 @@ from bot.storage.db import make_engine
 @pytest.fixture
 def service(database_url: str) -> Iterator[TicketService]:
     engine = make_engine(database_url)
-    yield TicketService(engine)
+    yield TicketService(engine, b"test-secret")
     engine.dispose()
 
 

@@ -1,0 +1,23 @@
+"""A channel test double for relay tests: records what would have gone to the resident."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from bot.channels.base import Channel
+from bot.core.messages import OutboundMessage
+
+
+class RecordingChannel(Channel):
+    def __init__(self, name: str, refuse: Optional[str] = None) -> None:
+        self.name = name
+        self.refuse = refuse  # a reason to refuse every send with, like a platform would
+        self.sent: list[tuple[str, str]] = []  # (recipient, text)
+        self.messages: list[OutboundMessage] = []
+
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+        if self.refuse is not None:
+            return self.refuse
+        self.sent.append((recipient, message.text))
+        self.messages.append(message)
+        return None

@@ -1,0 +1,175 @@
+"""The resident's side of a handoff, through the real engine: asking, waiting, stopping,
+being handed back, hours, and nothing written while waiting lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator
+
+import pytest
+
+from bot.core.handoff import open_at
+from bot.engine.engine import Engine
+from bot.handoff.relay import Relay
+from bot.handoff.tickets import CLOSED, NORMAL, OPEN, URGENT, TicketService
+from bot.testing import TestBot
+from tests.channels.recording import RecordingChannel
+
+SUNDAY_NIGHT = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc)  # 01:00 Monday, Chicago
+
+
+@pytest.fixture
+def after_hours(engine: Engine) -> Iterator[None]:
+    before = engine.clock
+    engine.clock = lambda: SUNDAY_NIGHT
+    yield
+    engine.clock = before
+
+
+def texts(replies: list) -> str:  # type: ignore[type-arg]
+    return "\n".join(r.text for r in replies)
+
+
+async def test_asking_for_a_person_opens_a_ticket_and_says_where_they_stand(
+        engine: Engine, bot: TestBot) -> None:
+    await bot.say("/start es")
+    await bot.press("Español")
+    replies = await bot.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and ticket.status == OPEN
+    assert (ticket.topic, ticket.language, ticket.channel, ticket.priority) == \
+        ("talk_to_person", "es", "test", NORMAL)
+    said = texts(replies)
+    position = engine.tickets.position(ticket.id)
+    assert engine.renderer.text("es", "handoff.queued", position=str(position)) in said
+    assert engine.renderer.text("es", "handoff.privacy") in said  # no status, no full name
+    assert [b.payload for b in replies[-1].buttons] == ["/stop"]
+    assert ticket.path and ticket.path[-1] == "talk_to_person/hotline"
+
+
+async def test_what_they_write_while_waiting_goes_to_staff_and_the_bot_is_quiet(
+        engine: Engine, bot: TestBot) -> None:
+    await bot.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None
+    assert await bot.say("my brother was taken at the bus stop on 26th street") == []
+    assert await bot.say("2") == []  # a typed number is a message now, not a button
+    lines = [(m.kind, m.text) for m in engine.tickets.messages(ticket.id)]
+    assert ("resident", "my brother was taken at the bus stop on 26th street") in lines
+    assert ("resident", "2") in lines
+    # Nothing is lost across a restart: a new service on the same database reads it all.
+    again = TicketService(engine.store.engine, engine.settings.secret_key())
+    assert [m.text for m in again.messages(ticket.id)] == [m.text for m in engine.tickets.messages(ticket.id)]
+    # /human again: where they stand, not a second ticket
+    replies = await bot.say("/human")
+    assert engine.renderer.text("en", "handoff.already_waiting") in texts(replies)
+    assert engine.tickets.open_for(ticket.resident).id == ticket.id  # type: ignore[union-attr]
+
+
+async def test_a_photo_while_waiting_is_answered_and_noted_for_staff(engine: Engine, bot: TestBot) -> None:
+    from bot.core.messages import InboundMessage
+
+    await bot.say("/human")
+    replies = await engine.handle(InboundMessage("test", bot.user, media="photo"))
+    assert engine.renderer.text("en", "ui.text_only") in texts(replies)
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and any("photo" in (m.text or "") for m in engine.tickets.messages(ticket.id))
+
+
+@pytest.mark.parametrize("command", ["/menu", "/stop"])
+async def test_menu_or_stop_ends_the_wait(engine: Engine, bot: TestBot, command: str) -> None:
+    await bot.say("/human")
+    resident = engine.resident(bot_inbound(bot))
+    ticket = engine.tickets.open_for(resident)
+    assert ticket is not None
+    replies = await bot.say(command)
+    assert engine.tickets.get(ticket.id).status == CLOSED
+    assert engine.tickets.events(ticket.id)[-1] == ("closed", "resident")
+    assert engine.renderer.text("en", "handoff.stopped") in texts(replies)
+    assert bot.where == ("main_menu", "menu")
+    assert (await bot.say("ICE is at my door"))[-1].flow == "ice_at_door"  # the bot answers again
+
+
+async def test_agents_at_the_door_now_opens_an_urgent_ticket_and_buttons_still_work(
+        engine: Engine, bot: TestBot) -> None:
+    await bot.say("/start")
+    await bot.press("English")
+    await bot.say("immigration agents are at my door right now")
+    assert bot.where[0] == "ice_at_door"
+    replies = await bot.press("Yes")  # they are there now
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and (ticket.topic, ticket.priority) == ("ice_at_door", URGENT)
+    assert any(r.step == "at_door" for r in replies)
+    # The rights script keeps answering its buttons while they wait for a person.
+    step = next(r for r in replies if r.step == "ask_signed")
+    signed = next(b for b in step.buttons if b.title == "Yes")
+    assert (await bot.press_payload(signed.payload))[0].step == "judicial"
+    assert any("tapped a button" in (m.text or "") for m in engine.tickets.messages(ticket.id))
+
+
+async def test_after_hours_they_get_the_hours_and_emergency_numbers_and_can_leave_a_message(
+        engine: Engine, bot: TestBot, after_hours: None) -> None:
+    replies = await bot.say("/human")
+    said = texts(replies)
+    assert engine.renderer.text("en", "handoff.after_hours") in said
+    assert "911" in said and "+1 855-435-7693" in said
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and ticket.after_hours
+    assert await bot.say("please call me back tomorrow") == []
+    assert engine.tickets.messages(ticket.id)[-1].text == "please call me back tomorrow"
+
+
+async def test_closing_tells_the_resident_in_their_language_and_the_bot_resumes(
+        engine: Engine, bot: TestBot) -> None:
+    channel = RecordingChannel("test")
+    await bot.say("/start pl")
+    await bot.press("Polski")
+    await bot.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None
+    relay = Relay(engine, {"test": channel})
+    engine.tickets.claim(ticket.id, "ana")
+    _, reason = await relay.reply(ticket.id, "ana", "Dzień dobry, czytam Pana wiadomości.")
+    assert reason is None and channel.sent[-1] == (bot.user, "Dzień dobry, czytam Pana wiadomości.")
+    assert await relay.close(ticket.id, "ana", "resolved") is None
+    closing = [text for user, text in channel.sent[1:]]
+    assert engine.renderer.text("pl", "handoff.closed") in closing[0]
+    assert engine.addresses.lookup(ticket.resident) is None  # the address goes with the ticket
+    replies = await bot.say("1")  # the menu that was shown is live again
+    assert replies and replies[-1].flow not in (None, "main_menu")
+
+
+async def test_delete_erases_the_ticket_and_its_transcript(engine: Engine, bot: TestBot) -> None:
+    await bot.say("/human")
+    resident = engine.resident(bot_inbound(bot))
+    ticket = engine.tickets.open_for(resident)
+    assert ticket is not None
+    await bot.say("my name is Rosa")
+    await bot.say("/delete")
+    await bot.press("Yes, delete")
+    assert engine.tickets.open_for(resident) is None
+    with pytest.raises(Exception):
+        engine.tickets.get(ticket.id)
+    assert engine.addresses.lookup(resident) is None
+
+
+def test_hours_are_read_in_chicago_time_per_weekday() -> None:
+    hours = {"mon": "08:00-22:00", "tue": "closed", "sat": "22:00-02:00", "sun": "24h"}
+    chicago = dt.timezone(dt.timedelta(hours=-6))
+    assert open_at(hours, dt.datetime(2026, 11, 23, 8, 0, tzinfo=chicago))       # Monday 08:00
+    assert not open_at(hours, dt.datetime(2026, 11, 23, 7, 59, tzinfo=chicago))  # before
+    assert not open_at(hours, dt.datetime(2026, 11, 23, 22, 0, tzinfo=chicago))  # closing time
+    assert not open_at(hours, dt.datetime(2026, 11, 24, 12, 0, tzinfo=chicago))  # Tuesday closed
+    assert open_at(hours, dt.datetime(2026, 11, 28, 23, 0, tzinfo=chicago))      # Saturday night
+    assert open_at(hours, dt.datetime(2026, 11, 29, 1, 30, tzinfo=chicago))      # ...past midnight
+    assert open_at(hours, dt.datetime(2026, 11, 29, 12, 0, tzinfo=chicago))      # Sunday 24h
+    assert open_at(hours, dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.timezone.utc))  # 11:00 Chicago
+    # Daylight saving: 13:00 UTC is 08:00 in Chicago in July (CDT) but 07:00 in January.
+    assert open_at(hours, dt.datetime(2026, 7, 6, 13, 0, tzinfo=dt.timezone.utc))
+    assert not open_at(hours, dt.datetime(2026, 1, 5, 13, 0, tzinfo=dt.timezone.utc))
+
+
+def bot_inbound(bot: TestBot):  # type: ignore[no-untyped-def]
+    from bot.core.messages import InboundMessage
+
+    return InboundMessage("test", bot.user)
