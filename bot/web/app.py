@@ -1,9 +1,11 @@
-"""`kyr serve`: Starlette + uvicorn, and every channel whose settings are present."""
+"""`kyr serve`: Starlette + uvicorn, every channel whose settings are present, the staff
+console at /staff, and an hourly purge of what the retention settings say must go."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import os
@@ -18,6 +20,7 @@ from starlette.routing import Route
 
 from bot.channels.base import Channel
 from bot.settings import Settings
+from bot.web.console import Console
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +53,23 @@ def channels_from_environment(engine: Any, env: dict[str, str]) -> dict[str, Cha
     return found
 
 
-def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Starlette:
+PURGE_EVERY = 3600.0  # seconds
+
+
+async def purge_forever(engine: Any, settings: Settings) -> None:
+    """Idle conversations and old transcript text go while the server runs, not only at start."""
+    while True:
+        await asyncio.sleep(PURGE_EVERY)
+        try:
+            engine.store.purge(datetime.timedelta(days=settings.retention_days))
+            engine.tickets.purge_transcripts(datetime.timedelta(hours=settings.transcript_hours))
+        except Exception:
+            logger.exception("purge failed; it runs again in an hour")
+
+
+def create_app(settings: Settings, env: Optional[dict[str, str]] = None, engine: Any = None,
+               channels: Optional[dict[str, Channel]] = None) -> Starlette:
+    """The app; tests pass a loaded `engine` and their own `channels` (test doubles)."""
     services = Services()
     environment = dict(os.environ if env is None else env)
 
@@ -58,8 +77,9 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from bot.engine.engine import Engine
 
-        services.engine = await asyncio.to_thread(Engine.load, settings)
-        services.channels = channels_from_environment(services.engine, environment)
+        services.engine = engine or await asyncio.to_thread(Engine.load, settings)
+        services.channels = dict(channels) if channels is not None else \
+            channels_from_environment(services.engine, environment)
         for name, channel in list(services.channels.items()):
             try:
                 await channel.start()
@@ -68,9 +88,11 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
                 logger.error("channel %s could not start (%s); it stays off", name,
                              type(exc).__name__)
                 del services.channels[name]
+        purging = asyncio.create_task(purge_forever(services.engine, settings))
         try:
             yield
         finally:
+            purging.cancel()
             for channel in services.channels.values():
                 await channel.stop()
 
@@ -96,6 +118,9 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
             counters.update(getattr(channel, "counters", {}))
         lines = [f"kyr_{name} {value}" for name, value in sorted(counters.items())]
         if services.engine is not None:
+            waiting = services.engine.tickets.queue()
+            lines += [f"kyr_tickets_waiting {len(waiting)}",
+                      f"kyr_tickets_waiting_urgent {sum(t.priority == 'urgent' for t in waiting)}"]
             fallbacks = services.engine.renderer.catalogs.fallbacks
             lines += [f'kyr_untranslated_shown{{lang="{lang}"}} {n}' for lang, n in fallbacks.items()]
         return PlainTextResponse("\n".join(lines) + "\n")
@@ -142,7 +167,9 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None) -> Star
             return PlainTextResponse("bad signature", status_code=403)
         return accept(body, channel.process, "whatsapp_webhooks")
 
+    console = Console(services)
     app = Starlette(routes=[
+        *console.routes(),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),

@@ -142,8 +142,13 @@ async def run(bot_factory: Callable[[], Bot], workload: Workload, protocol: Text
     protocol.flush()
     phrases = heldout_phrases(workload.seed)
     modes = {mode: await run_mode(bot, workload, mode, phrases) for mode in MODES}
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    protocol.write("result " + ChildResult(modes, peak_kb / 1024).to_json() + "\n")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux (before relay)
+    relay: list[float] = []
+    if isinstance(bot, OurBot):  # the stock agent has no staff console to relay from
+        from tests.bench.relay import measure_relay
+
+        relay = await measure_relay(bot.engine)
+    protocol.write("result " + ChildResult(modes, peak_kb / 1024, relay_ms=relay).to_json() + "\n")
     protocol.flush()
 
 

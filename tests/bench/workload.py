@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HELDOUT = Path(__file__).resolve().parents[1] / "data" / "nlu_heldout.jsonl"
@@ -48,6 +48,11 @@ class ChildResult:
     modes: dict[str, ModeResult]
     peak_rss_mb: float
     cold_start_s: float = 0.0  # filled in by the parent
+    relay_ms: list[float] = field(default_factory=list)  # staff reply -> channel send (ours only)
+
+    def relay(self, p: float) -> float:
+        return ModeResult(len(self.relay_ms), 1.0, self.relay_ms, 0).percentile(p) \
+            if self.relay_ms else float("nan")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import uuid
 from typing import Iterator
@@ -9,8 +10,10 @@ from typing import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+import sqlalchemy as sa
+
 from bot.handoff.tickets import (CLAIMED, CLOSED, OPEN, URGENT, AlreadyClaimed, TicketError,
-                                 TicketService)
+                                 TicketService, ticket_messages)
 from bot.storage.db import make_engine
 
 
@@ -115,3 +118,69 @@ def test_any_sequence_keeps_the_ticket_consistent(service: TicketService, ops: l
             assert current.assignee is None
         kinds = [k for k, _ in service.events(ticket.id)]
         assert kinds.count("claimed") <= 1 and kinds.count("closed") == (current.status == CLOSED)
+
+
+# ---- the transcript: sealed, delivery status, purge, erase, the console's version ----
+
+def test_transcript_is_sealed_at_rest_and_read_back_in_order(service: TicketService) -> None:
+    ticket = service.open(resident(), "whatsapp", "legal_help", "es", path=("main_menu/menu",))
+    before = service.version()
+    first = service.add_message(ticket.id, "resident", "resident", "mi esposo fue detenido en Cicero")
+    assert service.version() > before  # the console sees a change
+    reply = service.add_message(ticket.id, "staff:ana", "reply", "¿Sabe dónde lo llevaron?")
+    service.delivered(reply, False, "outside the 24-hour window")
+    lines = service.messages(ticket.id)
+    assert [(m.id, m.kind, m.text) for m in lines] == [
+        (first, "resident", "mi esposo fue detenido en Cicero"),
+        (reply, "reply", "¿Sabe dónde lo llevaron?")]
+    assert (lines[1].delivery, lines[1].reason) == ("failed", "outside the 24-hour window")
+    assert service.get(ticket.id).path == ("main_menu/menu",)
+    with service.engine.connect() as connection:
+        raw = " ".join(str(v) for row in connection.execute(sa.select(ticket_messages)) for v in row)
+    assert "Cicero" not in raw and "detenido" not in raw
+    assert service.events(ticket.id, "resident", "reply") == [("resident", "resident"), ("reply", "staff:ana")]
+    # The state changes alone are still what events() reports by default.
+    assert service.events(ticket.id) == [("opened", "resident")]
+
+
+def test_a_resident_line_moves_the_last_seen_time(service: TicketService) -> None:
+    ticket = service.open(resident(), "whatsapp", "legal_help", "en")
+    opened = service.get(ticket.id).last_inbound_at
+    service.add_message(ticket.id, "staff:ana", "reply", "hello")
+    assert service.get(ticket.id).last_inbound_at == opened  # staff lines do not count
+    service.add_message(ticket.id, "resident", "resident", "hi")
+    assert service.get(ticket.id).last_inbound_at >= opened  # type: ignore[operator]
+
+
+def test_purge_removes_text_of_closed_tickets_only_after_the_retention(service: TicketService) -> None:
+    closed_one = service.open(resident(), "telegram", "legal_help", "en")
+    service.add_message(closed_one.id, "resident", "resident", "old words")
+    service.close(closed_one.id, "resident", "left")
+    still_open = service.open(resident(), "telegram", "legal_help", "en")
+    service.add_message(still_open.id, "resident", "resident", "current words")
+    assert service.purge_transcripts(dt.timedelta(hours=1)) == 0  # closed just now: kept
+    assert service.purge_transcripts(dt.timedelta(seconds=-1)) >= 1
+    assert [m.text for m in service.messages(closed_one.id)] == [None]  # the line stays, no text
+    assert [m.text for m in service.messages(still_open.id)] == ["current words"]
+
+
+def test_erase_resident_removes_tickets_transcripts_and_events(service: TicketService) -> None:
+    who = resident()
+    ticket = service.open(who, "telegram", "legal_help", "en")
+    service.add_message(ticket.id, "resident", "resident", "my name is Rosa")
+    service.close(ticket.id, "resident", "left")
+    service.open(who, "telegram", "ice_at_door", "en")
+    other = service.open(resident(), "telegram", "legal_help", "en")
+    assert service.erase_resident(who) == 2
+    assert service.open_for(who) is None
+    with pytest.raises(TicketError):
+        service.get(ticket.id)
+    assert service.messages(ticket.id) == [] and service.events(ticket.id) == []
+    assert service.get(other.id).status == OPEN
+
+
+def test_a_changed_secret_key_makes_old_text_unreadable_not_a_crash(service: TicketService) -> None:
+    ticket = service.open(resident(), "telegram", "legal_help", "en")
+    service.add_message(ticket.id, "resident", "resident", "words")
+    other_key = TicketService(service.engine, b"another-secret")
+    assert [m.text for m in other_key.messages(ticket.id)] == [None]

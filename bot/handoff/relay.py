@@ -1,0 +1,83 @@
+"""Staff to resident: replies and the end of a ticket go out through the resident's channel.
+
+Every reply is written to the transcript before it is sent, and marked sent or not
+delivered (with the reason) after, so staff always see what reached the resident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Mapping, Optional
+
+from bot.channels.base import Channel
+from bot.core.messages import OutboundMessage
+from bot.handoff.tickets import CLAIMED, REPLY, SYSTEM, Ticket, TicketError
+
+if TYPE_CHECKING:
+    from bot.engine.engine import Engine
+
+logger = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = dt.timedelta(hours=24)  # free-form replies only within 24 h of their last message
+MAX_REPLY = 4000
+
+
+class Relay:
+    def __init__(self, engine: "Engine", channels: Mapping[str, Channel]) -> None:
+        self.engine = engine
+        self.tickets = engine.tickets
+        self.channels = channels
+
+    def why_not_deliverable(self, ticket: Ticket) -> Optional[str]:
+        """A reason a reply cannot reach the resident now, or None."""
+        if ticket.channel not in self.channels:
+            return f"the {ticket.channel} channel is not running on this server"
+        if ticket.channel == "whatsapp" and ticket.last_inbound_at is not None and \
+                dt.datetime.now(dt.timezone.utc) - ticket.last_inbound_at > WHATSAPP_WINDOW:
+            return ("outside WhatsApp's 24-hour window: the resident last wrote more than "
+                    "24 hours ago, and WhatsApp only lets a business reply within 24 hours")
+        return None
+
+    async def _deliver(self, ticket: Ticket, messages: list[OutboundMessage]) -> Optional[str]:
+        reason = self.why_not_deliverable(ticket)
+        if reason is not None:
+            return reason
+        address = self.engine.addresses.lookup(ticket.resident)
+        if address is None:
+            return "the resident's address is gone (they erased their data)"
+        channel = self.channels[ticket.channel]
+        for message in messages:
+            try:
+                reason = await channel.send(address, message)
+            except Exception as exc:  # a channel bug must not lose the record of the reply
+                logger.exception("relay through %s failed", ticket.channel)
+                reason = f"sending failed ({type(exc).__name__})"
+            if reason is not None:
+                return reason
+        return None
+
+    async def reply(self, ticket_id: int, staff: str, text: str) -> tuple[int, Optional[str]]:
+        """Send a staff reply; returns the transcript line and why it was not delivered."""
+        text = text.strip()[:MAX_REPLY]
+        if not text:
+            raise TicketError("the reply is empty")
+        ticket = self.tickets.get(ticket_id)
+        if ticket.status != CLAIMED or ticket.assignee != staff:
+            raise TicketError(f"ticket {ticket_id} is not claimed by you: claim it first")
+        message_id = self.tickets.add_message(ticket_id, f"staff:{staff}", REPLY, text)
+        reason = await self._deliver(ticket, [OutboundMessage(text, lang=ticket.language,
+                                                              flow="system", step="staff_reply")])
+        self.tickets.delivered(message_id, reason is None, reason)
+        return message_id, reason
+
+    async def close(self, ticket_id: int, staff: str, disposition: str) -> Optional[str]:
+        """Close the ticket, tell the resident in their language and show them the menu."""
+        ticket = self.tickets.close(ticket_id, staff, disposition)
+        replies = await self.engine.system_turn(ticket.resident, "handoff_closed", ticket.channel)
+        reason = await self._deliver(ticket, replies)
+        self.tickets.add_message(ticket_id, "bot", SYSTEM, "The resident was told the chat ended "
+                                 "and was shown the menu." if reason is None else
+                                 f"The resident could not be told the chat ended: {reason}")
+        self.engine.addresses.forget(ticket.resident)
+        return reason

@@ -1,0 +1,87 @@
+// Live updates for the hotline console: no build step, no framework.
+// The server sends "change" events (bot/web/console.py); the page re-fetches its live part.
+(function () {
+  "use strict";
+  var body = document.body;
+  var live = body.getAttribute("data-live");
+  var target = live && document.getElementById(body.getAttribute("data-target"));
+  var knownUrgent = null;
+
+  function urgentIds(root) {
+    var el = root.querySelector("[data-urgent]");
+    var ids = el ? el.getAttribute("data-urgent").split(" ").filter(Boolean) : [];
+    return ids;
+  }
+
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Ctx();
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      osc.type = "square";
+      osc.frequency.value = 880;
+      gain.gain.value = 0.15;
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.6);
+    } catch (e) { /* no sound available: the banner still shows */ }
+  }
+
+  function alertUrgent() {
+    var banner = document.getElementById("alert");
+    if (banner) { banner.hidden = false; }
+    document.title = "(!) URGENT: " + document.title.replace(/^\(!\) URGENT: /, "");
+    beep();
+  }
+
+  function checkUrgent(root) {
+    var ids = urgentIds(root);
+    if (knownUrgent !== null && ids.some(function (id) { return knownUrgent.indexOf(id) < 0; })) {
+      alertUrgent();
+    }
+    knownUrgent = ids;
+  }
+
+  function stateOf(root) {
+    var el = root.querySelector("[data-state]");
+    return el ? el.getAttribute("data-state") : null;
+  }
+
+  var renderedState = target ? stateOf(target) : null;
+
+  function refresh() {
+    fetch(live, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (r.status === 401) { window.location = "/staff/login"; return null; }
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html === null || html === undefined) { return; }
+      target.innerHTML = html;
+      checkUrgent(target);
+      var state = stateOf(target);
+      var draft = document.getElementById("reply-text");
+      if (renderedState !== null && state !== renderedState && !(draft && draft.value)) {
+        window.location.reload();  // claimed or closed elsewhere: show the right forms
+      }
+    });
+  }
+
+  if (live && target && window.EventSource) {
+    checkUrgent(target);
+    var source = new EventSource("/staff/events");
+    source.addEventListener("change", refresh);
+  }
+
+  var banner = document.getElementById("alert");
+  if (banner) {
+    banner.addEventListener("click", function () { banner.hidden = true; });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button.use") : null;
+    if (!button) { return; }
+    var box = document.getElementById("reply-text");
+    if (box) { box.value = button.getAttribute("data-text"); box.focus(); }
+  });
+})();

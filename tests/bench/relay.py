@@ -1,0 +1,73 @@
+"""Relay latency: a staff reply submitted in the console until the channel's send is called.
+
+Measured through the real ASGI app (session check, CSRF, form parsing, the ticket service's
+sealed transcript write, the sealed address lookup), in-process with httpx, so the number
+is the bot's own work and not the network's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from time import perf_counter
+from typing import Any, Optional
+
+import httpx
+
+from bot.channels.base import Channel
+from bot.core.messages import InboundMessage, OutboundMessage
+
+PASSWORD = "benchmark password only"
+
+
+class TimingChannel(Channel):
+    name = "console"
+
+    def __init__(self) -> None:
+        self.sent_at: dict[str, float] = {}
+
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+        self.sent_at[message.text] = perf_counter()
+        return None
+
+
+async def measure_relay(engine: Any, replies: int = 200, staff: int = 10) -> list[float]:
+    """`staff` people, each with a claimed ticket, send `replies` replies in all, at once."""
+    from argon2 import PasswordHasher
+
+    from bot.handoff.staff import StaffDirectory
+    from bot.web.app import create_app
+
+    channel = TimingChannel()
+    app = create_app(engine.settings, env={}, engine=engine, channels={"console": channel})
+    app.state.services.engine = engine
+    app.state.services.channels = {"console": channel}
+    directory = StaffDirectory(engine.store.engine, PasswordHasher(time_cost=1, memory_cost=8192,
+                                                                   parallelism=1))
+    latencies: list[float] = []
+
+    async def one_staff(k: int) -> None:
+        name, resident = f"bench-staff-{k}", f"bench-resident-{k}"
+        directory.add(name, "staff", (), PASSWORD)
+        await engine.handle(InboundMessage("console", resident, text="/human"))
+        ticket = engine.tickets.open_for(engine.resident(InboundMessage("console", resident)))
+        assert ticket is not None, "no ticket opened"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://bench") as client:
+            login = await client.get("/staff/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+            await client.post("/staff/login", data={"csrf": token, "name": name, "password": PASSWORD})
+            page = await client.get(f"/staff/tickets/{ticket.id}")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            await client.post(f"/staff/tickets/{ticket.id}/claim", data={"csrf": csrf})
+            for j in range(replies // staff):
+                text = f"reply {k}-{j}"
+                started = perf_counter()
+                response = await client.post(f"/staff/tickets/{ticket.id}/reply",
+                                             data={"csrf": csrf, "text": text})
+                if response.status_code != 303 or text not in channel.sent_at:
+                    raise SystemExit(f"relay failed: HTTP {response.status_code}")
+                latencies.append((channel.sent_at[text] - started) * 1000)
+
+    await asyncio.gather(*(one_staff(k) for k in range(staff)))
+    return latencies

@@ -1,0 +1,78 @@
+"""Staff accounts, sessions, login throttling and the audit log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterator
+
+import pytest
+from argon2 import PasswordHasher
+
+from bot.handoff.staff import MAX_FAILURES, StaffDirectory, StaffError, TooManyAttempts
+from bot.storage.db import make_engine
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def directory(database_url: str) -> Iterator[StaffDirectory]:
+    engine = make_engine(database_url)
+    yield StaffDirectory(engine, PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+    engine.dispose()
+
+
+def name() -> str:
+    return f"staff-{uuid.uuid4().hex[:8]}"
+
+
+def test_accounts_sessions_and_logout(directory: StaffDirectory) -> None:
+    who = name()
+    directory.add(who, "supervisor", ("es", "pl"), PASSWORD)
+    staff = directory.authenticate(who, PASSWORD, "10.1.1.1")
+    assert (staff.role, staff.languages, staff.supervises) == ("supervisor", ("es", "pl"), True)
+    token, session = directory.start_session(staff)
+    assert directory.session(token) == session and len(session.csrf) > 20
+    assert directory.session("forged") is None and directory.session(None) is None
+    directory.end_session(token)
+    assert directory.session(token) is None
+
+
+def test_changing_an_account_ends_its_sessions(directory: StaffDirectory) -> None:
+    who = name()
+    staff = directory.add(who, "staff", (), PASSWORD)
+    token, _ = directory.start_session(staff)
+    directory.add(who, "staff", (), PASSWORD + "!")
+    assert directory.session(token) is None
+    with pytest.raises(StaffError):
+        directory.authenticate(who, PASSWORD, "10.1.1.2")
+
+
+def test_bad_accounts_are_refused(directory: StaffDirectory) -> None:
+    for bad_name, role, password in [("two words", "staff", PASSWORD), (name(), "boss", PASSWORD),
+                                     (name(), "staff", "short")]:
+        with pytest.raises(StaffError):
+            directory.add(bad_name, role, (), password)
+
+
+def test_failures_lock_the_name_and_the_address(directory: StaffDirectory) -> None:
+    who, other = name(), name()
+    directory.add(who, "staff", (), PASSWORD)
+    directory.add(other, "staff", (), PASSWORD)
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(StaffError):
+            directory.authenticate(who, "wrong", "10.2.2.2")
+    with pytest.raises(TooManyAttempts):  # the right password, too late
+        directory.authenticate(who, PASSWORD, "10.9.9.9")
+    with pytest.raises(TooManyAttempts):  # the address is locked for every name
+        directory.authenticate(other, PASSWORD, "10.2.2.2")
+    assert directory.authenticate(other, PASSWORD, "10.3.3.3").name == other
+    with pytest.raises(StaffError):  # an unknown name fails like a wrong password
+        directory.authenticate(name(), PASSWORD, "10.4.4.4")
+
+
+def test_audit_log_records_who_opened_which_transcript(directory: StaffDirectory) -> None:
+    who = name()
+    directory.audit(who, 41)
+    directory.audit(who, 42)
+    entries = directory.audit_entries(ticket_id=42)
+    assert [(e.staff, e.ticket_id, e.action) for e in entries] == [(who, 42, "opened transcript")]
