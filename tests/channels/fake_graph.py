@@ -16,6 +16,7 @@ class FakeGraphAPI(LocalServer):
     sent: list[dict[str, Any]] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
     script: list[int] = field(default_factory=list)  # status codes to answer next, then 200
+    error_code: int | None = None  # Meta's error code in scripted failures (default 131000 + status)
     attempts: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -31,7 +32,8 @@ class FakeGraphAPI(LocalServer):
         body = await request.json()
         if self.script:
             status = self.script.pop(0)
-            return web.json_response({"error": {"message": "scripted", "code": 131000 + status}},
+            code = self.error_code if self.error_code is not None else 131000 + status
+            return web.json_response({"error": {"message": "scripted", "code": code}},
                                      status=status)
         self.sent.append(body)
         return web.json_response({"messaging_product": "whatsapp", "contacts": [{"wa_id": body["to"]}],

@@ -246,3 +246,27 @@ async def test_other_media_get_the_text_only_answer(channel, api: FakeBotAPI, en
     assert engine.renderer.text("es", "ui.text_only") in [m["text"] for m in sent]
     chat_id = str(data["message"]["chat"]["id"])
     assert chat_id not in caplog.text and "+13125550100" not in caplog.text  # nothing identifying logged
+
+
+async def test_staff_replies_and_the_end_of_a_ticket_reach_the_resident_on_telegram(
+        channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from bot.core.messages import InboundMessage
+    from bot.handoff.relay import Relay
+
+    data = unique(fixture("text_es"), "relay")
+    data["message"]["text"] = "/human"
+    await channel.process(data)
+    await api.wait_for("sendMessage", 3)
+    user = str(data["message"]["from"]["id"])
+    ticket = engine.tickets.open_for(engine.resident(InboundMessage("telegram", user)))
+    assert ticket is not None and ticket.channel == "telegram"
+    engine.tickets.claim(ticket.id, "ana")
+    relay = Relay(engine, {"telegram": channel})
+    before = len(api.of("sendMessage"))
+    assert (await relay.reply(ticket.id, "ana", "Hola, ¿está a salvo?"))[1] is None
+    assert await relay.close(ticket.id, "ana", "resolved") is None
+    sent = api.of("sendMessage")[before:]
+    assert {int(m["chat_id"]) for m in sent} == {data["message"]["chat"]["id"]}
+    assert sent[0]["text"] == "Hola, ¿está a salvo?" and "reply_markup" not in sent[0]
+    assert any(engine.renderer.text(ticket.language, "handoff.closed") in m["text"] for m in sent[1:])
+    assert "inline_keyboard" in sent[-1]["reply_markup"]  # the menu's buttons

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.channels.whatsapp import WhatsAppChannel, signature
-from bot.core.messages import Button, OutboundMessage
+from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.engine.engine import Engine
 from bot.settings import PROJECT_ROOT
 from bot.storage.db import addresses, deliveries
@@ -292,3 +292,30 @@ async def test_other_inbound_types_get_the_text_only_answer(channel: WhatsAppCha
     await channel.process(data)
     answers = {engine.renderer.text(lang, "ui.text_only") for lang in engine.languages}
     assert answers & set(texts(graph))
+
+
+async def test_staff_replies_reach_the_resident_on_whatsapp_or_say_why_not(
+        channel: WhatsAppChannel, graph: FakeGraphAPI, engine: Engine) -> None:
+    """The relay through the real adapter: a reply goes to the resident's number; Meta's
+    131047 (the 24-hour window closed) comes back to staff as the reason."""
+    from bot.handoff.relay import Relay
+
+    body = fixture("text_ar", "-relay")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["from"] = "17735550199"
+    message["text"]["body"] = "/human"
+    await channel.process(body)
+    ticket = engine.tickets.open_for(engine.resident(InboundMessage("whatsapp", "17735550199")))
+    assert ticket is not None and ticket.channel == "whatsapp"
+    engine.tickets.claim(ticket.id, "ana")
+    relay = Relay(engine, {"whatsapp": channel})
+    graph.sent.clear()
+    _, reason = await relay.reply(ticket.id, "ana", "مرحبا، أنا متطوعة من الخط الساخن.")
+    assert reason is None
+    assert graph.sent == [{"messaging_product": "whatsapp", "recipient_type": "individual",
+                           "to": "17735550199", "type": "text",
+                           "text": {"body": "مرحبا، أنا متطوعة من الخط الساخن."}}]
+    graph.script, graph.error_code = [400], 131047
+    _, reason = await relay.reply(ticket.id, "ana", "are you still there?")
+    assert reason == "outside the 24-hour window"
+    assert engine.tickets.messages(ticket.id)[-1].delivery == "failed"

@@ -23,6 +23,16 @@ from tests.web.conftest import PASSWORD
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = PROJECT_ROOT / "build" / "browser"
 
+# Counts the alert's tones: headless chromium has no speakers, but the oscillator starts.
+BEEP_COUNTER = """
+window.__beeps = 0;
+const realStart = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+  window.__beeps += 1;
+  return realStart.apply(this, args);
+};
+"""
+
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (`make setup` installs it)")
 
@@ -62,11 +72,14 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = await browser.new_page()
+        await page.add_init_script(BEEP_COUNTER)
         await page.goto(f"{server}/staff/login")
         await page.fill("input[name=name]", "vera")
         await page.fill("input[name=password]", PASSWORD)
         await page.click("button[type=submit]")
         await expect(page.locator("p.count")).to_be_visible()
+        await page.locator("p.count").click()  # any first click turns the alert sound on
+        await expect(page.locator("#sound-hint")).to_be_hidden()
 
         # A resident at the door, now: an urgent ticket appears without a reload, with an alert.
         await resident.press_payload("main_menu:menu>@ice_at_door")
@@ -76,6 +89,7 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
         row = page.locator(f'tr[data-ticket="{ticket.id}"]')
         await expect(row).to_be_visible(timeout=10_000)
         await expect(page.locator("#alert")).to_be_visible()
+        assert await page.evaluate("window.__beeps") >= 1  # and it was heard
         await page.screenshot(path=str(SHOTS / "queue.png"))
 
         await row.locator("a").click()

@@ -13,10 +13,26 @@
     return ids;
   }
 
-  function beep() {
+  // Browsers only play sound after the person has interacted with the page: the first
+  // click anywhere unlocks it, and a hint says so until then.
+  var audio = null;
+  function unlockSound() {
+    if (audio) { return; }
     try {
       var Ctx = window.AudioContext || window.webkitAudioContext;
-      var ctx = new Ctx();
+      audio = new Ctx();
+      audio.resume();
+    } catch (e) { audio = null; }
+    var hint = document.getElementById("sound-hint");
+    if (hint && audio) { hint.hidden = true; }
+  }
+  document.addEventListener("click", unlockSound);
+  document.addEventListener("keydown", unlockSound);
+
+  function beep() {
+    try {
+      var ctx = audio;
+      if (!ctx) { return; }
       var osc = ctx.createOscillator();
       var gain = ctx.createGain();
       osc.type = "square";
