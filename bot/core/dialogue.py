@@ -224,7 +224,10 @@ class Dialogue:
         after, items = self._respond(state, turn)
         said = tuple(f"{i['flow']}/{i['step']}" for i in items if i["kind"] == "step")
         if said:
-            after = replace(after, trail=(after.trail + said)[-TRAIL:])
+            trail = after.trail + said
+            menu = [n for n, entry in enumerate(trail) if entry.startswith(f"{MENU_FLOW}/")]
+            # Only the way from the last visit to the menu: not older history.
+            after = replace(after, trail=(trail[menu[-1]:] if menu else trail)[-TRAIL:])
         return after, items
 
     def _respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
@@ -338,8 +341,12 @@ class Dialogue:
               items: list[Item]) -> tuple[State, list[Item]]:
         """Say steps one after another until one waits for the resident."""
         items = list(items)
-        # Where help was asked for: the topic the resident was in, if they ask from there.
+        # Where help was asked for: the topic the resident was in, if they ask from there,
+        # and whether someone is in danger there (the flow's or the step's `urgent`).
         asked_in = state.flow if state.flow in self.topic_flows - {HUMAN_FLOW, DELETE_FLOW} else HUMAN_FLOW
+        asked_at = self.step(state.flow, state.step)
+        urgent_there = asked_in != HUMAN_FLOW and (self.flows[asked_in].urgent or bool(
+            asked_at is not None and asked_at.urgent))
         if flow_id != LANGUAGE_FLOW:
             state = replace(state, return_to=None)  # the picker's way back is stale now
         for _ in range(MAX_CHAIN):
@@ -350,7 +357,10 @@ class Dialogue:
             step = self.flows[flow_id].steps[step_id]
             items.append({"kind": "step", "flow": flow_id, "step": step_id})
             if step.action == "handoff":
-                items[-1]["topic"] = asked_in if flow_id == HUMAN_FLOW else flow_id
+                escalates = flow_id != HUMAN_FLOW  # the step itself calls the hotline
+                items[-1]["topic"] = flow_id if escalates else asked_in
+                items[-1]["urgent"] = (self.flows[flow_id].urgent or step.urgent) if escalates \
+                    else urgent_there
             if step.next is not None:
                 step_id = step.next
             elif step.next_flow is not None:

@@ -40,6 +40,8 @@ STEP_SCHEMA: dict[str, Any] = {
         "options": {"type": "array", "minItems": 1, "maxItems": 8, "items": OPTION_SCHEMA},
         "directory": {"type": "string", "pattern": ID_PATTERN},
         "action": {"enum": list(ACTIONS)},
+        # Someone is in danger now: a ticket opened here, or asked for from here, is urgent.
+        "urgent": {"type": "boolean"},
     },
     "not": {"anyOf": [
         {"required": ["next", "options"]},
@@ -58,6 +60,7 @@ FLOW_SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "pattern": KEY_PATTERN},
         "disclaimer": {"type": "boolean"},
         "menu": {"type": "boolean"},
+        "urgent": {"type": "boolean"},  # every step of the flow is urgent
         "steps": {"type": "array", "minItems": 1, "items": STEP_SCHEMA},
     },
 }
@@ -86,6 +89,7 @@ class Step:
     directory: str | None
     action: str | None
     line: int
+    urgent: bool = False
 
     @property
     def waits(self) -> bool:
@@ -105,6 +109,7 @@ class Flow:
     steps: dict[str, Step]
     path: str
     line: int
+    urgent: bool = False
 
     @property
     def first(self) -> Step:
@@ -164,10 +169,11 @@ def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, l
         steps[raw["id"]] = Step(
             id=raw["id"], say=raw["say"], next=raw.get("next"), next_flow=raw.get("next_flow"),
             options=options, directory=raw.get("directory"), action=raw.get("action"),
-            line=doc.line(["steps", i]),
+            line=doc.line(["steps", i]), urgent=bool(raw.get("urgent")),
         )
     flow = Flow(id=data["id"], title=data["title"], disclaimer=bool(data.get("disclaimer")),
-                menu=bool(data.get("menu", True)), steps=steps, path=label, line=1)
+                menu=bool(data.get("menu", True)), steps=steps, path=label, line=1,
+                urgent=bool(data.get("urgent")))
     return flow, problems
 
 
@@ -179,6 +185,8 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
         for key in ("next", "next_flow", "directory", "action"):
             if getattr(step, key) is not None:
                 raw[key] = getattr(step, key)
+        if step.urgent:
+            raw["urgent"] = True
         if step.options:
             raw["options"] = [{"label": o.label, **({"goto": o.goto} if o.goto else {"flow": o.flow})}
                               for o in step.options]
@@ -188,6 +196,8 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
         data["disclaimer"] = True
     if not flow.menu:
         data["menu"] = False
+    if flow.urgent:
+        data["urgent"] = True
     data["steps"] = steps
     return data
 

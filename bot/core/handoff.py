@@ -81,7 +81,9 @@ def status_messages(renderer: Renderer, lang: str, place: Place) -> list[Outboun
     first: list[str] = []
     if place.already_waiting:
         first.append(renderer.text(lang, "handoff.already_waiting"))
-    if place.open_now:
+    if place.already_waiting and place.position == 0:
+        pass  # a person has taken the chat: no place in line to give
+    elif place.open_now:
         line = renderer.text(lang, "handoff.queued", position=str(max(place.position, 1)))
         if place.wait is not None:
             line += " " + renderer.text_n(lang, "handoff.wait", wait_minutes(place.wait))

@@ -20,6 +20,7 @@ class OutboundMessage:
     step: str | None = None
     action: str | None = None  # a service to run after the turn, e.g. delete_my_data
     topic: str | None = None  # for action "handoff": the flow the resident asked for help in
+    urgent: bool = False  # for action "handoff": someone is in danger now
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,8 @@ class Renderer:
         if step.directory:
             listing = self.directory(lang, step.directory)
             text = f"{text}\n\n{listing}" if listing else text
-        return OutboundMessage(text, buttons, lang, flow_id, step_id, step.action, item.get("topic"))
+        return OutboundMessage(text, buttons, lang, flow_id, step_id, step.action, item.get("topic"),
+                               bool(item.get("urgent")))
 
     def _ask_language(self, item: dict, lang: str) -> OutboundMessage:
         """'Do you want me to write in Español?' asked in both languages, both as buttons."""

@@ -47,15 +47,17 @@ def silence_rasa_event_logs() -> None:
     warnings.filterwarnings("ignore", module=r"rasa\.")
 
 MAX_TEXT = 1000  # NLU reads at most this much; a resident's essay still gets an answer
+MAX_TRANSCRIPT_LINE = 4096  # what staff read: a whole Telegram message (WhatsApp's is shorter)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def clean_text(text: str) -> str:
+def clean_text(text: str, limit: int = MAX_TEXT, keep_lines: bool = False) -> str:
     """Drop control characters and unpaired surrogates; keep emoji and every script."""
-    text = _CONTROL.sub(" ", text)
+    text = (_CONTROL_KEEP_LINES if keep_lines else _CONTROL).sub(" ", text)
     text = text.encode("utf-8", "replace").decode("utf-8")
     text = unicodedata.normalize("NFC", text)
-    return text.strip()[:MAX_TEXT]
+    return text.strip()[:limit]
 
 
 class CollectingChannel(OutputChannel):
@@ -80,7 +82,7 @@ def to_outbound(message: Dict[Text, Any]) -> List[OutboundMessage]:
         return [OutboundMessage(text=message.get("text") or "", buttons=buttons)]
     return [OutboundMessage(text=m["text"], buttons=tuple(Button(t, p) for t, p in m["buttons"]),
                             lang=m["lang"], flow=m["flow"], step=m["step"], action=m["action"],
-                            topic=m.get("topic"))
+                            topic=m.get("topic"), urgent=bool(m.get("urgent")))
             for m in packed]
 
 
@@ -250,7 +252,7 @@ class Engine:
         open_now = hotline_open(self.renderer.content, self.clock())
         self.addresses.remember(sender, inbound.user)  # staff replies must reach them
         ticket = self.tickets.open(sender, inbound.channel, asked.topic or "talk_to_person",
-                                   asked.lang, trail, after_hours=not open_now)
+                                   asked.lang, trail, after_hours=not open_now, urgent=asked.urgent)
         logger.info("ticket %d opened (%s, %s)", ticket.id, ticket.topic, ticket.priority)
         return status_messages(self.renderer, asked.lang, self.place(ticket))
 
@@ -261,6 +263,7 @@ class Engine:
 
         Returns the replies, or None to let the dialogue answer as usual.
         """
+        self.tickets.seen(ticket.id)  # any message reopens WhatsApp's 24-hour window
         if inbound.media is not None:  # staff cannot see it: the bot says it reads text only
             self.tickets.add_message(ticket.id, "bot", SYSTEM,
                                      f"The resident sent a {inbound.media[:20]}; it was not kept. "
@@ -272,17 +275,18 @@ class Engine:
             self.tickets.add_message(ticket.id, "bot", SYSTEM, f"The resident tapped a button: {raw[:80]}")
             return None
         if command is None:
-            if not raw:
+            whole = clean_text(inbound.text or "", MAX_TRANSCRIPT_LINE, keep_lines=True)
+            if not whole:
                 return []
-            self.tickets.add_message(ticket.id, RESIDENT, RESIDENT, raw)
+            self.tickets.add_message(ticket.id, RESIDENT, RESIDENT, whole)
             # An answer to the question the bot just asked ("no", "2") is still the bot's to
             # answer (agents at the door: "is it signed by a judge?"); the rest is for staff.
+            # A typed number or word that names "Main menu" or "Talk to a person" is for
+            # staff too ("how many officers?" "5"): only /menu, /stop or a tap end the wait.
             tracker = await self.store.retrieve(ticket.resident)
             state = slots.state_from(tracker.get_slot(slots.STATE)) if tracker else None
             answer = self.renderer.dialogue.typed_payload(state, raw) if state else None
-            command = parse_command(answer) if answer is not None else None
-            if command is None:
-                return [] if answer is None else None
+            return [] if answer is None or parse_command(answer) is not None else None
         name = command[0]
         if name in ("menu", "stop"):
             self.tickets.close(ticket.id, "resident", "resident stopped waiting")

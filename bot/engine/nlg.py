@@ -35,6 +35,6 @@ class BabelNLG(NaturalLanguageGenerator):
             # which turns them back into one OutboundMessage each.
             "kyr": [{"text": m.text, "buttons": [[b.title, b.payload] for b in m.buttons],
                      "lang": m.lang, "flow": m.flow, "step": m.step, "action": m.action,
-                     "topic": m.topic}
+                     "topic": m.topic, "urgent": m.urgent}
                     for m in messages],
         }

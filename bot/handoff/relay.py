@@ -71,9 +71,10 @@ class Relay:
         self.tickets.delivered(message_id, reason is None, reason)
         return message_id, reason
 
-    async def close(self, ticket_id: int, staff: str, disposition: str) -> Optional[str]:
+    async def close(self, ticket_id: int, staff: str, disposition: str,
+                    supervisor: bool = False) -> Optional[str]:
         """Close the ticket, tell the resident in their language and show them the menu."""
-        ticket = self.tickets.close(ticket_id, staff, disposition)
+        ticket = self.tickets.close(ticket_id, staff, disposition, supervisor)
         replies = await self.engine.system_turn(ticket.resident, "handoff_closed", ticket.channel)
         reason = await self._deliver(ticket, replies)
         self.tickets.add_message(ticket_id, "bot", SYSTEM, "The resident was told the chat ended "

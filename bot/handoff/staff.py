@@ -158,23 +158,27 @@ class StaffDirectory:
     def authenticate(self, name: str, password: str, client: str) -> Staff:
         """The account, if the password is right; raises TooManyAttempts or StaffError."""
         keys = [_digest(f"name:{name.strip().lower()}"), _digest(f"client:{client}")]
-        with self.engine.connect() as connection:
-            if any(self._failures(connection, key) >= MAX_FAILURES for key in keys):
-                raise TooManyAttempts("too many failed logins: wait 15 minutes and try again")
+        # The attempt is counted before the password is checked and uncounted if it was
+        # right: parallel guesses cannot all slip under the limit while argon2 runs.
+        with self.engine.begin() as connection:
+            now = _now()
+            connection.execute(sa.delete(login_failures).where(login_failures.c.at < now - FAILURE_WINDOW))
+            ids = [connection.execute(sa.insert(login_failures).values(key=k, at=now)).inserted_primary_key[0]
+                   for k in keys]
+            locked = any(self._failures(connection, key) > MAX_FAILURES for key in keys)
             stored = connection.execute(sa.select(staff_accounts.c.password_hash).where(
                 staff_accounts.c.name == name.strip())).scalar()
+        if locked:
+            raise TooManyAttempts("too many failed logins: wait 15 minutes and try again")
         try:
             self.hasher.verify(stored or self._dummy, password)
             ok = stored is not None
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok:
-            with self.engine.begin() as connection:
-                now = _now()
-                connection.execute(sa.insert(login_failures), [{"key": k, "at": now} for k in keys])
-                connection.execute(sa.delete(login_failures).where(
-                    login_failures.c.at < now - FAILURE_WINDOW))
             raise StaffError("wrong name or password")
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(login_failures).where(login_failures.c.id.in_(ids)))
         staff = self.get(name.strip())
         assert staff is not None
         return staff
@@ -213,6 +217,14 @@ class StaffDirectory:
         with self.engine.begin() as connection:
             connection.execute(sa.insert(audit_log).values(staff=staff, ticket_id=ticket_id,
                                                            action=action, at=_now()))
+
+    def has_opened(self, staff: str, ticket_id: int) -> bool:
+        """Whether this person opened the ticket's page (audited) within one session's span."""
+        since = _now() - dt.timedelta(hours=SESSION_HOURS)
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(audit_log.c.id).where(
+                audit_log.c.staff == staff, audit_log.c.ticket_id == ticket_id,
+                audit_log.c.at > since).limit(1)).first() is not None
 
     def audit_entries(self, limit: int = 200, ticket_id: Optional[int] = None) -> list[AuditEntry]:
         query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)

@@ -28,7 +28,6 @@ from bot.storage.db import metadata
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"
-URGENT_TOPICS = {"arrest_detention", "report_activity", "ice_at_door"}
 
 tickets = sa.Table(
     "kyr_tickets", metadata,
@@ -78,6 +77,7 @@ ticket_events = sa.Table(
 
 
 STATE_EVENTS = ("opened", "claimed", "transferred", "closed")
+FORGOTTEN = "forgotten"  # the resident key of a ticket past its retention
 
 
 class TicketError(Exception):
@@ -194,10 +194,12 @@ class TicketService:
         return ids.index(ticket_id) + 1 if ticket_id in ids else 0
 
     def expected_wait(self, recent: int = 20) -> Optional[dt.timedelta]:
-        """Median wait of the last claimed tickets; None before there is any."""
+        """Median wait of the last tickets claimed that were opened in hours; None before any."""
         with self.engine.connect() as connection:
+            # Tickets left overnight waited for the hotline to open, not for a free person.
             rows = connection.execute(sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
-                tickets.c.claimed_at.is_not(None)).order_by(tickets.c.claimed_at.desc()).limit(recent)).all()
+                tickets.c.claimed_at.is_not(None), tickets.c.after_hours.is_(False)).order_by(
+                tickets.c.claimed_at.desc()).limit(recent)).all()
         waits = [(_utc(claimed) - _utc(opened)).total_seconds()
                  for opened, claimed in rows if opened is not None and claimed is not None]
         return dt.timedelta(seconds=statistics.median(waits)) if waits else None
@@ -237,12 +239,15 @@ class TicketService:
                                                            actor=actor, at=_now()))
 
     def open(self, resident: str, channel: str, topic: str, language: str,
-             path: tuple[str, ...] = (), after_hours: bool = False) -> Ticket:
-        """Open a ticket, or return the resident's ticket that is still open."""
+             path: tuple[str, ...] = (), after_hours: bool = False, urgent: bool = False) -> Ticket:
+        """Open a ticket, or return the resident's ticket that is still open.
+
+        `urgent` comes from the flows (`urgent: true` on a flow or step): agents at the door
+        now is urgent, reading about it to prepare is not, though both are ice_at_door."""
         existing = self.open_for(resident)
         if existing is not None:
             return existing
-        priority = URGENT if topic in URGENT_TOPICS else NORMAL
+        priority = URGENT if urgent else NORMAL
         now = _now()
         with self.engine.begin() as connection:
             ticket_id = connection.execute(sa.insert(tickets).values(
@@ -267,6 +272,12 @@ class TicketService:
             self._event(connection, ticket_id, kind, author)
         return int(message_id)
 
+    def seen(self, ticket_id: int) -> None:
+        """The resident wrote (anything: text, a tap, a photo): WhatsApp's window restarts."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
+                last_inbound_at=_now()))
+
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
         with self.engine.begin() as connection:
             ticket_id = connection.execute(sa.select(ticket_messages.c.ticket_id).where(
@@ -278,14 +289,21 @@ class TicketService:
                 self._event(connection, ticket_id, "delivery", "bot")
 
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
-        """Delete the text of transcripts whose ticket closed longer ago than `older_than`."""
+        """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
+        the ticket's link to the resident and the path that led to it."""
         cutoff = _now() - older_than
         closed_long_ago = sa.select(tickets.c.id).where(
             tickets.c.status == CLOSED, tickets.c.closed_at < cutoff).scalar_subquery()
         with self.engine.begin() as connection:
-            return int(connection.execute(sa.update(ticket_messages).where(
+            purged = int(connection.execute(sa.update(ticket_messages).where(
                 ticket_messages.c.ticket_id.in_(closed_long_ago),
                 ticket_messages.c.sealed.is_not(None)).values(sealed=None)).rowcount)
+            # What stays (times, topic, disposition: the wait estimates, the hotline's own
+            # statistics) no longer says whose it was or what they read on the way.
+            connection.execute(sa.update(tickets).where(
+                tickets.c.status == CLOSED, tickets.c.closed_at < cutoff,
+                tickets.c.resident != FORGOTTEN).values(resident=FORGOTTEN, path="[]"))
+            return purged
 
     def erase_resident(self, resident: str) -> int:
         """/delete: the resident's tickets, transcripts and events go; returns tickets erased."""
@@ -311,21 +329,28 @@ class TicketService:
             self._event(connection, ticket_id, "claimed", f"staff:{staff}")
         return self.get(ticket_id)
 
-    def transfer(self, ticket_id: int, staff: str, to_staff: str) -> Ticket:
+    def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False) -> Ticket:
+        """Staff pass on their claimed ticket; a supervisor may pass on anyone's, or give a
+        waiting ticket to someone (when the assignee went off shift, say)."""
         with self.engine.begin() as connection:
+            condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == staff)
+            if supervisor:
+                condition = tickets.c.status != CLOSED
             changed = connection.execute(sa.update(tickets).where(
-                tickets.c.id == ticket_id, tickets.c.status == CLAIMED,
-                tickets.c.assignee == staff).values(assignee=to_staff)).rowcount
+                tickets.c.id == ticket_id, condition).values(
+                assignee=to_staff, status=CLAIMED,
+                claimed_at=sa.func.coalesce(tickets.c.claimed_at, _now()))).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
             self._event(connection, ticket_id, "transferred", f"staff:{staff}")
         return self.get(ticket_id)
 
-    def close(self, ticket_id: int, actor: str, disposition: str) -> Ticket:
-        """Staff close their claimed ticket; the resident (actor 'resident') can stop waiting."""
+    def close(self, ticket_id: int, actor: str, disposition: str, supervisor: bool = False) -> Ticket:
+        """Staff close their claimed ticket, a supervisor any open one; the resident (actor
+        'resident') can stop waiting."""
         with self.engine.begin() as connection:
             condition = tickets.c.status != CLOSED
-            if actor != "resident":
+            if actor != "resident" and not supervisor:
                 condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == actor)
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(

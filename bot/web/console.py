@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import json
 import logging
 import secrets
 from pathlib import Path
@@ -98,7 +99,13 @@ class Console:
 
     # ---- helpers ----
 
+    def urgent_waiting(self) -> list[int]:
+        return [t.id for t in self.engine.tickets.queue() if t.priority == "urgent"]
+
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        if context.get("session") is not None and not name.startswith("_"):
+            # What is already waiting when the page loads: only newer urgent tickets alert.
+            context.setdefault("urgent_now", " ".join(map(str, self.urgent_waiting())))
         return HTMLResponse(templates.get_template(name).render(**context), status_code=status,
                             headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                      "Referrer-Policy": "no-referrer",
@@ -229,7 +236,9 @@ class Console:
                 version = await asyncio.to_thread(tickets.version)
                 if version != last:
                     last = version
-                    yield f"event: change\ndata: {version}\n\n".encode()
+                    urgent = await asyncio.to_thread(self.urgent_waiting)
+                    data = json.dumps({"version": version, "urgent": urgent})
+                    yield f"event: change\ndata: {data}\n\n".encode()
                 elif int(waited) % 15 == 0 and waited == int(waited):
                     yield b": keep-alive\n\n"
                 await asyncio.sleep(POLL_SECONDS)
@@ -253,8 +262,10 @@ class Console:
         return {"session": session, **self.view(ticket),
                 "messages": self.engine.tickets.messages(ticket.id), "canned": canned,
                 "path": path, "dispositions": DISPOSITIONS,
-                "staff_names": [n for n in self.staff.names() if n != session.staff.name],
+                "staff_names": [n for n in self.staff.names()
+                                if n != session.staff.name or session.staff.supervises],
                 "mine": ticket.status == "claimed" and ticket.assignee == session.staff.name,
+                "supervises": session.staff.supervises,
                 "undeliverable": Relay(self.engine, self.services.channels).why_not_deliverable(ticket)}
 
     def _ticket(self, request: Request) -> Optional[Ticket]:
@@ -278,6 +289,10 @@ class Console:
         ticket = self._ticket(request)
         if ticket is None:
             return Response("gone", status_code=404)
+        # Live refreshes of a page this person opened (and the audit log recorded); never a
+        # way to read transcripts without leaving a trace.
+        if not self.staff.has_opened(session.staff.name, ticket.id):
+            return Response("open the ticket page first", status_code=403)
         return self.render("_transcript.html", **self._ticket_context(ticket, session))
 
     @_signed_in
@@ -307,13 +322,13 @@ class Console:
                 target = form.get("to", "")
                 if self.staff.get(target) is None:
                     raise TicketError("choose a colleague to transfer to")
-                self.engine.tickets.transfer(ticket.id, name, target)
+                self.engine.tickets.transfer(ticket.id, name, target, session.staff.supervises)
                 back = "/staff"
             elif action == "close":
                 disposition = form.get("disposition", "")
                 if disposition not in DISPOSITIONS:
                     raise TicketError("choose how the ticket ended")
-                reason = await self.relay.close(ticket.id, name, disposition)
+                reason = await self.relay.close(ticket.id, name, disposition, session.staff.supervises)
                 told = (f"Closed. The resident could not be told: {reason}" if reason
                         else "Closed. The resident is back with the bot.")
                 return RedirectResponse("/staff?" + urlencode({"notice": told}), 303)

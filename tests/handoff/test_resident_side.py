@@ -173,3 +173,67 @@ def bot_inbound(bot: TestBot):  # type: ignore[no-untyped-def]
     from bot.core.messages import InboundMessage
 
     return InboundMessage("test", bot.user)
+
+
+async def test_a_typed_number_or_menu_word_while_waiting_goes_to_staff(engine: Engine, bot: TestBot) -> None:
+    """Staff ask "how many officers?" and the resident types "1" or "5": that is an answer
+    for staff, not the "Main menu" button of the step the bot last showed."""
+    await bot.say("/lang en")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    await bot.press_payload("ice_at_door:ask_now>at_door")  # agents there: urgent ticket
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None
+    # ask_signed has four answers; 5 and 6 are the "Main menu" and "Talk to a person" buttons.
+    for typed in ("5", "6", "main menu", "talk to a person"):
+        assert await bot.say(typed) == [], typed
+    assert engine.tickets.get(ticket.id).status == OPEN
+    assert [m.text for m in engine.tickets.messages(ticket.id)][-4:] == ["5", "6", "main menu",
+                                                                         "talk to a person"]
+    assert (await bot.say("no"))[0].step == "administrative"  # the bot's own question: answered
+
+
+async def test_only_where_someone_is_in_danger_is_urgent(engine: Engine, user: str) -> None:
+    preparing = TestBot(engine, user + "-prepare")
+    await preparing.say("/lang en")
+    await preparing.press_payload("main_menu:menu>@ice_at_door")
+    await preparing.press_payload("ice_at_door:ask_now>prepare")  # agents are not there
+    await preparing.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(preparing)))
+    assert ticket is not None and (ticket.topic, ticket.priority) == ("ice_at_door", NORMAL)
+    detained = TestBot(engine, user + "-detained")
+    await detained.say("/lang en")
+    await detained.press_payload("main_menu:menu>@arrest_detention")
+    await detained.say("/human")  # asked from an urgent flow
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(detained)))
+    assert ticket is not None and (ticket.topic, ticket.priority) == ("arrest_detention", URGENT)
+    assert ticket.path == ("main_menu/menu", "arrest_detention/who", "talk_to_person/hotline")
+
+
+async def test_a_long_message_reaches_staff_whole(engine: Engine, bot: TestBot) -> None:
+    await bot.say("/human")
+    long = "They took my husband at 7am.\n" + "word " * 400  # about 2,000 characters
+    await bot.say(long)
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and engine.tickets.messages(ticket.id)[-1].text == long.strip()
+
+
+async def test_asking_again_after_a_person_took_the_chat_gives_no_place_in_line(
+        engine: Engine, bot: TestBot) -> None:
+    await bot.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None
+    engine.tickets.claim(ticket.id, "ana")
+    said = texts(await bot.say("/human"))
+    assert engine.renderer.text("en", "handoff.already_waiting") in said
+    assert "in line" not in said
+
+
+async def test_taps_and_photos_keep_whatsapps_window_open(engine: Engine, bot: TestBot) -> None:
+    from bot.core.messages import InboundMessage
+
+    await bot.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None
+    before = engine.tickets.get(ticket.id).last_inbound_at
+    await engine.handle(InboundMessage("test", bot.user, media="voice"))
+    assert engine.tickets.get(ticket.id).last_inbound_at > before  # type: ignore[operator]

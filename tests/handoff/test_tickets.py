@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 import sqlalchemy as sa
 
 from bot.handoff.tickets import (CLAIMED, CLOSED, OPEN, URGENT, AlreadyClaimed, TicketError,
-                                 TicketService, ticket_messages)
+                                 TicketService, ticket_messages, tickets as tickets_table)
 from bot.storage.db import make_engine
 
 
@@ -29,7 +29,7 @@ def resident() -> str:
 
 
 def test_open_claim_transfer_close_records_who(service: TicketService) -> None:
-    ticket = service.open(resident(), "telegram", "arrest_detention", "es")
+    ticket = service.open(resident(), "telegram", "arrest_detention", "es", urgent=True)
     assert ticket.status == OPEN and ticket.priority == URGENT
     assert service.open(ticket.resident, "telegram", "legal_help", "es").id == ticket.id  # one at a time
     claimed = service.claim(ticket.id, "ana")
@@ -57,7 +57,7 @@ def test_queue_is_urgent_first_then_oldest(service: TicketService) -> None:
     for ticket in service.queue():  # PostgreSQL keeps earlier runs' tickets
         service.close(ticket.id, "resident", "cleanup")
     normal = service.open(resident(), "telegram", "legal_help", "en")
-    urgent = service.open(resident(), "telegram", "ice_at_door", "en")
+    urgent = service.open(resident(), "telegram", "ice_at_door", "en", urgent=True)
     later = service.open(resident(), "telegram", "safety_plan", "en")
     assert [t.id for t in service.queue()] == [urgent.id, normal.id, later.id]
     assert service.position(normal.id) == 2
@@ -184,3 +184,36 @@ def test_a_changed_secret_key_makes_old_text_unreadable_not_a_crash(service: Tic
     service.add_message(ticket.id, "resident", "resident", "words")
     other_key = TicketService(service.engine, b"another-secret")
     assert [m.text for m in other_key.messages(ticket.id)] == [None]
+
+
+def test_after_the_retention_a_closed_ticket_no_longer_says_whose_it_was(service: TicketService) -> None:
+    who = resident()
+    ticket = service.open(who, "telegram", "arrest_detention", "en", path=("arrest_detention/who",))
+    service.close(ticket.id, "resident", "left")
+    service.purge_transcripts(dt.timedelta(seconds=-1))
+    kept = service.get(ticket.id)
+    assert kept.resident != who and kept.path == () and kept.topic == "arrest_detention"
+
+
+def test_overnight_waits_do_not_count_in_the_expected_wait(service: TicketService) -> None:
+    for ticket in service.queue():
+        service.close(ticket.id, "resident", "cleanup")
+    overnight = service.open(resident(), "telegram", "legal_help", "en", after_hours=True)
+    with service.engine.begin() as connection:  # it waited ten hours for the hotline to open
+        connection.execute(sa.update(tickets_table).where(tickets_table.c.id == overnight.id).values(
+            opened_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=10)))
+    service.claim(overnight.id, "ana")
+    wait = service.expected_wait()
+    assert wait is None or wait < dt.timedelta(hours=1)
+
+
+def test_a_supervisor_can_take_over_or_close_anyones_ticket(service: TicketService) -> None:
+    ticket = service.open(resident(), "telegram", "legal_help", "en")
+    service.claim(ticket.id, "ana")
+    with pytest.raises(TicketError):
+        service.transfer(ticket.id, "mei", "mei")  # not hers, and she is not a supervisor
+    assert service.transfer(ticket.id, "mei", "mei", supervisor=True).assignee == "mei"
+    assert service.close(ticket.id, "boss", "resolved", supervisor=True).status == CLOSED
+    waiting = service.open(resident(), "telegram", "legal_help", "en")
+    given = service.transfer(waiting.id, "boss", "luis", supervisor=True)  # hand a waiting one out
+    assert (given.status, given.assignee) == (CLAIMED, "luis") and given.claimed_at is not None

@@ -239,3 +239,23 @@ def test_kyr_staff_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
     with stored.connect() as connection:
         hashed = connection.execute(sa.text("select password_hash from kyr_staff")).scalar()
     assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
+
+
+async def test_live_transcript_needs_the_audited_page_first(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(engine, "peek-user", say="private words")
+    client = await login()
+    peek = await client.get(f"/staff/fragments/tickets/{ticket_id}")
+    assert peek.status_code == 403 and "private words" not in peek.text
+    await client.get(f"/staff/tickets/{ticket_id}")  # opening the page is audited
+    assert "private words" in (await client.get(f"/staff/fragments/tickets/{ticket_id}")).text
+
+
+async def test_a_supervisor_can_close_a_ticket_left_claimed(app, engine: Engine, login: Login,
+                                                            channel: RecordingChannel) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(engine, "left-claimed")
+    engine.tickets.claim(ticket_id, "gone-home")
+    supervisor = await login(role="supervisor")
+    page = f"/staff/tickets/{ticket_id}"
+    closed = await post(supervisor, f"{page}/close", page, disposition="other")
+    assert closed.status_code == 303 and engine.tickets.get(ticket_id).status == "closed"
+    assert channel.messages[-1].flow == "main_menu"  # the resident was handed back

@@ -5,13 +5,9 @@
   var body = document.body;
   var live = body.getAttribute("data-live");
   var target = live && document.getElementById(body.getAttribute("data-target"));
-  var knownUrgent = null;
+  var knownUrgent = (body.getAttribute("data-urgent-now") || "").split(" ").filter(Boolean)
+    .map(Number);
 
-  function urgentIds(root) {
-    var el = root.querySelector("[data-urgent]");
-    var ids = el ? el.getAttribute("data-urgent").split(" ").filter(Boolean) : [];
-    return ids;
-  }
 
   // Browsers only play sound after the person has interacted with the page: the first
   // click anywhere unlocks it, and a hint says so until then.
@@ -52,8 +48,8 @@
     beep();
   }
 
-  function checkUrgent(root) {
-    var ids = urgentIds(root);
+  // Every page listens: staff spend their time on ticket pages, not on the queue.
+  function checkUrgent(ids) {
     if (knownUrgent !== null && ids.some(function (id) { return knownUrgent.indexOf(id) < 0; })) {
       alertUrgent();
     }
@@ -74,7 +70,6 @@
     }).then(function (html) {
       if (html === null || html === undefined) { return; }
       target.innerHTML = html;
-      checkUrgent(target);
       var state = stateOf(target);
       var draft = document.getElementById("reply-text");
       if (renderedState !== null && state !== renderedState && !(draft && draft.value)) {
@@ -83,10 +78,12 @@
     });
   }
 
-  if (live && target && window.EventSource) {
-    checkUrgent(target);
+  if (window.EventSource && document.querySelector("header nav")) {  // signed in
     var source = new EventSource("/staff/events");
-    source.addEventListener("change", refresh);
+    source.addEventListener("change", function (event) {
+      try { checkUrgent(JSON.parse(event.data).urgent || []); } catch (e) { /* keep going */ }
+      if (live && target) { refresh(); }
+    });
   }
 
   var banner = document.getElementById("alert");
