@@ -122,5 +122,9 @@ async def run_terminal(engine: Engine, lang: Optional[str], user: str = DEFAULT_
             if not typed:
                 out.write("\n")
                 return
-            for reply in await engine.handle(channel.to_inbound(user, typed.rstrip("\n"))):
+            replies = await engine.handle(channel.to_inbound(user, typed.rstrip("\n")))
+            if not replies:  # a ticket is open: the line went to the hotline's transcript
+                out.write("\n(kept for the hotline staff; in the terminal no one can answer. "
+                          "/stop ends the wait)\n")
+            for reply in replies:
                 await channel.send(user, reply)

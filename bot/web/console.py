@@ -38,6 +38,12 @@ DISPOSITIONS = ("resolved", "referred to legal help", "rapid response sent",
                 "no reply from resident", "information only", "other")
 CANNED = ("canned.hello", "canned.safe", "canned.where", "canned.no_status", "canned.silent",
           "canned.door", "canned.lawyer", "canned.closing")
+# Notices after an action travel as codes, so a link cannot put words of its own on a page.
+NOTICES = {
+    "undelivered": "Not delivered: the reason is under the reply.",
+    "closed": "Closed. The resident is back with the bot.",
+    "closed_untold": "Closed, but the resident could not be told: open the ticket to see why.",
+}
 POLL_SECONDS = 0.5  # how often the event stream looks for changes (any worker's)
 STREAM_SECONDS = 300  # then the browser reconnects by itself (EventSource does)
 
@@ -147,8 +153,7 @@ class Console:
         if self.session(request) is not None:
             return RedirectResponse("/staff", 303)
         token = secrets.token_urlsafe(24)
-        response = self.render("login.html", csrf=token, error=request.query_params.get("error"),
-                               session=None)
+        response = self.render("login.html", csrf=token, error=None, session=None)
         response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/staff",
                             secure=self._secure(request), max_age=3600)
         return response
@@ -216,7 +221,7 @@ class Console:
 
     @_signed_in
     async def queue_page(self, request: Request, session: Session) -> Response:
-        return self.render("queue.html", notice=request.query_params.get("notice"),
+        return self.render("queue.html", notice=NOTICES.get(request.query_params.get("notice", "")),
                            **self._queue_context(request, session))
 
     @_signed_in
@@ -281,7 +286,7 @@ class Console:
             return self.render("message.html", 404, title="Not found", session=session,
                                text="This ticket does not exist (the resident may have erased it).")
         self.staff.audit(session.staff.name, ticket.id)  # every opening of a transcript
-        return self.render("ticket.html", notice=request.query_params.get("notice"),
+        return self.render("ticket.html", notice=NOTICES.get(request.query_params.get("notice", "")),
                            **self._ticket_context(ticket, session))
 
     @_signed_in
@@ -313,7 +318,7 @@ class Console:
                 self.engine.tickets.claim(ticket.id, name)
             elif action == "reply":
                 _, reason = await self.relay.reply(ticket.id, name, form.get("text", ""))
-                notice = f"Not delivered: {reason}" if reason else ""
+                notice = "undelivered" if reason else ""
             elif action == "note":
                 text = form.get("text", "").strip()[:4000]
                 if text:
@@ -329,8 +334,7 @@ class Console:
                 if disposition not in DISPOSITIONS:
                     raise TicketError("choose how the ticket ended")
                 reason = await self.relay.close(ticket.id, name, disposition, session.staff.supervises)
-                told = (f"Closed. The resident could not be told: {reason}" if reason
-                        else "Closed. The resident is back with the bot.")
+                told = "closed_untold" if reason else "closed"
                 return RedirectResponse("/staff?" + urlencode({"notice": told}), 303)
             else:
                 return self.render("message.html", 404, title="Not found", session=session,

@@ -30,3 +30,9 @@ async def test_terminal_chat_by_number_and_by_words(engine, user) -> None:  # ty
     third = io.StringIO()  # restarting with --lang keeps the place too
     await run_terminal(engine, "en", user, stdin=io.StringIO(""), out=third)
     assert "signed by a judge of that court?" in third.getvalue()
+    # "yes" (agents at the door now) opened a ticket: a sentence goes to the hotline, and the
+    # terminal says where it went rather than staying blank.
+    fourth = io.StringIO()
+    await run_terminal(engine, None, user, stdin=io.StringIO("they are knocking hard\n/stop\n"), out=fourth)
+    assert "(kept for the hotline staff" in fourth.getvalue()
+    assert "You stopped waiting." in fourth.getvalue()
