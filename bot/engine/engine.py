@@ -263,16 +263,17 @@ class Engine:
 
         Returns the replies, or None to let the dialogue answer as usual.
         """
-        self.tickets.seen(ticket.id)  # any message reopens WhatsApp's 24-hour window
+        # Whatever the resident sends reopens WhatsApp's 24-hour window (last_inbound_at).
         if inbound.media is not None:  # staff cannot see it: the bot says it reads text only
             self.tickets.add_message(ticket.id, "bot", SYSTEM,
                                      f"The resident sent a {inbound.media[:20]}; it was not kept. "
-                                     "They were told that only text is read.")
+                                     "They were told that only text is read.", resident_acted=True)
             return None
         raw = clean_text(inbound.payload if inbound.payload is not None else inbound.text or "")
         command = parse_command(raw)
         if command is None and inbound.payload is not None:  # a rights-script button
-            self.tickets.add_message(ticket.id, "bot", SYSTEM, f"The resident tapped a button: {raw[:80]}")
+            self.tickets.add_message(ticket.id, "bot", SYSTEM, f"The resident tapped a button: {raw[:80]}",
+                                     resident_acted=True)
             return None
         if command is None:
             whole = clean_text(inbound.text or "", MAX_TRANSCRIPT_LINE, keep_lines=True)
@@ -287,6 +288,7 @@ class Engine:
             state = slots.state_from(tracker.get_slot(slots.STATE)) if tracker else None
             answer = self.renderer.dialogue.typed_payload(state, raw) if state else None
             return [] if answer is None or parse_command(answer) is not None else None
+        self.tickets.seen(ticket.id)
         name = command[0]
         if name in ("menu", "stop"):
             self.tickets.close(ticket.id, "resident", "resident stopped waiting")

@@ -173,10 +173,11 @@ class TicketService:
         return [found[i] for i in ids if i in found]
 
     def open_for(self, resident: str) -> Optional[Ticket]:
+        """The resident's ticket that is not closed: one indexed query, on every message."""
         with self.engine.connect() as connection:
-            found = connection.execute(sa.select(tickets.c.id).where(
-                tickets.c.resident == resident, tickets.c.status != CLOSED)).scalar()
-        return self.get(found) if found is not None else None
+            row = connection.execute(sa.select(tickets).where(
+                tickets.c.resident == resident, tickets.c.status != CLOSED).limit(1)).mappings().first()
+        return _ticket(row) if row is not None else None
 
     def _queue_ids(self) -> list[int]:
         with self.engine.connect() as connection:
@@ -257,8 +258,10 @@ class TicketService:
             self._event(connection, ticket_id, "opened", "resident")
         return self.get(ticket_id)
 
-    def add_message(self, ticket_id: int, author: str, kind: str, text: str) -> int:
-        """Keep one line of the transcript (sealed); a resident's line moves their last-seen
+    def add_message(self, ticket_id: int, author: str, kind: str, text: str,
+                    resident_acted: bool = False) -> int:
+        """Keep one line of the transcript (sealed). A resident's line, or a line about
+        something the resident did (`resident_acted`: a tap, a photo), moves their last-seen
         time, which WhatsApp's 24-hour reply window is counted from."""
         now = _now()
         with self.engine.begin() as connection:
@@ -266,7 +269,7 @@ class TicketService:
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
                 sealed=self.fernet.encrypt(text.encode()).decode(),
                 delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
-            if kind == RESIDENT:
+            if kind == RESIDENT or resident_acted:
                 connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
                     last_inbound_at=now))
             self._event(connection, ticket_id, kind, author)
