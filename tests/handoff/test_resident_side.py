@@ -14,6 +14,7 @@ from bot.handoff.relay import Relay
 from bot.handoff.tickets import CLOSED, NORMAL, OPEN, URGENT, TicketService
 from bot.testing import TestBot
 from tests.channels.recording import RecordingChannel
+from tests.conftest import HOTLINE_OPEN
 
 SUNDAY_NIGHT = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc)  # 01:00 Monday, Chicago
 
@@ -237,3 +238,43 @@ async def test_taps_and_photos_keep_whatsapps_window_open(engine: Engine, bot: T
     before = engine.tickets.get(ticket.id).last_inbound_at
     await engine.handle(InboundMessage("test", bot.user, media="voice"))
     assert engine.tickets.get(ticket.id).last_inbound_at > before  # type: ignore[operator]
+
+
+async def test_the_whole_handoff_on_postgresql(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same engine on PostgreSQL: open, wait, reply, close, resume (the service's SQL is
+    tested on both databases in test_tickets.py; this is the engine's use of it)."""
+    from bot.settings import load_settings
+    from tests.conftest import POSTGRES_URL, postgres_reason
+
+    from bot.engine import runtime
+
+    reason = postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    shared = runtime.current()  # the session engine's; one process runs one bot
+    try:
+        engine = Engine.load(load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": POSTGRES_URL,
+                                            "KYR_SECRET_KEY": "test-secret"}))
+        await handoff_round_trip(engine, tmp_path.name)
+        engine.store.engine.dispose()
+    finally:
+        runtime.install(shared)
+
+
+async def handoff_round_trip(engine: Engine, name: str) -> None:
+    engine.clock = lambda: HOTLINE_OPEN
+    bot = TestBot(engine, f"pg-{name}")
+    await bot.say("/lang es")
+    await bot.say("/human")
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and ticket.language == "es"
+    assert await bot.say("estoy en la esquina de Cermak y Western") == []
+    channel = RecordingChannel("test")
+    relay = Relay(engine, {"test": channel})
+    engine.tickets.claim(ticket.id, "ana")
+    assert (await relay.reply(ticket.id, "ana", "¿Está a salvo?"))[1] is None
+    assert await relay.close(ticket.id, "ana", "resolved") is None
+    assert channel.sent[0] == (bot.user, "¿Está a salvo?") and channel.messages[-1].flow == "main_menu"
+    assert [m.text for m in engine.tickets.messages(ticket.id)][:2] == [
+        "estoy en la esquina de Cermak y Western", "¿Está a salvo?"]
+    assert (await bot.say("la migra está en mi puerta"))[-1].flow != "system"
