@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import statistics
 from dataclasses import dataclass
 from typing import Optional
@@ -28,6 +29,8 @@ from bot.storage.db import metadata
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"
+
+logger = logging.getLogger(__name__)
 
 tickets = sa.Table(
     "kyr_tickets", metadata,
@@ -47,6 +50,11 @@ tickets = sa.Table(
     sa.Column("path", sa.Text, nullable=False, default="[]"),  # steps that led here (JSON)
     sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
 )
+# One ticket at a time per resident, kept by the database: two messages asking for a person
+# at the same instant (two workers, a double tap) cannot open two tickets.
+ONE_OPEN = sa.Index("kyr_tickets_one_open", tickets.c.resident, unique=True,
+                    sqlite_where=tickets.c.status != "closed",
+                    postgresql_where=tickets.c.status != "closed")
 
 # Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system.
 RESIDENT, REPLY, NOTE, SYSTEM = "resident", "reply", "note", "system"
@@ -149,6 +157,11 @@ class TicketService:
         self.engine = engine
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
         metadata.create_all(engine, tables=[tickets, ticket_events, ticket_messages])
+        try:
+            ONE_OPEN.create(engine, checkfirst=True)  # also on a table made before it existed
+        except sa.exc.IntegrityError:  # such a table may already hold a double: keep serving
+            logger.warning("a resident has two open tickets, so the one-open-ticket index could "
+                           "not be made; close one of them in the console and restart")
 
     # ---- reading ----
 
@@ -250,12 +263,18 @@ class TicketService:
             return existing
         priority = URGENT if urgent else NORMAL
         now = _now()
-        with self.engine.begin() as connection:
-            ticket_id = connection.execute(sa.insert(tickets).values(
-                resident=resident, channel=channel, topic=topic, language=language,
-                priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
-                path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
-            self._event(connection, ticket_id, "opened", "resident")
+        try:
+            with self.engine.begin() as connection:
+                ticket_id = connection.execute(sa.insert(tickets).values(
+                    resident=resident, channel=channel, topic=topic, language=language,
+                    priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
+                    path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
+                self._event(connection, ticket_id, "opened", "resident")
+        except sa.exc.IntegrityError:  # opened a moment ago by another message: that one
+            existing = self.open_for(resident)
+            if existing is None:
+                raise
+            return existing
         return self.get(ticket_id)
 
     def add_message(self, ticket_id: int, author: str, kind: str, text: str,

@@ -217,3 +217,24 @@ def test_a_supervisor_can_take_over_or_close_anyones_ticket(service: TicketServi
     waiting = service.open(resident(), "telegram", "legal_help", "en")
     given = service.transfer(waiting.id, "boss", "luis", supervisor=True)  # hand a waiting one out
     assert (given.status, given.assignee) == (CLAIMED, "luis") and given.claimed_at is not None
+
+
+def test_two_messages_asking_at_once_open_one_ticket(service: TicketService) -> None:
+    who = resident()
+    barrier = threading.Barrier(4)
+    opened: list[int] = []
+
+    def ask() -> None:
+        barrier.wait()
+        opened.append(service.open(who, "telegram", "legal_help", "en").id)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(opened)) == 1 and len(opened) == 4
+    with service.engine.connect() as connection:
+        count = connection.execute(sa.select(sa.func.count()).select_from(tickets_table).where(
+            tickets_table.c.resident == who)).scalar()
+    assert count == 1
