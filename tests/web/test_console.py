@@ -266,3 +266,10 @@ async def test_a_link_cannot_put_its_own_words_on_a_console_page(app, login: Log
     client = await login()
     page = (await client.get("/staff?notice=Call+555-0100+now")).text
     assert "Call 555-0100 now" not in page and 'class="notice"' not in page
+
+
+async def test_metrics_count_the_tickets_waiting(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    await resident_asks(engine, "metrics-user")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as c:
+        metrics = (await c.get("/metrics")).text
+    assert "kyr_tickets_waiting 1\n" in metrics and "kyr_tickets_waiting_urgent 0\n" in metrics
