@@ -8,7 +8,8 @@ from typing import Iterator
 import pytest
 from argon2 import PasswordHasher
 
-from bot.handoff.staff import MAX_FAILURES, StaffDirectory, StaffError, TooManyAttempts
+from bot.handoff.staff import (MAX_FAILURES, MAX_FAILURES_PER_ADDRESS, StaffDirectory, StaffError,
+                               TooManyAttempts)
 from bot.storage.db import make_engine
 
 PASSWORD = "a long enough password"
@@ -63,15 +64,20 @@ def test_failures_lock_the_name_and_the_address(directory: StaffDirectory) -> No
     who, other = name(), name()
     directory.add(who, "staff", (), PASSWORD)
     directory.add(other, "staff", (), PASSWORD)
-    guesser = address()
+    office = address()
     for _ in range(MAX_FAILURES):
         with pytest.raises(StaffError):
-            directory.authenticate(who, "wrong", guesser)
+            directory.authenticate(who, "wrong", office)
     with pytest.raises(TooManyAttempts):  # the right password, too late
         directory.authenticate(who, PASSWORD, address())
-    with pytest.raises(TooManyAttempts):  # the address is locked for every name
+    # A colleague in the same office still gets in: one person's typos lock their name only.
+    assert directory.authenticate(other, PASSWORD, office).name == other
+    guesser = address()  # but one address guessing many names is stopped
+    for _ in range(MAX_FAILURES_PER_ADDRESS):
+        with pytest.raises(StaffError):
+            directory.authenticate(name(), "guess", guesser)
+    with pytest.raises(TooManyAttempts):
         directory.authenticate(other, PASSWORD, guesser)
-    assert directory.authenticate(other, PASSWORD, address()).name == other
     with pytest.raises(StaffError):  # an unknown name fails like a wrong password
         directory.authenticate(name(), PASSWORD, address())
 
