@@ -221,10 +221,16 @@ class Engine:
         if any(r.action == "delete_my_data" for r in replies):
             self.tickets.erase_resident(sender)
             await self.store.delete(sender)
-        elif ticket is None:
+        else:
             asked = next((r for r in replies if r.action == "handoff"), None)
-            if asked is not None:
-                replies += await self._open_ticket(sender, inbound, asked)
+            if asked is not None and ticket is None:
+                try:
+                    replies += await self._open_ticket(sender, inbound, asked)
+                except Exception:  # the rights script still goes out; its text names the hotline
+                    logger.exception("a ticket could not be opened")
+            elif asked is not None and asked.urgent and ticket is not None:
+                # Waiting already, then "yes, they are at my door now": urgent from here on.
+                self.tickets.escalate(ticket.id)
         return replies
 
     async def _run(self, message: UserMessage) -> List[OutboundMessage]:

@@ -80,5 +80,6 @@ class Relay:
         self.tickets.add_message(ticket_id, "bot", SYSTEM, "The resident was told the chat ended "
                                  "and was shown the menu." if reason is None else
                                  f"The resident could not be told the chat ended: {reason}")
-        self.engine.addresses.forget(ticket.resident)
+        if self.tickets.open_for(ticket.resident) is None:  # they may have asked again meanwhile
+            self.engine.addresses.forget(ticket.resident)
         return reason

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Engine
 from bot.storage.db import metadata
 
 ROLES = ("staff", "supervisor", "admin")
+MAX_NAME = 64  # "staff:<name>" fits the 80-character actor columns of the ticket log
+RESERVED_NAMES = {"resident", "bot", "forgotten"}
 SESSION_HOURS = 12  # one night shift
 MAX_FAILURES = 5  # per account, within FAILURE_WINDOW
 # Per client address: higher, because a hotline office shares one address, and one
@@ -121,8 +123,10 @@ class StaffDirectory:
 
     def add(self, name: str, role: str, languages: tuple[str, ...], password: str) -> Staff:
         name = name.strip()
-        if not name or len(name) > 80 or any(c.isspace() for c in name):
-            raise StaffError("the name must be one word of at most 80 characters")
+        if not name or len(name) > MAX_NAME or any(c.isspace() for c in name):
+            raise StaffError(f"the name must be one word of at most {MAX_NAME} characters")
+        if name.lower() in RESERVED_NAMES:
+            raise StaffError(f"'{name}' is reserved: the ticket log uses it for the resident or the bot")
         if role not in ROLES:
             raise StaffError(f"role must be one of {', '.join(ROLES)}")
         if len(password) < 12:
@@ -173,6 +177,10 @@ class StaffDirectory:
             stored = connection.execute(sa.select(staff_accounts.c.password_hash).where(
                 staff_accounts.c.name == name.strip())).scalar()
         if locked:
+            # A refused attempt is not counted: the lock ends 15 minutes after the failures
+            # that caused it, however often the person tries meanwhile.
+            with self.engine.begin() as connection:
+                connection.execute(sa.delete(login_failures).where(login_failures.c.id.in_(ids)))
             raise TooManyAttempts("too many failed logins: wait 15 minutes and try again")
         try:
             self.hasher.verify(stored or self._dummy, password)

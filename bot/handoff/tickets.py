@@ -49,6 +49,9 @@ tickets = sa.Table(
     sa.Column("after_hours", sa.Boolean, nullable=False, default=False),
     sa.Column("path", sa.Text, nullable=False, default="[]"),  # steps that led here (JSON)
     sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+    # SQLite would reuse the id of a ticket erased by /delete: a staff page still open on
+    # the old ticket, or its audit entry, would then reach someone else's.
+    sqlite_autoincrement=True,
 )
 # One ticket at a time per resident, kept by the database: two messages asking for a person
 # at the same instant (two workers, a double tap) cannot open two tickets.
@@ -71,6 +74,7 @@ ticket_messages = sa.Table(
     sa.Column("delivery", sa.String(10), nullable=True),  # replies: sending, sent, failed
     sa.Column("reason", sa.String(200), nullable=True),  # why a reply was not delivered
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 ticket_events = sa.Table(
@@ -81,10 +85,11 @@ ticket_events = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),  # opened, claimed, transferred, closed, ...
     sa.Column("actor", sa.String(80), nullable=False),  # "resident", "bot", "staff:<name>"
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # the console's version (newest id) must never go back
 )
 
 
-STATE_EVENTS = ("opened", "claimed", "transferred", "closed")
+STATE_EVENTS = ("opened", "claimed", "transferred", "escalated", "closed")
 FORGOTTEN = "forgotten"  # the resident key of a ticket past its retention
 
 
@@ -294,6 +299,17 @@ class TicketService:
             self._event(connection, ticket_id, kind, author)
         return int(message_id)
 
+    def escalate(self, ticket_id: int) -> bool:
+        """A waiting resident reached a step where someone is in danger now: urgent from here
+        on (the console alerts). True if it changed."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(sa.update(tickets).where(
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED,
+                tickets.c.priority != URGENT).values(priority=URGENT)).rowcount
+            if changed:
+                self._event(connection, ticket_id, "escalated", "resident")
+        return bool(changed)
+
     def seen(self, ticket_id: int) -> None:
         """The resident wrote (anything: text, a tap, a photo): WhatsApp's window restarts."""
         with self.engine.begin() as connection:
@@ -369,7 +385,7 @@ class TicketService:
 
     def close(self, ticket_id: int, actor: str, disposition: str, supervisor: bool = False) -> Ticket:
         """Staff close their claimed ticket, a supervisor any open one; the resident (actor
-        'resident') can stop waiting."""
+        'resident', a name no staff account may have) can stop waiting."""
         with self.engine.begin() as connection:
             condition = tickets.c.status != CLOSED
             if actor != "resident" and not supervisor:

@@ -19,7 +19,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (HTMLResponse, JSONResponse, RedirectResponse, Response,
+                                 StreamingResponse)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -229,8 +230,12 @@ class Console:
 
     @_signed_in
     async def events(self, request: Request, session: Session) -> Response:
-        """Server-sent events: 'change' whenever any ticket or transcript changed."""
+        """Server-sent events: 'change' whenever any ticket or transcript changed; with
+        ?once=1, the same data once, as JSON (background tabs ask that every 10 s)."""
         tickets = self.engine.tickets
+        if request.query_params.get("once"):
+            return JSONResponse({"version": tickets.version(), "urgent": self.urgent_waiting()},
+                                headers={"Cache-Control": "no-store"})
 
         async def stream() -> AsyncIterator[bytes]:
             last = -1
@@ -354,5 +359,6 @@ class Console:
             return self.render("message.html", 403, title="Not allowed", session=session,
                                text="Only supervisors can read the audit log.")
         ticket = request.query_params.get("ticket")
-        entries = self.staff.audit_entries(ticket_id=int(ticket) if ticket and ticket.isdigit() else None)
+        wanted = int(ticket) if ticket and ticket.isascii() and ticket.isdigit() else None
+        entries = self.staff.audit_entries(ticket_id=wanted)
         return self.render("audit.html", session=session, entries=entries)

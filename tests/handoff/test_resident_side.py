@@ -278,3 +278,46 @@ async def handoff_round_trip(engine: Engine, name: str) -> None:
     assert [m.text for m in engine.tickets.messages(ticket.id)][:2] == [
         "estoy en la esquina de Cermak y Western", "¿Está a salvo?"]
     assert (await bot.say("la migra está en mi puerta"))[-1].flow != "system"
+
+
+async def test_a_waiting_resident_who_reaches_danger_is_escalated(engine: Engine, bot: TestBot) -> None:
+    await bot.say("/lang en")
+    await bot.press_payload("main_menu:menu>@ice_at_door")  # "are they at your door now?"
+    await bot.say("/human")  # asked before answering: not urgent yet
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    assert ticket is not None and ticket.priority == NORMAL
+    await bot.press_payload("ice_at_door:ask_now>at_door")  # yes, now
+    assert engine.tickets.get(ticket.id).priority == URGENT
+    assert engine.tickets.events(ticket.id)[-1] == ("escalated", "resident")
+
+
+async def test_if_a_ticket_cannot_be_opened_the_rights_script_still_goes_out(
+        engine: Engine, bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(engine.tickets, "open", broken)
+    await bot.say("/lang en")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    replies = await bot.press_payload("ice_at_door:ask_now>at_door")
+    assert [r.step for r in replies] == ["at_door", "ask_signed"]  # guidance, no place in line
+
+
+async def test_closing_keeps_the_address_if_they_asked_again_meanwhile(
+        engine: Engine, bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    await bot.say("/human")
+    resident = engine.resident(bot_inbound(bot))
+    ticket = engine.tickets.open_for(resident)
+    assert ticket is not None
+    engine.tickets.claim(ticket.id, "ana")
+    real_turn = engine.system_turn
+
+    async def asks_again_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        replies = await real_turn(*args, **kwargs)
+        await bot.say("/human")  # while the closing message is on its way
+        return replies
+
+    monkeypatch.setattr(engine, "system_turn", asks_again_meanwhile)
+    await Relay(engine, {"test": RecordingChannel("test")}).close(ticket.id, "ana", "resolved")
+    assert engine.tickets.open_for(resident) is not None
+    assert engine.addresses.lookup(resident) == bot.user  # the new ticket can still be answered

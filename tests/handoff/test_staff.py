@@ -8,8 +8,10 @@ from typing import Iterator
 import pytest
 from argon2 import PasswordHasher
 
+import sqlalchemy as sa
+
 from bot.handoff.staff import (MAX_FAILURES, MAX_FAILURES_PER_ADDRESS, StaffDirectory, StaffError,
-                               TooManyAttempts)
+                               TooManyAttempts, _digest, login_failures)
 from bot.storage.db import make_engine
 
 PASSWORD = "a long enough password"
@@ -55,7 +57,8 @@ def test_changing_an_account_ends_its_sessions(directory: StaffDirectory) -> Non
 
 def test_bad_accounts_are_refused(directory: StaffDirectory) -> None:
     for bad_name, role, password in [("two words", "staff", PASSWORD), (name(), "boss", PASSWORD),
-                                     (name(), "staff", "short")]:
+                                     (name(), "staff", "short"), ("resident", "staff", PASSWORD),
+                                     ("Bot", "admin", PASSWORD), ("x" * 65, "staff", PASSWORD)]:
         with pytest.raises(StaffError):
             directory.add(bad_name, role, (), password)
 
@@ -68,8 +71,13 @@ def test_failures_lock_the_name_and_the_address(directory: StaffDirectory) -> No
     for _ in range(MAX_FAILURES):
         with pytest.raises(StaffError):
             directory.authenticate(who, "wrong", office)
-    with pytest.raises(TooManyAttempts):  # the right password, too late
-        directory.authenticate(who, PASSWORD, address())
+    for _ in range(3):  # retrying while locked does not make the lock last longer
+        with pytest.raises(TooManyAttempts):  # the right password, too late
+            directory.authenticate(who, PASSWORD, address())
+    with directory.engine.connect() as connection:
+        counted = connection.execute(sa.select(sa.func.count()).select_from(login_failures).where(
+            login_failures.c.key == _digest(f"name:{who.lower()}"))).scalar()
+    assert counted == MAX_FAILURES
     # A colleague in the same office still gets in: one person's typos lock their name only.
     assert directory.authenticate(other, PASSWORD, office).name == other
     guesser = address()  # but one address guessing many names is stopped

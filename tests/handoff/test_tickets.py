@@ -238,3 +238,13 @@ def test_two_messages_asking_at_once_open_one_ticket(service: TicketService) -> 
         count = connection.execute(sa.select(sa.func.count()).select_from(tickets_table).where(
             tickets_table.c.resident == who)).scalar()
     assert count == 1
+
+
+def test_ids_are_never_reused_after_an_erase(service: TicketService) -> None:
+    """A staff page or audit entry for an erased ticket must never reach someone else's."""
+    who = resident()
+    erased = service.open(who, "telegram", "legal_help", "en")
+    service.add_message(erased.id, "resident", "resident", "words")
+    service.erase_resident(who)
+    newer = service.open(resident(), "telegram", "legal_help", "en")
+    assert newer.id > erased.id

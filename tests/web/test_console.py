@@ -273,3 +273,20 @@ async def test_metrics_count_the_tickets_waiting(app, engine: Engine) -> None:  
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as c:
         metrics = (await c.get("/metrics")).text
     assert "kyr_tickets_waiting 1\n" in metrics and "kyr_tickets_waiting_urgent 0\n" in metrics
+
+
+async def test_the_audit_page_takes_only_plain_ticket_numbers(app, login: Login) -> None:  # type: ignore[no-untyped-def]
+    supervisor = await login(role="supervisor")
+    assert (await supervisor.get("/staff/audit?ticket=%C2%B2")).status_code == 200  # "²"
+
+
+async def test_background_tabs_ask_for_urgent_tickets_without_a_stream(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
+    client = await login()
+    bot = TestBot(engine, "once-user")
+    await bot.say("/lang en")
+    await bot.press_payload("main_menu:menu>@report_activity")
+    await bot.press_payload("report_activity:ask_safe>call")  # safe now, reporting: urgent
+    ticket = engine.tickets.open_for(engine.resident(bot_inbound("once-user")))
+    assert ticket is not None and ticket.priority == "urgent"
+    data = (await client.get("/staff/events?once=1")).json()
+    assert ticket.id in data["urgent"] and data["version"] >= 1

@@ -78,12 +78,38 @@
     });
   }
 
-  if (window.EventSource && document.querySelector("header nav")) {  // signed in
-    var source = new EventSource("/staff/events");
+  // A stream for the visible tab; a hidden tab asks every 10 s instead (still alerting):
+  // browsers allow six connections to a host, and a stream held by every background tab
+  // would stall the forms of the tab in use.
+  var signedIn = !!document.querySelector("header nav");
+  var source = null;
+  var poller = null;
+  function changed(data) {
+    try { checkUrgent(JSON.parse(data).urgent || []); } catch (e) { /* keep going */ }
+  }
+  function listen() {
+    if (poller) { clearInterval(poller); poller = null; }
+    if (source || !window.EventSource) { return; }
+    source = new EventSource("/staff/events");
     source.addEventListener("change", function (event) {
-      try { checkUrgent(JSON.parse(event.data).urgent || []); } catch (e) { /* keep going */ }
+      changed(event.data);
       if (live && target) { refresh(); }
     });
+  }
+  function poll() {
+    if (source) { source.close(); source = null; }
+    if (poller) { return; }
+    poller = setInterval(function () {
+      fetch("/staff/events?once=1", { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (text) { if (text) { changed(text); } });
+    }, 10000);
+  }
+  if (signedIn) {
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) { poll(); } else { listen(); if (live && target) { refresh(); } }
+    });
+    if (document.hidden) { poll(); } else { listen(); }
   }
 
   var banner = document.getElementById("alert");
