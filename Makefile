@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup model run test bench lint eval-nlu clean
+.PHONY: help setup model run browser test bench lint eval-nlu clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,8 +14,6 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10 (pyenv reads .python-version)"; exit 1; }
 	@command -v msgfmt >/dev/null || { echo "installing GNU gettext (msgfmt) for the catalog checks"; \
 	  (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null 2>&1 || echo "could not install gettext: catalog checks will skip msgfmt"; }
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the console's browser tests"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "could not install chromium: the browser tests will skip"; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
@@ -30,7 +28,11 @@ model: setup  ## compile the catalogs; train the Rasa model if flows/ or NLU dat
 run: model  ## set everything up and chat in the terminal (SQLite in data/)
 	$(BIN)/kyr chat
 
-test: model  ## set everything up and run the whole suite
+browser:  ## Debian's chromium for the console's browser test (make test; not needed to run)
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the console's browser test"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "could not install chromium: the browser test will skip"; }
+
+test: model browser  ## set everything up and run the whole suite
 	$(BIN)/kyr content check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

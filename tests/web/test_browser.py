@@ -34,7 +34,7 @@ OscillatorNode.prototype.start = function (...args) {
 """
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (`make setup` installs it)")
+    CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with apt)")
 
 
 @pytest.fixture
