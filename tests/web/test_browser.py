@@ -98,6 +98,12 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
         await page.locator("button.use").first.click()  # a canned reply, in Spanish
         canned = await page.locator("#reply-text").input_value()
         assert canned == engine.renderer.text("es", "canned.hello", isolated=False)
+        # Staff spend their time on ticket pages: a second urgent ticket alerts here too.
+        other = TestBot(engine, "browser-resident-2")
+        await other.say("/lang en")
+        await other.press_payload("main_menu:menu>@arrest_detention")
+        await other.press_payload("arrest_detention:who>rel_locate")  # someone just detained
+        await expect(page.locator("#alert")).to_be_visible(timeout=10_000)
         await page.fill("#reply-text", "¿Está usted en un lugar seguro?")
         await page.click("#send")
         await expect(page.locator("li.reply").last).to_contain_text("sent")
