@@ -12,7 +12,6 @@ from argon2 import PasswordHasher
 
 from bot.engine.engine import Engine
 from bot.handoff.staff import StaffDirectory
-from bot.handoff.tickets import CLOSED
 from bot.settings import Settings
 from bot.web.app import create_app
 from tests.channels.recording import RecordingChannel
@@ -65,13 +64,8 @@ async def login(app, staff_directory: StaffDirectory) -> AsyncIterator[Login]:  
         response = await client.post("/staff/login", data={
             "csrf": csrf_of(page.text), "name": name, "password": PASSWORD})
         assert response.status_code == 303, response.text
-        client.headers["X-Staff"] = name  # for the tests' own bookkeeping only
         return client
 
     yield make
     for client in clients:
         await client.aclose()
-
-
-def closed(status: str) -> bool:
-    return status == CLOSED
