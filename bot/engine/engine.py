@@ -29,7 +29,7 @@ from bot.handoff.tickets import RESIDENT, SYSTEM, Ticket, TicketService
 from bot.identity import resident_key
 from bot.settings import Settings
 from bot.storage.addresses import AddressBook
-from bot.storage.db import make_engine
+from bot.storage.db import make_engine, utc_now
 from bot.storage.tracker_store import KyrTrackerStore
 
 logger = logging.getLogger(__name__)
@@ -86,10 +86,6 @@ def to_outbound(message: Dict[Text, Any]) -> List[OutboundMessage]:
             for m in packed]
 
 
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 class Engine:
     def __init__(self, settings: Settings, agent: Agent, store: KyrTrackerStore,
                  renderer: Renderer, detector: Optional[LanguageDetector] = None) -> None:
@@ -132,22 +128,26 @@ class Engine:
         if not training.is_current(settings):
             logger.warning("the model is older than flows/ or the NLU data: run 'kyr train'")
         store = KyrTrackerStore(None, make_engine(settings.database_url))
-        purged = store.purge(datetime.timedelta(days=settings.retention_days))
-        if purged:
-            logger.warning("deleted %d conversation(s) idle for over %d days", purged,
-                           settings.retention_days)
-        purged = TicketService(store.engine, settings.secret_key()).purge_transcripts(
-            datetime.timedelta(hours=settings.transcript_hours))
-        if purged:
-            logger.warning("deleted the text of %d transcript line(s) older than %d hours",
-                           purged, settings.transcript_hours)
         speedups.install()
         agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
         if not agent.is_ready():
             raise SystemExit(f"the Rasa model at {path} could not be loaded")
         detector_file = training.language_model_path(settings)
         detector = LanguageDetector(detector_file, languages) if detector_file.exists() else None
-        return cls(settings, agent, store, renderer, detector)
+        engine = cls(settings, agent, store, renderer, detector)
+        engine.purge_expired()
+        return engine
+
+    def purge_expired(self) -> None:
+        """What the retention settings say must go: at start, and hourly in `kyr serve`."""
+        days, hours = self.settings.retention_days, self.settings.transcript_hours
+        purged = self.store.purge(datetime.timedelta(days=days))
+        if purged:
+            logger.warning("deleted %d conversation(s) idle for over %d days", purged, days)
+        purged = self.tickets.purge_transcripts(datetime.timedelta(hours=hours))
+        if purged:
+            logger.warning("deleted the text of %d transcript line(s) of tickets closed over "
+                           "%d hours ago", purged, hours)
 
     def _catalogs_pass(self) -> bool:
         """Recompiled catalogs go live only if every live language still passes the checks."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 from bot.channels.base import Channel
 from bot.core.messages import OutboundMessage
 from bot.handoff.tickets import CLAIMED, REPLY, SYSTEM, Ticket, TicketError
+from bot.storage.db import utc_now
 
 if TYPE_CHECKING:
     from bot.engine.engine import Engine
@@ -34,7 +35,7 @@ class Relay:
         if ticket.channel not in self.channels:
             return f"the {ticket.channel} channel is not running on this server"
         if ticket.channel == "whatsapp" and ticket.last_inbound_at is not None and \
-                dt.datetime.now(dt.timezone.utc) - ticket.last_inbound_at > WHATSAPP_WINDOW:
+                utc_now() - ticket.last_inbound_at > WHATSAPP_WINDOW:
             return ("outside WhatsApp's 24-hour window: the resident last wrote more than "
                     "24 hours ago, and WhatsApp only lets a business reply within 24 hours")
         return None

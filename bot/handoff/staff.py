@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import metadata
+from bot.storage.db import as_utc, metadata, utc_now
 
 ROLES = ("staff", "supervisor", "admin")
 MAX_NAME = 64  # "staff:<name>" fits the 80-character actor columns of the ticket log
@@ -63,14 +63,6 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(30), nullable=False),  # "opened transcript"
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _digest(value: str) -> str:
@@ -140,7 +132,7 @@ class StaffDirectory:
                     staff_accounts.c.name == name).values(**row))
                 connection.execute(sa.delete(staff_sessions).where(staff_sessions.c.staff == name))
             else:
-                connection.execute(sa.insert(staff_accounts).values(name=name, created_at=_now(), **row))
+                connection.execute(sa.insert(staff_accounts).values(name=name, created_at=utc_now(), **row))
         return Staff(name, role, languages)
 
     def get(self, name: str) -> Optional[Staff]:
@@ -160,7 +152,7 @@ class StaffDirectory:
 
     def _failures(self, connection: sa.engine.Connection, key: str) -> int:
         return int(connection.execute(sa.select(sa.func.count()).select_from(login_failures).where(
-            login_failures.c.key == key, login_failures.c.at > _now() - FAILURE_WINDOW)).scalar() or 0)
+            login_failures.c.key == key, login_failures.c.at > utc_now() - FAILURE_WINDOW)).scalar() or 0)
 
     def authenticate(self, name: str, password: str, client: str) -> Staff:
         """The account, if the password is right; raises TooManyAttempts or StaffError."""
@@ -168,7 +160,7 @@ class StaffDirectory:
         # The attempt is counted before the password is checked and uncounted if it was
         # right: parallel guesses cannot all slip under the limit while argon2 runs.
         with self.engine.begin() as connection:
-            now = _now()
+            now = utc_now()
             connection.execute(sa.delete(login_failures).where(login_failures.c.at < now - FAILURE_WINDOW))
             ids = [connection.execute(sa.insert(login_failures).values(key=k, at=now)).inserted_primary_key[0]
                    for k in keys]
@@ -200,10 +192,10 @@ class StaffDirectory:
     def start_session(self, staff: Staff) -> tuple[str, Session]:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self.engine.begin() as connection:
-            connection.execute(sa.delete(staff_sessions).where(staff_sessions.c.expires_at < _now()))
+            connection.execute(sa.delete(staff_sessions).where(staff_sessions.c.expires_at < utc_now()))
             connection.execute(sa.insert(staff_sessions).values(
                 token_hash=_digest(token), staff=staff.name, csrf=csrf,
-                expires_at=_now() + dt.timedelta(hours=SESSION_HOURS)))
+                expires_at=utc_now() + dt.timedelta(hours=SESSION_HOURS)))
         return token, Session(staff, csrf)
 
     def session(self, token: Optional[str]) -> Optional[Session]:
@@ -212,7 +204,7 @@ class StaffDirectory:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(staff_sessions).where(
                 staff_sessions.c.token_hash == _digest(token))).mappings().first()
-        if row is None or _aware(row["expires_at"]) < _now():
+        if row is None or as_utc(row["expires_at"]) < utc_now():
             return None
         staff = self.get(row["staff"])
         return Session(staff, row["csrf"]) if staff is not None else None
@@ -228,11 +220,11 @@ class StaffDirectory:
     def audit(self, staff: str, ticket_id: int, action: str = "opened transcript") -> None:
         with self.engine.begin() as connection:
             connection.execute(sa.insert(audit_log).values(staff=staff, ticket_id=ticket_id,
-                                                           action=action, at=_now()))
+                                                           action=action, at=utc_now()))
 
     def has_opened(self, staff: str, ticket_id: int) -> bool:
         """Whether this person opened the ticket's page (audited) within one session's span."""
-        since = _now() - dt.timedelta(hours=SESSION_HOURS)
+        since = utc_now() - dt.timedelta(hours=SESSION_HOURS)
         with self.engine.connect() as connection:
             return connection.execute(sa.select(audit_log.c.id).where(
                 audit_log.c.staff == staff, audit_log.c.ticket_id == ticket_id,
@@ -243,5 +235,5 @@ class StaffDirectory:
         if ticket_id is not None:
             query = query.where(audit_log.c.ticket_id == ticket_id)
         with self.engine.connect() as connection:
-            return [AuditEntry(r["staff"], r["ticket_id"], r["action"], _aware(r["at"]))
+            return [AuditEntry(r["staff"], r["ticket_id"], r["action"], as_utc(r["at"]))
                     for r in connection.execute(query).mappings()]

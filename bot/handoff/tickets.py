@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
-from bot.storage.db import metadata
+from bot.storage.db import as_utc, metadata, utc_now
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"
@@ -132,29 +132,13 @@ class Message:
     at: dt.datetime
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
 def _ticket(row: sa.engine.RowMapping) -> Ticket:
     data = dict(row)
     for key in ("opened_at", "claimed_at", "closed_at", "last_inbound_at"):
-        data[key] = _aware(data[key])
+        data[key] = as_utc(data[key])
     data["after_hours"] = bool(data["after_hours"])
     data["path"] = tuple(json.loads(data["path"] or "[]"))
     return Ticket(**data)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
-    return aware.astimezone(dt.timezone.utc)
 
 
 class TicketService:
@@ -219,7 +203,7 @@ class TicketService:
             rows = connection.execute(sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
                 tickets.c.claimed_at.is_not(None), tickets.c.after_hours.is_(False)).order_by(
                 tickets.c.claimed_at.desc()).limit(recent)).all()
-        waits = [(_utc(claimed) - _utc(opened)).total_seconds()
+        waits = [(as_utc(claimed) - as_utc(opened)).total_seconds()
                  for opened, claimed in rows if opened is not None and claimed is not None]
         return dt.timedelta(seconds=statistics.median(waits)) if waits else None
 
@@ -241,7 +225,7 @@ class TicketService:
             rows = connection.execute(sa.select(ticket_messages).where(
                 ticket_messages.c.ticket_id == ticket_id).order_by(ticket_messages.c.id)).mappings().all()
         return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"]),
-                        r["delivery"], r["reason"], _aware(r["at"]) or _now()) for r in rows]
+                        r["delivery"], r["reason"], as_utc(r["at"])) for r in rows]
 
     def _open(self, sealed: Optional[str]) -> Optional[str]:
         if sealed is None:
@@ -255,7 +239,7 @@ class TicketService:
 
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
         connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
-                                                           actor=actor, at=_now()))
+                                                           actor=actor, at=utc_now()))
 
     def open(self, resident: str, channel: str, topic: str, language: str,
              path: tuple[str, ...] = (), after_hours: bool = False, urgent: bool = False) -> Ticket:
@@ -267,7 +251,7 @@ class TicketService:
         if existing is not None:
             return existing
         priority = URGENT if urgent else NORMAL
-        now = _now()
+        now = utc_now()
         try:
             with self.engine.begin() as connection:
                 ticket_id = connection.execute(sa.insert(tickets).values(
@@ -287,7 +271,7 @@ class TicketService:
         """Keep one line of the transcript (sealed). A resident's line, or a line about
         something the resident did (`resident_acted`: a tap, a photo), moves their last-seen
         time, which WhatsApp's 24-hour reply window is counted from."""
-        now = _now()
+        now = utc_now()
         with self.engine.begin() as connection:
             message_id = connection.execute(sa.insert(ticket_messages).values(
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
@@ -314,7 +298,7 @@ class TicketService:
         """The resident wrote (anything: text, a tap, a photo): WhatsApp's window restarts."""
         with self.engine.begin() as connection:
             connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
-                last_inbound_at=_now()))
+                last_inbound_at=utc_now()))
 
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
         with self.engine.begin() as connection:
@@ -329,7 +313,7 @@ class TicketService:
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
         """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
         the ticket's link to the resident and the path that led to it."""
-        cutoff = _now() - older_than
+        cutoff = utc_now() - older_than
         closed_long_ago = sa.select(tickets.c.id).where(
             tickets.c.status == CLOSED, tickets.c.closed_at < cutoff).scalar_subquery()
         with self.engine.begin() as connection:
@@ -358,7 +342,7 @@ class TicketService:
         with self.engine.begin() as connection:
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, tickets.c.status == OPEN).values(
-                status=CLAIMED, assignee=staff, claimed_at=_now())).rowcount
+                status=CLAIMED, assignee=staff, claimed_at=utc_now())).rowcount
             if changed != 1:
                 current = self.get(ticket_id, connection)
                 if current.status == CLAIMED:
@@ -377,7 +361,7 @@ class TicketService:
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(
                 assignee=to_staff, status=CLAIMED,
-                claimed_at=sa.func.coalesce(tickets.c.claimed_at, _now()))).rowcount
+                claimed_at=sa.func.coalesce(tickets.c.claimed_at, utc_now()))).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
             self._event(connection, ticket_id, "transferred", f"staff:{staff}")
@@ -392,7 +376,7 @@ class TicketService:
                 condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == actor)
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(
-                status=CLOSED, closed_at=_now(), disposition=disposition[:40])).rowcount
+                status=CLOSED, closed_at=utc_now(), disposition=disposition[:40])).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
             self._event(connection, ticket_id, "closed",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 from typing import Optional
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import addresses, deliveries
+from bot.storage.db import addresses, deliveries, utc_now
 
 
 def sealer(secret: bytes, purpose: bytes = b"kyr-addresses-v1") -> Fernet:
@@ -28,7 +27,7 @@ class AddressBook:
 
     def remember(self, resident: str, address: str) -> None:
         row = {"sealed": self.fernet.encrypt(address.encode()).decode(),
-               "updated_at": dt.datetime.now(dt.timezone.utc)}
+               "updated_at": utc_now()}
         with self.engine.begin() as connection:
             done = connection.execute(sa.update(addresses).where(
                 addresses.c.resident == resident).values(**row)).rowcount
@@ -56,4 +55,4 @@ def record_delivery(engine: Engine, channel: str, resident: Optional[str], statu
     with engine.begin() as connection:
         connection.execute(sa.insert(deliveries).values(
             channel=channel, resident=resident, status=status, error_code=error_code,
-            reason=(reason or "")[:200] or None, at=dt.datetime.now(dt.timezone.utc)))
+            reason=(reason or "")[:200] or None, at=utc_now()))

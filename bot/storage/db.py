@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Optional, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 metadata = sa.MetaData()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@overload
+def as_utc(value: dt.datetime) -> dt.datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
+
+
+def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    """A stored time as an aware UTC datetime: SQLite gives naive ones back (written as UTC)."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(dt.timezone.utc)
 
 conversations = sa.Table(
     "kyr_conversations",

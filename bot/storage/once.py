@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.db import processed
+from bot.storage.db import processed, utc_now
 
 KEEP = dt.timedelta(days=3)  # platforms redeliver for at most a day or so
 
@@ -22,7 +22,7 @@ class Once:
     def first_time(self, key: str) -> bool:
         """True the first time `key` is seen on this channel; False for a redelivery."""
         hashed = hashlib.sha256(key.encode()).hexdigest()  # ids can be phone-derived: hash
-        now = dt.datetime.now(dt.timezone.utc)
+        now = utc_now()
         try:
             with self.engine.begin() as connection:
                 connection.execute(sa.insert(processed).values(
@@ -32,7 +32,7 @@ class Once:
             return False
 
     def forget_old(self) -> int:
-        cutoff = dt.datetime.now(dt.timezone.utc) - KEEP
+        cutoff = utc_now() - KEEP
         with self.engine.begin() as connection:
             return int(connection.execute(sa.delete(processed).where(
                 processed.c.seen_at < cutoff)).rowcount)

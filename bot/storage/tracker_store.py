@@ -19,7 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import addresses, conversations, deliveries
+from bot.storage.db import addresses, conversations, deliveries, utc_now
 
 SESSION_START = "action_session_start"
 
@@ -97,7 +97,7 @@ class KyrTrackerStore(TrackerStore):
         events = compact([redact(e) for e in current_session(
             [event.as_dict() for event in tracker.events])])
         row = {"resident": tracker.sender_id, "events": json.dumps(events, ensure_ascii=False),
-               "updated_at": dt.datetime.now(dt.timezone.utc)}
+               "updated_at": utc_now()}
         with self.engine.begin() as connection:
             if not connection.execute(_UPDATE, row).rowcount:
                 connection.execute(_INSERT, row)
@@ -118,7 +118,7 @@ class KyrTrackerStore(TrackerStore):
 
     def purge(self, older_than: dt.timedelta) -> int:
         """Delete conversations idle for longer than `older_than`; returns how many."""
-        cutoff = dt.datetime.now(dt.timezone.utc) - older_than
+        cutoff = utc_now() - older_than
         with self.engine.begin() as connection:
             connection.execute(sa.delete(addresses).where(addresses.c.updated_at < cutoff))
             connection.execute(sa.delete(deliveries).where(deliveries.c.at < cutoff))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
 import logging
 import os
@@ -56,13 +55,12 @@ def channels_from_environment(engine: Any, env: dict[str, str]) -> dict[str, Cha
 PURGE_EVERY = 3600.0  # seconds
 
 
-async def purge_forever(engine: Any, settings: Settings) -> None:
+async def purge_forever(engine: Any) -> None:
     """Idle conversations and old transcript text go while the server runs, not only at start."""
     while True:
         await asyncio.sleep(PURGE_EVERY)
         try:
-            engine.store.purge(datetime.timedelta(days=settings.retention_days))
-            engine.tickets.purge_transcripts(datetime.timedelta(hours=settings.transcript_hours))
+            engine.purge_expired()
         except Exception:
             logger.exception("purge failed; it runs again in an hour")
 
@@ -88,7 +86,7 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None, engine:
                 logger.error("channel %s could not start (%s); it stays off", name,
                              type(exc).__name__)
                 del services.channels[name]
-        purging = asyncio.create_task(purge_forever(services.engine, settings))
+        purging = asyncio.create_task(purge_forever(services.engine))
         try:
             yield
         finally:

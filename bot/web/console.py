@@ -30,6 +30,7 @@ from bot.handoff.queues import QUEUES, Filters, visible_queues
 from bot.handoff.relay import Relay
 from bot.handoff.staff import Session, StaffDirectory, StaffError, TooManyAttempts
 from bot.handoff.tickets import AlreadyClaimed, Ticket, TicketError
+from bot.storage.db import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def chicago(value: dt.datetime, form: str = "%a %H:%M") -> str:
 
 
 def waiting_for(value: dt.datetime) -> str:
-    minutes = int((dt.datetime.now(dt.timezone.utc) - value).total_seconds() // 60)
+    minutes = int((utc_now() - value).total_seconds() // 60)
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
 
 
@@ -211,9 +212,10 @@ class Console:
         filters = Filters(q.get("language") or None, q.get("topic") or None, q.get("priority") or None)
         found = queue.tickets(self.engine.tickets, session.staff, filters)
         waiting = QUEUES["unassigned"].tickets(self.engine.tickets, session.staff)
+        urgent_ids = " ".join(str(t.id) for t in waiting if t.priority == "urgent")
         return {"session": session, "queues": queues, "queue": queue, "filters": filters,
                 "tickets": [self.view(t) for t in found],
-                "urgent_ids": " ".join(str(t.id) for t in waiting if t.priority == "urgent"),
+                "urgent_ids": urgent_ids, "urgent_now": urgent_ids,  # one queue read, not two
                 "waiting": len(waiting),
                 "languages": self.engine.languages, "names": NATIVE_NAMES,
                 "topics": sorted(self.engine.renderer.dialogue.topic_flows),
@@ -275,7 +277,7 @@ class Console:
                                 if n != session.staff.name or session.staff.supervises],
                 "mine": ticket.status == "claimed" and ticket.assignee == session.staff.name,
                 "supervises": session.staff.supervises,
-                "undeliverable": Relay(self.engine, self.services.channels).why_not_deliverable(ticket)}
+                "undeliverable": self.relay.why_not_deliverable(ticket)}
 
     def _ticket(self, request: Request) -> Optional[Ticket]:
         try:
