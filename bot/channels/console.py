@@ -97,7 +97,7 @@ class TerminalChannel(Channel):
 
     def to_inbound(self, user: str, typed: str) -> InboundMessage:
         wanted = typed.strip()
-        if wanted.isdigit() and 1 <= int(wanted) <= len(self.last_buttons):
+        if wanted.isdecimal() and 1 <= int(wanted) <= len(self.last_buttons):
             return InboundMessage(CHANNEL, user, payload=self.last_buttons[int(wanted) - 1][1])
         for title, payload in self.last_buttons:
             if normalise(title) == normalise(wanted) and wanted:

@@ -170,7 +170,8 @@ class Dialogue:
             return None
         specs = self.buttons(state.flow, current, state.lang)
         stripped = text.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(specs):
+        # isdecimal, not isdigit: "²" and "①" are digits that int() refuses; "٣" is decimal.
+        if stripped.isdecimal() and 1 <= int(stripped) <= len(specs):
             return specs[int(stripped) - 1]
         wanted = normalise(text)
         for spec in specs:

@@ -48,6 +48,7 @@ def silence_rasa_event_logs() -> None:
 
 MAX_TEXT = 1000  # NLU reads at most this much; a resident's essay still gets an answer
 MAX_TRANSCRIPT_LINE = 4096  # what staff read: a whole Telegram message (WhatsApp's is shorter)
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")  # "es", "zh_Hans"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -202,9 +203,10 @@ class Engine:
     def _command(self, text: str, command: tuple[str, Optional[str]]) -> Dict[Text, Any]:
         name, argument = command
         entities = [{"entity": "command", "value": name}]
-        # The only argument the dialogue uses is a language code; anything else a resident
-        # typed after a command (a name, an address) is dropped, never stored.
-        if argument and argument in self.languages:
+        # The only argument the dialogue uses is a language code (offered or not, so that
+        # "/lang de" can say it is not offered); anything else a resident typed after a
+        # command (a name, an address) is dropped, never stored.
+        if argument and LANGUAGE_CODE.fullmatch(argument):
             entities.append({"entity": "argument", "value": argument})
         return {"intent": {"name": COMMAND_INTENT, "confidence": 1.0},
                 "entities": entities, "text": text}

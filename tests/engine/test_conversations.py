@@ -323,3 +323,18 @@ async def test_a_stale_picker_return_is_not_used(bot: TestBot) -> None:
     where = bot.where
     reply = await bot.say("/lang en")
     assert bot.where == where, [m.step for m in reply]
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "٣"])
+async def test_unusual_digits_are_answered_not_crashed(bot: TestBot, typed: str) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    reply = await bot.say(typed)
+    assert reply and reply[-1].buttons  # "٣" (3) picks the third button; the others are not numbers
+
+
+async def test_a_language_not_offered_is_said_so(engine: Engine, bot: TestBot) -> None:
+    await bot.say("/menu")
+    reply = await bot.say("/lang de")
+    assert engine.renderer.text("en", "ui.language_unavailable") in [m.text for m in reply]
+    assert bot.where == ("change_language", "pick")
