@@ -20,7 +20,7 @@ import httpx
 from bot.channels.base import Channel, numbered_text, quiet_http_loggers, split_text
 from bot.core.messages import InboundMessage, OutboundMessage
 from bot.engine.engine import Engine
-from bot.storage.addresses import AddressBook, record_delivery
+from bot.storage.addresses import record_delivery
 from bot.storage.once import Once
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ CHANNEL = "whatsapp"
 DEFAULT_API = "https://graph.facebook.com/v21.0"
 MAX_TEXT = 4096
 MAX_BODY = 1024  # interactive message body
-MAX_BUTTON, MAX_ROW, MAX_DESCRIPTION, MAX_ROWS = 20, 24, 72, 10
+MAX_BUTTON, MAX_ROW, MAX_ROWS = 20, 24, 10
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 OUTSIDE_WINDOW = 131047  # Meta: more than 24 hours since the resident last wrote
 
@@ -63,7 +63,6 @@ class WhatsAppChannel(Channel):
         self.verify_token = verify_token
         self.api_base = (api_base or DEFAULT_API).rstrip("/")
         self.once = Once(engine.store.engine, CHANNEL)
-        self.addresses = AddressBook(engine.store.engine, engine.settings.secret_key())
         self.counters: dict[str, int] = {}
         self.http: Optional[httpx.AsyncClient] = None
 
@@ -137,9 +136,8 @@ class WhatsAppChannel(Channel):
                                      payload=str((message.get("button") or {}).get("payload") or ""))
         else:  # image, audio, video, document, sticker, location, contacts, reaction, unsupported
             inbound = InboundMessage(CHANNEL, sender, media=str(kind or "unsupported"))
-        resident = self.engine.resident(inbound)
-        self.addresses.remember(resident, sender)
-        for reply_message in await self.engine.handle(inbound):  # /delete erases the number too
+        # The number is kept (sealed) only while a ticket needs it: the engine stores it then.
+        for reply_message in await self.engine.handle(inbound):
             await self.send(sender, reply_message)
 
     # ---- outbound ----

@@ -29,6 +29,7 @@ from bot.handoff.tickets import RESIDENT, SYSTEM, Ticket, TicketService
 from bot.identity import resident_key
 from bot.settings import Settings
 from bot.storage.addresses import AddressBook
+from bot.storage import once
 from bot.storage.db import make_engine, utc_now
 from bot.storage.tracker_store import KyrTrackerStore
 
@@ -145,6 +146,7 @@ class Engine:
         purged = self.store.purge(datetime.timedelta(days=days))
         if purged:
             logger.warning("deleted %d conversation(s) idle for over %d days", purged, days)
+        once.forget_old(self.store.engine)  # handled-once keys of webhooks, after 3 days
         purged = self.tickets.purge_transcripts(datetime.timedelta(hours=hours))
         if purged:
             logger.warning("deleted the text of %d transcript line(s) of tickets closed over "

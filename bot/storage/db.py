@@ -93,9 +93,11 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # SQLAlchemy 1.4 gives SQLite files a NullPool: a new connection (and PRAGMAs)
         # per query. A small pool keeps them open; measured 0.4 s of 2 s in a profile.
-        engine = sa.create_engine(url, future=True, poolclass=sa.pool.QueuePool,
-                                  pool_size=4, max_overflow=4,
-                                  connect_args={"check_same_thread": False})
+        # (An in-memory database keeps SQLAlchemy's own pool: each pooled connection
+        # would be a database of its own.)
+        in_memory = parsed.database in (None, "", ":memory:")
+        pool = {} if in_memory else {"poolclass": sa.pool.QueuePool, "pool_size": 4, "max_overflow": 4}
+        engine = sa.create_engine(url, future=True, connect_args={"check_same_thread": False}, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = sa.create_engine(url, future=True, pool_pre_ping=True)

@@ -32,7 +32,11 @@ class Once:
             return False
 
     def forget_old(self) -> int:
-        cutoff = utc_now() - KEEP
-        with self.engine.begin() as connection:
-            return int(connection.execute(sa.delete(processed).where(
-                processed.c.seen_at < cutoff)).rowcount)
+        return forget_old(self.engine)
+
+
+def forget_old(engine: Engine) -> int:
+    """Keys older than KEEP, of every channel: at a channel's start and in the hourly purge."""
+    with engine.begin() as connection:
+        return int(connection.execute(sa.delete(processed).where(
+            processed.c.seen_at < utc_now() - KEEP)).rowcount)
