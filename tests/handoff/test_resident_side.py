@@ -11,7 +11,7 @@ import pytest
 from bot.core.handoff import open_at
 from bot.engine.engine import Engine
 from bot.handoff.relay import Relay
-from bot.handoff.tickets import CLOSED, NORMAL, OPEN, URGENT, TicketService
+from bot.handoff.tickets import CLOSED, NORMAL, OPEN, URGENT, TicketError, TicketService
 from bot.testing import TestBot
 from tests.channels.recording import RecordingChannel
 from tests.conftest import HOTLINE_OPEN
@@ -149,7 +149,7 @@ async def test_delete_erases_the_ticket_and_its_transcript(engine: Engine, bot: 
     await bot.say("/delete")
     await bot.press("Yes, delete")
     assert engine.tickets.open_for(resident) is None
-    with pytest.raises(Exception):
+    with pytest.raises(TicketError):
         engine.tickets.get(ticket.id)
     assert engine.addresses.lookup(resident) is None
 

@@ -92,6 +92,7 @@ async def test_pages_need_a_session(app) -> None:  # type: ignore[no-untyped-def
         assert (await c.get("/staff")).headers["location"] == "/staff/login"
         assert (await c.get("/staff/fragments/queue")).status_code == 401
         assert (await c.post("/staff/tickets/1/claim", data={})).status_code in (303, 403)
+        assert (await c.post("/staff/tickets/1/claim", data={})).headers["location"] == "/staff/login"
 
 
 # ---- queues ----
