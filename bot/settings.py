@@ -10,8 +10,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.languages import NATIVE_NAMES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ALL_LANGUAGES = ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk")
+ALL_LANGUAGES = tuple(NATIVE_NAMES)  # every language the bot has names and catalogs for
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from typing import IO, Any, Collection, Iterator, Mapping
 
 import yaml
 
-MAX_BUTTON = 20
-MAX_MESSAGE = 1024
+from bot.core.check import MAX_BUTTON, MAX_MESSAGE, MAX_PARAGRAPHS
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,7 +59,7 @@ def extract_yaml(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: 
         if key in buttons:
             comments.append(f"button label: at most {MAX_BUTTON} characters")
         else:
-            comments.append(f"message: at most {MAX_MESSAGE} characters, at most 3 short paragraphs")
+            comments.append(f"message: at most {MAX_MESSAGE} characters, at most {MAX_PARAGRAPHS} short paragraphs")
         names = sorted(placeholders(source))
         if names:
             comments.append("keep these placeholders exactly: " + ", ".join(f"{{{n}}}" for n in names))

@@ -146,11 +146,10 @@ def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, l
     except ContentError as exc:
         return None, exc.problems
     validator = jsonschema.Draft7Validator(FLOW_SCHEMA)
-    problems = doc.duplicate_keys() + [
-        Problem(label, doc.line(list(e.absolute_path)), _explain(e))
-        for e in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
-    ]
-    if any(p.severity == "error" and "appears twice" not in p.message for p in problems):
+    invalid = [Problem(label, doc.line(list(e.absolute_path)), _explain(e))
+               for e in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path)))]
+    problems = doc.duplicate_keys() + invalid  # a duplicate key is reported, yet loadable
+    if invalid:
         return None, problems
     data = doc.data
     if data["id"] != path.stem:

@@ -81,16 +81,15 @@ def status_messages(renderer: Renderer, lang: str, place: Place) -> list[Outboun
     first: list[str] = []
     if place.already_waiting:
         first.append(renderer.text(lang, "handoff.already_waiting"))
-    if place.already_waiting and place.position == 0:
-        pass  # a person has taken the chat: no place in line to give
-    elif place.open_now:
+    taken = place.already_waiting and place.position == 0  # a person has the chat: no line
+    if place.open_now and not taken:
         line = renderer.text(lang, "handoff.queued", position=str(max(place.position, 1)))
         if place.wait is not None:
             line += " " + renderer.text_n(lang, "handoff.wait", wait_minutes(place.wait))
         else:
             line += " " + renderer.text(lang, "handoff.wait_unknown")
         first.append(line)
-    else:
+    elif not taken:
         first.append(renderer.text(lang, "handoff.after_hours"))
     stop = Button(renderer.label(lang, "handoff.stop"), STOP_PAYLOAD)
     return [OutboundMessage("\n\n".join(first), lang=lang, flow="system", step="handoff_status"),

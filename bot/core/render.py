@@ -6,7 +6,7 @@ import re
 from typing import Callable
 
 from bot.core.content import Content
-from bot.core.dialogue import Dialogue, Item
+from bot.core.dialogue import HUMAN_PAYLOAD, MENU_PAYLOAD, Dialogue, Item
 from babel.numbers import format_decimal
 
 from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, isolate
@@ -169,6 +169,6 @@ class Renderer:
             self.text(lang, "ui.switch_language_prompt", language=name)]))
         buttons = [Button(name, f"/lang {other}"),
                    Button(NATIVE_NAMES.get(lang, lang), f"/lang {lang}"),
-                   Button(self.label(lang, "ui.main_menu"), "/menu"),
-                   Button(self.label(lang, "ui.talk_to_person"), "/human")]
+                   Button(self.label(lang, "ui.main_menu"), MENU_PAYLOAD),
+                   Button(self.label(lang, "ui.talk_to_person"), HUMAN_PAYLOAD)]
         return OutboundMessage(text, tuple(buttons), lang, "system", "switch_language")
