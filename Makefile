@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)  ## create .venv with Python 3.10 and the pinned dependencies
 
-model: setup  ## compile the catalogs; train the Rasa model if flows/ or NLU data changed
+model: setup  ## compile the catalogs, bring the database to the newest schema, train if needed
 	$(BIN)/kyr i18n compile
+	$(BIN)/kyr db upgrade
 	$(BIN)/kyr train
 
 run: model  ## set everything up and chat in the terminal (SQLite in data/)

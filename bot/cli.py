@@ -9,9 +9,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import IO, Iterable, Optional
+from typing import IO, TYPE_CHECKING, Iterable, Optional
 
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.app.services import Services
 
 
 def _quiet_libraries() -> None:
@@ -25,11 +28,11 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _load_engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.engine.engine import Engine
+def _load_services(settings: Settings) -> "Services":
+    from bot.app.services import build
 
     with contextlib.redirect_stdout(sys.stderr):  # anything a library prints is not output
-        return Engine.load(settings)
+        return build(settings)
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,17 +51,17 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     out = sys.stdout
-    engine = _load_engine(settings)
+    conversation = _load_services(settings).conversation
     if args.script:
         lines: Iterable[bytes]
         source: IO[bytes] = sys.stdin.buffer if args.script == "-" else open(args.script, "rb")
         with source:
             lines = iter(source.readline, b"")
             with contextlib.redirect_stdout(sys.stderr):
-                asyncio.run(run_script(engine, lines, out, args.lang, args.user))
+                asyncio.run(run_script(conversation, lines, out, args.lang, args.user))
         return 0
     try:
-        asyncio.run(run_terminal(engine, args.lang, args.user))
+        asyncio.run(run_terminal(conversation, args.lang, args.user))
     except KeyboardInterrupt:
         print()
     return 0
@@ -148,20 +151,44 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     import datetime
 
+    from bot.app.residents import Residents
+    from bot.handoff.tickets import TicketService
     from bot.storage.db import make_engine
     from bot.storage.tracker_store import KyrTrackerStore
 
-    from bot.handoff.tickets import TicketService
-
     days = args.older_than if args.older_than is not None else settings.retention_days
-    engine = make_engine(settings.database_url)
-    store = KyrTrackerStore(None, engine)
-    print(f"deleted {store.purge(datetime.timedelta(days=days))} conversation(s) idle for "
-          f"over {days} day(s)")
     hours = settings.transcript_hours
-    lines = TicketService(engine, settings.secret_key()).purge_transcripts(datetime.timedelta(hours=hours))
+    db, secret = make_engine(settings.database_url), settings.secret_key()
+    tickets = TicketService(db, secret)
+    residents = Residents(db, secret, tickets, KyrTrackerStore(None, db))
+    conversations, lines = residents.purge_expired(datetime.timedelta(days=days),
+                                                   datetime.timedelta(hours=hours))
+    print(f"deleted {conversations} conversation(s) idle for over {days} day(s)")
     print(f"deleted the text of {lines} transcript line(s) of tickets closed over {hours} hour(s) ago")
     return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    """`kyr db upgrade`: the database to the newest schema; `kyr db check`: models vs migrations."""
+    from bot.storage import migrate
+    from bot.storage.db import describe, make_engine
+
+    engine = make_engine(settings.database_url, upgrade=False)
+    if args.db_command == "upgrade":
+        print(f"{describe(settings.database_url)} is at revision {migrate.upgrade(engine)}")
+        return 0
+    with engine.connect() as connection:
+        now = migrate.current(connection)
+    if now != migrate.head():
+        print(f"the database is at {now or 'no revision'}, the newest is {migrate.head()}: "
+              "run 'kyr db upgrade'", file=sys.stderr)
+        return 1
+    found = migrate.differences(engine)
+    for difference in found:
+        print(difference)
+    print(f"schema check: {len(found)} difference(s) between bot/storage/schema.py and the "
+          "migrations", file=sys.stderr)
+    return 1 if found else 0
 
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
@@ -251,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="days of inactivity (default KYR_RETENTION_DAYS, 30)")
     purge.set_defaults(func=cmd_purge)
 
+    db = sub.add_parser("db", help="the database schema (Alembic migrations)")
+    db.add_argument("db_command", choices=("upgrade", "check"),
+                    help="upgrade: to the newest revision; check: models and migrations agree")
+    db.set_defaults(func=cmd_db)
+
     staff = sub.add_parser("staff", help="hotline staff accounts for the console at /staff")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help="add an account, or set its role, languages and password")
@@ -268,12 +300,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
     settings = load_settings()
-    from bot.core.problems import ContentError
+    from bot.core.problems import ContentError, StartupError
 
     try:
         return int(args.func(args, settings))
+    except StartupError as exc:
+        print(f"kyr: {exc}", file=sys.stderr)
+        return 3
     except ContentError as exc:
         print("The content has errors; run 'kyr content check':", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The shipped test harness: push a resident's message, pop the bot's replies.
 
-    bot = TestBot(engine, "alice")
+    bot = TestBot(services.conversation, "alice")
     replies = await bot.say("ICE is at my door")
     replies = await bot.press("Yes")        # by button title, from the last reply
     replies = await bot.press_payload("/menu")
@@ -8,8 +8,13 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.core.messages import InboundMessage, OutboundMessage
-from bot.engine.engine import Engine
+
+
+class Conversation(Protocol):
+    async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]: ...
 
 CHANNEL = "test"
 
@@ -17,13 +22,13 @@ CHANNEL = "test"
 class TestBot:
     __test__ = False  # not a pytest test class
 
-    def __init__(self, engine: Engine, user: str) -> None:
-        self.engine = engine
+    def __init__(self, conversation: Conversation, user: str) -> None:
+        self.conversation = conversation
         self.user = user
         self.last: list[OutboundMessage] = []
 
     async def _send(self, inbound: InboundMessage) -> list[OutboundMessage]:
-        self.last = await self.engine.handle(inbound)
+        self.last = await self.conversation.handle(inbound)
         return self.last
 
     async def say(self, text: str) -> list[OutboundMessage]:

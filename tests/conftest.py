@@ -1,4 +1,4 @@
-"""Shared fixtures: one trained model and one loaded engine per test run."""
+"""Shared fixtures: one trained model and one set of loaded services per test run."""
 
 from __future__ import annotations
 
@@ -78,13 +78,13 @@ def trained(settings: Settings) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings, trained: Path):  # type: ignore[no-untyped-def]
-    from bot.engine.engine import Engine
+def services(settings: Settings, trained: Path):  # type: ignore[no-untyped-def]
+    from bot.app.services import build
 
-    loaded = Engine.load(settings)
+    loaded = build(settings)
     # The hotline's hours decide what a resident asking for a person is told: tests run at
     # a fixed hour when it is open (Wednesday noon in Chicago) unless they set another.
-    loaded.clock = lambda: HOTLINE_OPEN
+    loaded.conversation.clock = lambda: HOTLINE_OPEN
     return loaded
 
 
@@ -94,10 +94,10 @@ def user() -> str:
 
 
 @pytest.fixture
-def bot(engine, user):  # type: ignore[no-untyped-def]
+def bot(services, user):  # type: ignore[no-untyped-def]
     from bot.testing import TestBot
 
-    return TestBot(engine, user)
+    return TestBot(services.conversation, user)
 
 
 @pytest.fixture

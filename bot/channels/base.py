@@ -4,10 +4,39 @@ from __future__ import annotations
 
 import abc
 import logging
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Optional, Type, TypeVar
+from typing import Awaitable, Callable, Optional, Type, TypeVar
 
-from bot.core.messages import OutboundMessage
+from sqlalchemy.engine import Engine as Database
+
+from bot.core.messages import InboundMessage, OutboundMessage
+from bot.core.render import Renderer
+from bot.identity import resident_key
+
+# What a channel calls with each message a resident sent: the bot's replies come back.
+Handler = Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """All a channel is handed: the callback, the texts, the database and the secret.
+
+    Never the engine or the application (a test proves it): a channel parses, sends and
+    calls `handle`."""
+
+    handle: Handler
+    renderer: Renderer
+    db: Database
+    secret: bytes
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.renderer.dialogue.languages
+
+    def resident(self, channel: str, user: str) -> str:
+        """The keyed hash the bot knows a resident by (for delivery records)."""
+        return resident_key(self.secret, channel, user)
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:

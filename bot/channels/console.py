@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any, Iterable, Optional
+from typing import IO, Any, Iterable, Optional, Protocol
 
 from bot.channels.base import Channel, numbered_text
 from bot.core.i18n import normalise
 from bot.core.messages import InboundMessage, OutboundMessage
-from bot.engine.engine import Engine
 
 CHANNEL = "console"
 DEFAULT_USER = "local"
+
+
+class Conversation(Protocol):
+    """The two callbacks the terminal is handed (bot.app.conversation implements them)."""
+
+    async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]: ...
+
+    async def has_conversation(self, inbound: InboundMessage) -> bool: ...
 
 
 def as_json(user: str, message: OutboundMessage) -> str:
@@ -62,7 +69,7 @@ class ScriptChannel(Channel):
         return None
 
 
-async def run_script(engine: Engine, lines: Iterable[bytes], out: IO[str],
+async def run_script(conversation: Conversation, lines: Iterable[bytes], out: IO[str],
                      lang: Optional[str] = None, default_user: str = DEFAULT_USER) -> None:
     seen: set[str] = set()
     async with ScriptChannel(out) as channel:
@@ -70,12 +77,12 @@ async def run_script(engine: Engine, lines: Iterable[bytes], out: IO[str],
             user, inbound = parse_script_line(raw, default_user)
             if inbound is None:
                 continue
-            if lang and user not in seen and not await engine.has_conversation(inbound):
+            if lang and user not in seen and not await conversation.has_conversation(inbound):
                 start = InboundMessage(CHANNEL, user, text=f"/start {lang}")
-                for reply in await engine.handle(start):
+                for reply in await conversation.handle(start):
                     await channel.send(user, reply)
             seen.add(user)
-            for reply in await engine.handle(inbound):
+            for reply in await conversation.handle(inbound):
                 await channel.send(user, reply)
 
 
@@ -105,15 +112,15 @@ class TerminalChannel(Channel):
         return InboundMessage(CHANNEL, user, text=typed)
 
 
-async def run_terminal(engine: Engine, lang: Optional[str], user: str = DEFAULT_USER,
+async def run_terminal(conversation: Conversation, lang: Optional[str], user: str = DEFAULT_USER,
                        stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> None:
     async with TerminalChannel(out) as channel:
         first = InboundMessage(CHANNEL, user, text="")
-        if await engine.has_conversation(first):
+        if await conversation.has_conversation(first):
             opening = f"/lang {lang}" if lang else "/resume"
         else:
             opening = f"/start {lang}" if lang else "/start"
-        for reply in await engine.handle(InboundMessage(CHANNEL, user, text=opening)):
+        for reply in await conversation.handle(InboundMessage(CHANNEL, user, text=opening)):
             await channel.send(user, reply)
         while True:
             out.write("\n> ")
@@ -122,7 +129,7 @@ async def run_terminal(engine: Engine, lang: Optional[str], user: str = DEFAULT_
             if not typed:
                 out.write("\n")
                 return
-            replies = await engine.handle(channel.to_inbound(user, typed.rstrip("\n")))
+            replies = await conversation.handle(channel.to_inbound(user, typed.rstrip("\n")))
             if not replies:  # a ticket is open: the line went to the hotline's transcript
                 out.write("\n(kept for the hotline staff; in the terminal no one can answer. "
                           "/stop ends the wait)\n")

@@ -6,7 +6,7 @@ the bot reads text only. Messages are sent as plain text (no parse mode), so not
 the content can break formatting; long texts are split at paragraph boundaries. Buttons
 are inline keyboards whose callback_data is the payload (at most 64 bytes, checked by
 `kyr content check`; a longer one is replaced by a short key). Chat ids are not logged;
-the engine knows the resident by a keyed hash.
+the bot knows the resident by a keyed hash.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.channels.base import Channel, quiet_http_loggers, split_text
+from bot.channels.base import Channel, ChannelContext, quiet_http_loggers, split_text
 from bot.core.dialogue import MENU_PAYLOAD, HUMAN_PAYLOAD
 from bot.core.languages import language_from_hint
 from bot.core.messages import InboundMessage, OutboundMessage
-from bot.engine.engine import Engine
 from bot.storage.once import Once
 
 logger = logging.getLogger(__name__)
@@ -49,15 +48,15 @@ def webhook_secret(secret_key: bytes) -> str:
 class TelegramChannel(Channel):
     name = CHANNEL
 
-    def __init__(self, engine: Engine, token: str, api_base: Optional[str] = None,
+    def __init__(self, context: ChannelContext, token: str, api_base: Optional[str] = None,
                  webhook_url: Optional[str] = None) -> None:
         quiet_http_loggers()
-        self.engine = engine
+        self.context = context
         self.bot = ExtBot(token, base_url=api_base or DEFAULT_API,
                           rate_limiter=AIORateLimiter(max_retries=2))
         self.webhook_url = webhook_url
-        self.secret = webhook_secret(engine.settings.secret_key())
-        self.once = Once(engine.store.engine, CHANNEL)
+        self.secret = webhook_secret(context.secret)
+        self.once = Once(context.db, CHANNEL)
         self.username = ""
         self._poller: Optional[asyncio.Task[None]] = None
 
@@ -86,8 +85,8 @@ class TelegramChannel(Channel):
 
     async def register_commands(self) -> None:
         """The command menu in every live language, from the catalogs."""
-        renderer = self.engine.renderer
-        for lang in self.engine.languages:
+        renderer = self.context.renderer
+        for lang in self.context.languages:
             commands = [BotCommand(name, renderer.text(lang, key, isolated=False)[:256])
                         for name, key in COMMANDS]
             code = None if lang == "en" else TELEGRAM_LANGS.get(lang, lang)
@@ -165,13 +164,13 @@ class TelegramChannel(Channel):
         """Answer a group once, pointing to a private chat; read nothing more there."""
         if not self.once.first_time(f"group:{chat_id}"):
             return
-        lang = language_from_hint(hint, self.engine.languages) or "en"
+        lang = language_from_hint(hint, self.context.languages) or "en"
         link = f"https://t.me/{self.username}?start=private" if self.username else "Telegram"
-        text = self.engine.renderer.text(lang, "ui.private_only", link=link)
+        text = self.context.renderer.text(lang, "ui.private_only", link=link)
         await self.bot.send_message(chat_id, text)
 
     async def _reply(self, chat_id: int, inbound: InboundMessage) -> None:
-        for message in await self.engine.handle(inbound):
+        for message in await self.context.handle(inbound):
             await self.send(str(chat_id), message)
 
     # ---- outbound ----

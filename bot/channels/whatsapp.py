@@ -17,9 +17,8 @@ from typing import Any, Optional
 
 import httpx
 
-from bot.channels.base import Channel, numbered_text, quiet_http_loggers, split_text
+from bot.channels.base import Channel, ChannelContext, numbered_text, quiet_http_loggers, split_text
 from bot.core.messages import InboundMessage, OutboundMessage
-from bot.engine.engine import Engine
 from bot.storage.addresses import record_delivery
 from bot.storage.once import Once
 
@@ -53,16 +52,16 @@ def shorten(text: str, limit: int) -> str:
 class WhatsAppChannel(Channel):
     name = CHANNEL
 
-    def __init__(self, engine: Engine, token: str, phone_number_id: str, app_secret: str,
+    def __init__(self, context: ChannelContext, token: str, phone_number_id: str, app_secret: str,
                  verify_token: str, api_base: Optional[str] = None) -> None:
         quiet_http_loggers()
-        self.engine = engine
+        self.context = context
         self.token = token
         self.phone_number_id = phone_number_id
         self.app_secret = app_secret
         self.verify_token = verify_token
         self.api_base = (api_base or DEFAULT_API).rstrip("/")
-        self.once = Once(engine.store.engine, CHANNEL)
+        self.once = Once(context.db, CHANNEL)
         self.counters: dict[str, int] = {}
         self.http: Optional[httpx.AsyncClient] = None
 
@@ -117,8 +116,8 @@ class WhatsAppChannel(Channel):
             code = error.get("code")
             reason = ("outside the 24-hour window" if code == OUTSIDE_WINDOW
                       else str(error.get("title") or "failed"))
-            resident = self.engine.resident(InboundMessage(CHANNEL, str(status.get("recipient_id"))))
-            record_delivery(self.engine.store.engine, CHANNEL, resident, "failed", code, reason)
+            resident = self.context.resident(CHANNEL, str(status.get("recipient_id")))
+            record_delivery(self.context.db, CHANNEL, resident, "failed", code, reason)
 
     async def _message(self, message: dict[str, Any]) -> None:
         sender = str(message.get("from") or "")
@@ -136,8 +135,8 @@ class WhatsAppChannel(Channel):
                                      payload=str((message.get("button") or {}).get("payload") or ""))
         else:  # image, audio, video, document, sticker, location, contacts, reaction, unsupported
             inbound = InboundMessage(CHANNEL, sender, media=str(kind or "unsupported"))
-        # The number is kept (sealed) only while a ticket needs it: the engine stores it then.
-        for reply_message in await self.engine.handle(inbound):
+        # The number is kept (sealed) only while a ticket needs it: bot.app.residents keeps it then.
+        for reply_message in await self.context.handle(inbound):
             await self.send(sender, reply_message)
 
     # ---- outbound ----
@@ -151,7 +150,7 @@ class WhatsAppChannel(Channel):
         if interactive and len(text) <= MAX_BODY:
             lead, body = [], text
         else:
-            body = self.engine.renderer.text(message.lang, "ui.choose")
+            body = self.context.renderer.text(message.lang, "ui.choose")
         if buttons and not interactive:  # more than 10 choices: numbered text
             return [{"type": "text", "text": {"body": chunk}}
                     for chunk in split_text(numbered_text(message), MAX_TEXT)]
@@ -166,7 +165,7 @@ class WhatsAppChannel(Channel):
                 "type": "button", "body": {"text": body}, "action": action}})
         else:
             rows = [{"id": b.payload[:200], "title": shorten(b.title, MAX_ROW)} for b in buttons]
-            label = shorten(self.engine.renderer.label(message.lang, "ui.list_button"), MAX_BUTTON)
+            label = shorten(self.context.renderer.label(message.lang, "ui.list_button"), MAX_BUTTON)
             out.append({"type": "interactive", "interactive": {
                 "type": "list", "body": {"text": body},
                 "action": {"button": label, "sections": [{"title": shorten(label, MAX_ROW), "rows": rows}]}}})
@@ -178,8 +177,8 @@ class WhatsAppChannel(Channel):
                                                    "recipient_type": "individual",
                                                    "to": recipient, **body})
             if not sent:
-                resident = self.engine.resident(InboundMessage(CHANNEL, recipient))
-                record_delivery(self.engine.store.engine, CHANNEL, resident, "failed", code, reason)
+                resident = self.context.resident(CHANNEL, recipient)
+                record_delivery(self.context.db, CHANNEL, resident, "failed", code, reason)
                 return reason
         return None
 

@@ -21,6 +21,7 @@ class OutboundMessage:
     action: str | None = None  # a service to run after the turn, e.g. delete_my_data
     topic: str | None = None  # for action "handoff": the flow the resident asked for help in
     urgent: bool = False  # for action "handoff": someone is in danger now
+    trail: tuple[str, ...] = ()  # for action "handoff": the steps that led here, for staff
 
 
 @dataclass(frozen=True)

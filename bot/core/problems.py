@@ -32,3 +32,8 @@ def display_path(path: Path, root: Path | None = None) -> str:
         except ValueError:
             pass
     return str(path)
+
+
+class StartupError(Exception):
+    """The bot cannot start (no trained model, a model that does not load): `kyr` prints
+    the reason on one line and exits non-zero; library code never calls SystemExit."""

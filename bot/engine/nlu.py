@@ -9,8 +9,10 @@ from typing import IO, Any, Iterable, Optional
 
 from rasa.core.agent import Agent
 
+from bot.core.problems import StartupError
 from bot.engine import speedups
-from bot.engine.engine import clean_text, silence_rasa_event_logs
+from bot.engine.codec import clean_text
+from bot.engine.engine import silence_rasa_event_logs
 from bot.engine.language import LanguageDetector
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -30,7 +32,7 @@ class Parser:
         speedups.install()
         self.agent = Agent.load(str(model))
         if not self.agent.is_ready():
-            raise SystemExit(f"the Rasa model at {model} could not be loaded")
+            raise StartupError(f"the Rasa model at {model} could not be loaded")
         self.detector = (LanguageDetector(detector_file, languages)
                          if detector_file is not None and detector_file.exists() else None)
 

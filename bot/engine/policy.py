@@ -22,12 +22,13 @@ from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.core.dialogue import COMMANDS, SYSTEM_COMMANDS, UserTurn
-from bot.engine import runtime, slots
+from bot.core.dialogue import UserTurn
+from bot.engine import codec, runtime, slots
+from bot.engine.codec import BUTTON_INTENT, COMMAND_INTENT
+
+__all__ = ["BUTTON_INTENT", "COMMAND_INTENT", "FlowPolicy", "UTTER", "user_turn"]
 
 UTTER = "utter_kyr"
-BUTTON_INTENT = "kyr_button"
-COMMAND_INTENT = "kyr_command"
 MANIFEST = "flow_policy.json"
 
 logger = logging.getLogger(__name__)
@@ -37,25 +38,8 @@ def user_turn(tracker: DialogueStateTracker) -> UserTurn:
     message = tracker.latest_message
     if message is None:
         return UserTurn()
-    intent = (message.intent or {}).get("name")
-    values = {e.get("entity"): e.get("value") for e in message.entities or []}
-    text = message.text or ""
-    meta = message.metadata if isinstance(message.metadata, dict) else {}
-    hint = str(meta["kyr_hint"]) if meta.get("kyr_hint") else None
-    detected = str(meta["kyr_lang"]) if meta.get("kyr_lang") else None
-    detected_p = float(meta.get("kyr_lang_p") or 0.0)
-    words = int(meta.get("kyr_words") or 0)
-    if intent == BUTTON_INTENT:
-        return UserTurn(intent=intent, text=text, payload=str(values.get("payload") or ""),
-                        hint=hint)
-    if intent == COMMAND_INTENT:
-        command = str(values.get("command") or "")
-        if command in COMMANDS or command in SYSTEM_COMMANDS:  # system ones come from the engine
-            return UserTurn(intent=intent, text=text, command=command,
-                            argument=values.get("argument"), hint=hint)
-        return UserTurn(intent="nlu_fallback", text=text)
-    return UserTurn(intent=intent, text=text, detected=detected, detected_p=detected_p,
-                    words=words, hint=hint)
+    return codec.decode((message.intent or {}).get("name"), message.entities or [],
+                        message.text or "", message.metadata)
 
 
 @DefaultV1Recipe.register(

@@ -19,7 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import as_utc, metadata, utc_now
+from bot.storage.db import as_utc, utc_now
+from bot.storage.schema import audit_log, login_failures, staff_accounts, staff_sessions
 
 ROLES = ("staff", "supervisor", "admin")
 MAX_NAME = 64  # "staff:<name>" fits the 80-character actor columns of the ticket log
@@ -30,40 +31,6 @@ MAX_FAILURES = 5  # per account, within FAILURE_WINDOW
 # volunteer's typos must not lock the whole shift out during a raid.
 MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW = dt.timedelta(minutes=15)
-
-staff_accounts = sa.Table(
-    "kyr_staff", metadata,
-    sa.Column("name", sa.String(80), primary_key=True),
-    sa.Column("role", sa.String(12), nullable=False),
-    sa.Column("languages", sa.String(200), nullable=False, default=""),  # "es,pl"
-    sa.Column("password_hash", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-staff_sessions = sa.Table(
-    "kyr_staff_sessions", metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("staff", sa.String(80), nullable=False, index=True),
-    sa.Column("csrf", sa.String(64), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-login_failures = sa.Table(
-    "kyr_login_failures", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(64), nullable=False, index=True),  # hash of account or address
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-)
-
-audit_log = sa.Table(
-    "kyr_audit", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("staff", sa.String(80), nullable=False),
-    sa.Column("ticket_id", sa.Integer, nullable=False, index=True),
-    sa.Column("action", sa.String(30), nullable=False),  # "opened transcript"
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-)
-
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -106,7 +73,6 @@ class StaffDirectory:
     def __init__(self, engine: Engine, hasher: Optional[PasswordHasher] = None) -> None:
         self.engine = engine
         self.hasher = hasher or PasswordHasher()
-        metadata.create_all(engine, tables=[staff_accounts, staff_sessions, login_failures, audit_log])
         # Verifying against a dummy hash when the account does not exist takes as long as
         # a real check, so timing does not tell which names exist.
         self._dummy = self.hasher.hash(secrets.token_hex(8))

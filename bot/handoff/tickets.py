@@ -25,69 +25,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
-from bot.storage.db import as_utc, metadata, utc_now
+from bot.storage.db import as_utc, utc_now
+from bot.storage.schema import ONE_OPEN, ticket_events, ticket_messages, tickets
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"
 
 logger = logging.getLogger(__name__)
 
-tickets = sa.Table(
-    "kyr_tickets", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("resident", sa.String(80), nullable=False, index=True),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("topic", sa.String(40), nullable=False),
-    sa.Column("language", sa.String(12), nullable=False),
-    sa.Column("priority", sa.String(10), nullable=False),
-    sa.Column("status", sa.String(10), nullable=False, index=True),
-    sa.Column("assignee", sa.String(80), nullable=True),
-    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("disposition", sa.String(40), nullable=True),
-    sa.Column("after_hours", sa.Boolean, nullable=False, default=False),
-    sa.Column("path", sa.Text, nullable=False, default="[]"),  # steps that led here (JSON)
-    sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
-    # SQLite would reuse the id of a ticket erased by /delete: a staff page still open on
-    # the old ticket, or its audit entry, would then reach someone else's.
-    sqlite_autoincrement=True,
-)
-# One ticket at a time per resident, kept by the database: two messages asking for a person
-# at the same instant (two workers, a double tap) cannot open two tickets.
-ONE_OPEN = sa.Index("kyr_tickets_one_open", tickets.c.resident, unique=True,
-                    sqlite_where=tickets.c.status != "closed",
-                    postgresql_where=tickets.c.status != "closed")
-
 # Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system.
 RESIDENT, REPLY, NOTE, SYSTEM = "resident", "reply", "note", "system"
 SENDING, SENT, FAILED = "sending", "sent", "failed"
-
-ticket_messages = sa.Table(
-    "kyr_ticket_messages", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
-              nullable=False, index=True),
-    sa.Column("author", sa.String(80), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),
-    sa.Column("sealed", sa.Text, nullable=True),  # NULL once the retention has passed
-    sa.Column("delivery", sa.String(10), nullable=True),  # replies: sending, sent, failed
-    sa.Column("reason", sa.String(200), nullable=True),  # why a reply was not delivered
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sqlite_autoincrement=True,
-)
-
-ticket_events = sa.Table(
-    "kyr_ticket_events", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
-              nullable=False, index=True),
-    sa.Column("kind", sa.String(20), nullable=False),  # opened, claimed, transferred, closed, ...
-    sa.Column("actor", sa.String(80), nullable=False),  # "resident", "bot", "staff:<name>"
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sqlite_autoincrement=True,  # the console's version (newest id) must never go back
-)
-
 
 STATE_EVENTS = ("opened", "claimed", "transferred", "escalated", "closed")
 FORGOTTEN = "forgotten"  # the resident key of a ticket past its retention
@@ -145,12 +93,6 @@ class TicketService:
     def __init__(self, engine: Engine, secret: bytes) -> None:
         self.engine = engine
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
-        metadata.create_all(engine, tables=[tickets, ticket_events, ticket_messages])
-        try:
-            ONE_OPEN.create(engine, checkfirst=True)  # also on a table made before it existed
-        except sa.exc.IntegrityError:  # such a table may already hold a double: keep serving
-            logger.warning("a resident has two open tickets, so the one-open-ticket index could "
-                           "not be made; close one of them in the console and restart")
 
     # ---- reading ----
 
@@ -242,12 +184,15 @@ class TicketService:
                                                            actor=actor, at=utc_now()))
 
     def open(self, resident: str, channel: str, topic: str, language: str,
-             path: tuple[str, ...] = (), after_hours: bool = False, urgent: bool = False) -> Ticket:
+             path: tuple[str, ...] = (), after_hours: bool = False, urgent: bool = False,
+             known_closed: bool = False) -> Ticket:
         """Open a ticket, or return the resident's ticket that is still open.
 
         `urgent` comes from the flows (`urgent: true` on a flow or step): agents at the door
-        now is urgent, reading about it to prepare is not, though both are ice_at_door."""
-        existing = self.open_for(resident)
+        now is urgent, reading about it to prepare is not, though both are ice_at_door.
+        `known_closed`: the caller has just seen no open ticket (the one-open index still
+        decides a race)."""
+        existing = None if known_closed else self.open_for(resident)
         if existing is not None:
             return existing
         priority = URGENT if urgent else NORMAL

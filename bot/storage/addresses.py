@@ -21,27 +21,36 @@ def sealer(secret: bytes, purpose: bytes = b"kyr-addresses-v1") -> Fernet:
 
 
 class AddressBook:
+    """Sealed addresses, one per (resident, purpose). Which purposes exist and when one is
+    over is bot.app.residents' to say; this only stores."""
+
     def __init__(self, engine: Engine, secret: bytes) -> None:
         self.engine = engine
         self.fernet = sealer(secret)
 
-    def remember(self, resident: str, address: str) -> None:
+    def remember(self, resident: str, address: str, purpose: str) -> None:
         row = {"sealed": self.fernet.encrypt(address.encode()).decode(),
                "updated_at": utc_now()}
+        mine = sa.and_(addresses.c.resident == resident, addresses.c.purpose == purpose)
         with self.engine.begin() as connection:
-            done = connection.execute(sa.update(addresses).where(
-                addresses.c.resident == resident).values(**row)).rowcount
+            done = connection.execute(sa.update(addresses).where(mine).values(**row)).rowcount
             if not done:
-                connection.execute(sa.insert(addresses).values(resident=resident, **row))
+                connection.execute(sa.insert(addresses).values(resident=resident,
+                                                               purpose=purpose, **row))
 
-    def forget(self, resident: str) -> None:
+    def forget(self, resident: str, purpose: Optional[str] = None) -> None:
+        """The address kept for `purpose`, or for every purpose."""
+        query = sa.delete(addresses).where(addresses.c.resident == resident)
+        if purpose is not None:
+            query = query.where(addresses.c.purpose == purpose)
         with self.engine.begin() as connection:
-            connection.execute(sa.delete(addresses).where(addresses.c.resident == resident))
+            connection.execute(query)
 
     def lookup(self, resident: str) -> Optional[str]:
         with self.engine.connect() as connection:
             sealed = connection.execute(sa.select(addresses.c.sealed).where(
-                addresses.c.resident == resident)).scalar()
+                addresses.c.resident == resident).order_by(
+                addresses.c.updated_at.desc()).limit(1)).scalar()
         if sealed is None:
             return None
         try:

@@ -9,7 +9,10 @@ from typing import Optional, overload
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-metadata = sa.MetaData()
+from bot.storage.schema import addresses, conversations, deliveries, metadata, processed
+
+__all__ = ["addresses", "conversations", "deliveries", "metadata", "processed", "make_engine",
+           "utc_now", "as_utc", "describe"]
 
 
 def utc_now() -> dt.datetime:
@@ -31,52 +34,6 @@ def as_utc(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
     return aware.astimezone(dt.timezone.utc)
 
-conversations = sa.Table(
-    "kyr_conversations",
-    metadata,
-    # The keyed hash of (channel, platform id): never the phone number or chat id.
-    sa.Column("resident", sa.String(80), primary_key=True),
-    # Rasa events of the current session only; resident text is redacted before saving.
-    sa.Column("events", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-
-processed = sa.Table(
-    "kyr_processed",
-    metadata,
-    # (channel, platform update or message id, hashed): each is handled once, even when the
-    # platform delivers it again or two workers receive it (the primary key decides).
-    sa.Column("channel", sa.String(20), primary_key=True),
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-
-deliveries = sa.Table(
-    "kyr_deliveries",
-    metadata,
-    # Sends that failed, and platform statuses: counted for metrics, failures kept for staff.
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("resident", sa.String(80), nullable=True),
-    sa.Column("status", sa.String(20), nullable=False),  # sent, delivered, read, failed
-    sa.Column("error_code", sa.Integer, nullable=True),
-    sa.Column("reason", sa.String(200), nullable=True),  # e.g. "outside the 24-hour window"
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-)
-
-addresses = sa.Table(
-    "kyr_addresses",
-    metadata,
-    # How to reach a resident later (a phone number), encrypted with a key derived from
-    # KYR_SECRET_KEY; deleted with the conversation.
-    sa.Column("resident", sa.String(80), primary_key=True),
-    sa.Column("sealed", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -85,8 +42,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the tables created; for SQLite, the folder too and WAL mode."""
+def make_engine(url: str, upgrade: bool = True) -> Engine:
+    """An engine on a database at the newest schema revision (bot.storage.migrate); for
+    SQLite, the folder too and WAL mode. `upgrade=False` leaves the schema as it is."""
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -101,7 +59,10 @@ def make_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-    metadata.create_all(engine)
+    if upgrade:
+        from bot.storage import migrate
+
+        migrate.upgrade(engine)
     return engine
 
 

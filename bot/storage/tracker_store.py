@@ -19,7 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import addresses, conversations, deliveries, utc_now
+from bot.storage.db import conversations, utc_now
 
 SESSION_START = "action_session_start"
 
@@ -117,17 +117,15 @@ class KyrTrackerStore(TrackerStore):
             return [r[0] for r in connection.execute(sa.select(conversations.c.resident))]
 
     def purge(self, older_than: dt.timedelta) -> int:
-        """Delete conversations idle for longer than `older_than`; returns how many."""
+        """Delete conversations idle for longer than `older_than`; returns how many.
+
+        (The rest of a resident's data is bot.app.residents' to purge.)"""
         cutoff = utc_now() - older_than
         with self.engine.begin() as connection:
-            connection.execute(sa.delete(addresses).where(addresses.c.updated_at < cutoff))
-            connection.execute(sa.delete(deliveries).where(deliveries.c.at < cutoff))
             return int(connection.execute(
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
     async def delete(self, sender_id: Text) -> None:
-        """Everything stored about a resident: conversation, address, delivery records."""
+        """The resident's conversation (bot.app.residents erases the rest with it)."""
         with self.engine.begin() as connection:
             connection.execute(sa.delete(conversations).where(conversations.c.resident == sender_id))
-            connection.execute(sa.delete(addresses).where(addresses.c.resident == sender_id))
-            connection.execute(sa.delete(deliveries).where(deliveries.c.resident == sender_id))

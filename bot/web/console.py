@@ -15,7 +15,7 @@ import logging
 import secrets
 from pathlib import Path
 from urllib.parse import urlencode
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -27,10 +27,13 @@ from starlette.staticfiles import StaticFiles
 from bot.core.handoff import CHICAGO
 from bot.core.languages import NATIVE_NAMES
 from bot.handoff.queues import QUEUES, Filters, visible_queues
-from bot.handoff.relay import Relay
+from bot.app.relay import Relay
 from bot.handoff.staff import Session, StaffDirectory, StaffError, TooManyAttempts
-from bot.handoff.tickets import AlreadyClaimed, Ticket, TicketError
+from bot.handoff.tickets import URGENT, AlreadyClaimed, Ticket, TicketError
 from bot.storage.db import utc_now
+
+if TYPE_CHECKING:
+    from bot.app.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -67,27 +70,29 @@ templates.filters["waiting_for"] = waiting_for
 
 
 class Console:
-    """The console's routes, bound to the running services (engine, channels)."""
+    """The console's routes, bound to the running services (bot.app.services)."""
 
-    def __init__(self, services: Any) -> None:
-        self.services = services
+    def __init__(self, live: Any) -> None:
+        self.live = live  # bot.web.app.Live: the services once the server has loaded them
         self._staff: Optional[StaffDirectory] = None
 
     # ---- wiring ----
 
     @property
-    def engine(self) -> Any:
-        return self.services.engine
+    def services(self) -> "Services":
+        if self.live.services is None:
+            raise RuntimeError("the console was used before the services were loaded")
+        return self.live.services
 
     @property
     def staff(self) -> StaffDirectory:
         if self._staff is None:
-            self._staff = StaffDirectory(self.engine.store.engine)
+            self._staff = StaffDirectory(self.services.db)
         return self._staff
 
     @property
     def relay(self) -> Relay:
-        return Relay(self.engine, self.services.channels)
+        return self.services.relay
 
     def routes(self) -> list[Any]:
         return [
@@ -107,7 +112,7 @@ class Console:
     # ---- helpers ----
 
     def urgent_waiting(self) -> list[int]:
-        return [t.id for t in self.engine.tickets.queue() if t.priority == "urgent"]
+        return [t.id for t in self.services.tickets.queue() if t.priority == URGENT]
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         if context.get("session") is not None and not name.startswith("_"):
@@ -120,7 +125,7 @@ class Console:
                                      "style-src 'self'; script-src 'self'; frame-ancestors 'none'"})
 
     def session(self, request: Request) -> Optional[Session]:
-        if self.engine is None:
+        if self.live.services is None:
             return None
         return self.staff.session(request.cookies.get(COOKIE))
 
@@ -141,8 +146,8 @@ class Console:
         return self.render("message.html", 403, title="Not allowed", text=what, session=None)
 
     def topic_title(self, topic: str) -> str:
-        flow = self.engine.renderer.dialogue.flows.get(topic)
-        return self.engine.renderer.content.text(flow.title) if flow is not None else topic
+        flow = self.services.renderer.dialogue.flows.get(topic)
+        return self.services.renderer.content.text(flow.title) if flow is not None else topic
 
     def view(self, ticket: Ticket) -> dict[str, Any]:
         return {"t": ticket, "topic": self.topic_title(ticket.topic),
@@ -160,7 +165,7 @@ class Console:
         return response
 
     async def login(self, request: Request) -> Response:
-        if self.engine is None:
+        if self.live.services is None:
             return self.render("message.html", 503, title="Starting", text="The bot is starting.",
                                session=None)
         form = await self._form(request, None)
@@ -210,15 +215,15 @@ class Console:
         if queue not in queues:
             queue = QUEUES["unassigned"]
         filters = Filters(q.get("language") or None, q.get("topic") or None, q.get("priority") or None)
-        found = queue.tickets(self.engine.tickets, session.staff, filters)
-        waiting = QUEUES["unassigned"].tickets(self.engine.tickets, session.staff)
+        found = queue.tickets(self.services.tickets, session.staff, filters)
+        waiting = QUEUES["unassigned"].tickets(self.services.tickets, session.staff)
         urgent_ids = " ".join(str(t.id) for t in waiting if t.priority == "urgent")
         return {"session": session, "queues": queues, "queue": queue, "filters": filters,
                 "tickets": [self.view(t) for t in found],
                 "urgent_ids": urgent_ids, "urgent_now": urgent_ids,  # one queue read, not two
                 "waiting": len(waiting),
-                "languages": self.engine.languages, "names": NATIVE_NAMES,
-                "topics": sorted(self.engine.renderer.dialogue.topic_flows),
+                "languages": self.services.languages, "names": NATIVE_NAMES,
+                "topics": sorted(self.services.renderer.dialogue.topic_flows),
                 "topic_title": self.topic_title, "query": str(request.url.query)}
 
     @_signed_in
@@ -234,7 +239,7 @@ class Console:
     async def events(self, request: Request, session: Session) -> Response:
         """Server-sent events: 'change' whenever any ticket or transcript changed; with
         ?once=1, the same data once, as JSON (background tabs ask that every 10 s)."""
-        tickets = self.engine.tickets
+        tickets = self.services.tickets
         if request.query_params.get("once"):
             return JSONResponse({"version": tickets.version(), "urgent": self.urgent_waiting()},
                                 headers={"Cache-Control": "no-store"})
@@ -261,7 +266,7 @@ class Console:
     # ---- a ticket ----
 
     def _ticket_context(self, ticket: Ticket, session: Session) -> dict[str, Any]:
-        renderer = self.engine.renderer
+        renderer = self.services.renderer
         lang = ticket.language
         canned = [{"key": key, "text": renderer.text(lang, key, isolated=False),
                    "english": renderer.text("en", key, isolated=False)}
@@ -271,7 +276,7 @@ class Console:
             flow_id, _, step_id = entry.partition("/")
             path.append(f"{self.topic_title(flow_id)} › {step_id.replace('_', ' ')}")
         return {"session": session, **self.view(ticket),
-                "messages": self.engine.tickets.messages(ticket.id), "canned": canned,
+                "messages": self.services.tickets.messages(ticket.id), "canned": canned,
                 "path": path, "dispositions": DISPOSITIONS,
                 "staff_names": [n for n in self.staff.names()
                                 if n != session.staff.name or session.staff.supervises],
@@ -281,7 +286,7 @@ class Console:
 
     def _ticket(self, request: Request) -> Optional[Ticket]:
         try:
-            return self.engine.tickets.get(int(request.path_params["ticket_id"]))
+            return self.services.tickets.get(int(request.path_params["ticket_id"]))
         except TicketError:
             return None
 
@@ -321,19 +326,19 @@ class Console:
         notice = ""
         try:
             if action == "claim":
-                self.engine.tickets.claim(ticket.id, name)
+                self.services.tickets.claim(ticket.id, name)
             elif action == "reply":
                 _, reason = await self.relay.reply(ticket.id, name, form.get("text", ""))
                 notice = "undelivered" if reason else ""
             elif action == "note":
                 text = form.get("text", "").strip()[:4000]
                 if text:
-                    self.engine.tickets.add_message(ticket.id, f"staff:{name}", "note", text)
+                    self.services.tickets.add_message(ticket.id, f"staff:{name}", "note", text)
             elif action == "transfer":
                 target = form.get("to", "")
                 if self.staff.get(target) is None:
                     raise TicketError("choose a colleague to transfer to")
-                self.engine.tickets.transfer(ticket.id, name, target, session.staff.supervises)
+                self.services.tickets.transfer(ticket.id, name, target, session.staff.supervises)
                 back = "/staff"
             elif action == "close":
                 disposition = form.get("disposition", "")

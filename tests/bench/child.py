@@ -44,10 +44,10 @@ class OurBot:
     opening_button = "/menu"
 
     def __init__(self, folder: Path) -> None:
-        from bot.engine.engine import Engine
+        from bot.app.services import build
         from bot.settings import load_settings
 
-        self.engine = Engine.load(load_settings({
+        self.services = build(load_settings({
             "KYR_HOME": str(ROOT), "KYR_DATA_DIR": str(folder),
             "KYR_MODEL_DIR": str(ROOT / "build" / "model"),
         }))
@@ -60,13 +60,13 @@ class OurBot:
 
     async def parse(self, text: str) -> Reply:
         """What `kyr parse` does per line: NLU and language detection."""
-        result = await self.engine.agent.parse_message(text)
-        if self.engine.detector is not None:
-            self.engine.detector.detect(text)
+        result = await self.services.engine.agent.parse_message(text)
+        if self.services.engine.detector is not None:
+            self.services.engine.detector.detect(text)
         return Reply(1 if result.get("intent") else 0, [])
 
     async def _send(self, inbound: InboundMessage) -> Reply:
-        replies = await self.engine.handle(inbound)
+        replies = await self.services.conversation.handle(inbound)
         return Reply(len(replies), [b.payload for r in replies for b in r.buttons])
 
 
@@ -147,7 +147,7 @@ async def run(bot_factory: Callable[[], Bot], workload: Workload, protocol: Text
     if isinstance(bot, OurBot):  # the stock agent has no staff console to relay from
         from tests.bench.relay import measure_relay
 
-        relay = await measure_relay(bot.engine)
+        relay = await measure_relay(bot.services)
     protocol.write("result " + ChildResult(modes, peak_kb / 1024, relay_ms=relay).to_json() + "\n")
     protocol.flush()
 

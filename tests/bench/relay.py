@@ -31,7 +31,7 @@ class TimingChannel(Channel):
         return None
 
 
-async def measure_relay(engine: Any, replies: int = 200, staff: int = 10) -> list[float]:
+async def measure_relay(services: Any, replies: int = 200, staff: int = 10) -> list[float]:
     """`staff` people, each with a claimed ticket, send `replies` replies in all, at once."""
     from argon2 import PasswordHasher
 
@@ -39,18 +39,16 @@ async def measure_relay(engine: Any, replies: int = 200, staff: int = 10) -> lis
     from bot.web.app import create_app
 
     channel = TimingChannel()
-    app = create_app(engine.settings, env={}, engine=engine, channels={"console": channel})
-    app.state.services.engine = engine
-    app.state.services.channels = {"console": channel}
-    directory = StaffDirectory(engine.store.engine, PasswordHasher(time_cost=1, memory_cost=8192,
+    app = create_app(services.settings, env={}, services=services, channels={"console": channel})
+    directory = StaffDirectory(services.db, PasswordHasher(time_cost=1, memory_cost=8192,
                                                                    parallelism=1))
     latencies: list[float] = []
 
     async def one_staff(k: int) -> None:
         name, resident = f"bench-staff-{k}", f"bench-resident-{k}"
         directory.add(name, "staff", (), PASSWORD)
-        await engine.handle(InboundMessage("console", resident, text="/human"))
-        ticket = engine.tickets.open_for(engine.resident(InboundMessage("console", resident)))
+        await services.conversation.handle(InboundMessage("console", resident, text="/human"))
+        ticket = services.tickets.open_for(services.conversation.resident(InboundMessage("console", resident)))
         assert ticket is not None, "no ticket opened"
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://bench") as client:

@@ -108,7 +108,7 @@ def test_content_check_exit_codes(project_copy: Path) -> None:
     assert b"flows/help.yml:4: error: message 'help.missing' is not defined" in bad.stdout
 
 
-def test_script_mode_in_every_language(engine, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_script_mode_in_every_language(services, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """One process, eight residents: picker, a flow answered by typing, fallback, a switch.
 
     They answer "no" (agents are not there now): "yes" would open a ticket for the hotline,
@@ -116,7 +116,7 @@ def test_script_mode_in_every_language(engine, trained, tmp_path: Path) -> None:
     langs = ["en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk"]
     lines = []
     for lang in langs:
-        no = engine.renderer.label(lang, "ui.no")
+        no = services.renderer.label(lang, "ui.no")
         lines += [{"text": "/start", "user": lang}, {"button": f"/lang {lang}", "user": lang},
                   {"button": "main_menu:menu>@ice_at_door", "user": lang},
                   {"text": no.upper(), "user": lang}, {"text": "qwzx vbnm qwzx", "user": lang}]
@@ -126,7 +126,7 @@ def test_script_mode_in_every_language(engine, trained, tmp_path: Path) -> None:
         mine = [m for m in out if m["user"] == lang]
         steps = [m["step"] for m in mine]
         assert steps[:2] == ["greeting", "pick"], (lang, steps)
-        fallbacks = [m for m in mine if m["text"] == engine.renderer.text(lang, "ui.fallback")]
+        fallbacks = [m for m in mine if m["text"] == services.renderer.text(lang, "ui.fallback")]
         assert "disclaimer" in steps and "prepare" in steps and len(fallbacks) == 1, steps
         assert fallbacks[0]["step"] == "prepare"  # re-offers the step it waits at
         after_choice = mine[steps.index("pick") + 1:]

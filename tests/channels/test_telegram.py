@@ -17,7 +17,8 @@ import pytest
 
 from bot.channels.base import split_text
 from bot.channels.telegram import TelegramChannel, webhook_secret
-from bot.engine.engine import Engine
+from bot.app.services import Services
+from bot.web.app import channel_context
 from bot.settings import PROJECT_ROOT
 from tests.channels.fake_telegram import FakeBotAPI
 from tests.conftest import platform_fixtures
@@ -39,9 +40,9 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-async def channel(engine: Engine, api: FakeBotAPI) -> AsyncIterator[TelegramChannel]:
+async def channel(services: Services, api: FakeBotAPI) -> AsyncIterator[TelegramChannel]:
     """The channel in webhook mode (no poller): tests hand it updates directly."""
-    telegram = TelegramChannel(engine, TOKEN, api.base, webhook_url="https://bot.example.org/hook")
+    telegram = TelegramChannel(channel_context(services), TOKEN, api.base, webhook_url="https://bot.example.org/hook")
     await telegram.start()
     yield telegram
     await telegram.stop()
@@ -79,50 +80,50 @@ async def test_start_registers_commands_per_language_and_webhook(channel, api: F
     assert all(call.token == TOKEN for call in api.calls)
 
 
-async def test_spanish_text_gets_spanish_guidance_with_buttons(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+async def test_spanish_text_gets_spanish_guidance_with_buttons(channel, api: FakeBotAPI, services: Services) -> None:  # type: ignore[no-untyped-def]
     data = unique(fixture("text_es"), "text_es")
     await channel.process(data)
     sent = await api.wait_for("sendMessage", 3)
     chat = data["message"]["chat"]["id"]
     assert {int(m["chat_id"]) for m in sent} == {chat}
-    assert sent[0]["text"] == engine.renderer.text("es", "ui.greeting")
+    assert sent[0]["text"] == services.renderer.text("es", "ui.greeting")
     assert "parse_mode" not in sent[-1]  # plain text: content cannot break formatting
     keyboard = sent[-1]["reply_markup"]["inline_keyboard"]
     buttons = [b for row in keyboard for b in row]
     assert all(len(b["callback_data"].encode()) <= 64 and len(b["text"]) <= 20 for b in buttons)
-    assert engine.renderer.label("es", "ui.talk_to_person") in [b["text"] for b in buttons]
+    assert services.renderer.label("es", "ui.talk_to_person") in [b["text"] for b in buttons]
 
 
-async def test_a_button_press_is_answered_and_followed(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_button_press_is_answered_and_followed(channel, api: FakeBotAPI, services: Services) -> None:  # type: ignore[no-untyped-def]
     data = unique(fixture("callback_query"), "callback")
     data["callback_query"]["data"] = "ice_at_door:ask_now>at_door"
     await channel.process(data)
     answered = await api.wait_for("answerCallbackQuery")
     assert answered[0]["callback_query_id"] == data["callback_query"]["id"]
     sent = await api.wait_for("sendMessage", 2)
-    assert engine.renderer.text("es", "ice_at_door.ask_signed") in [m["text"] for m in sent]
+    assert services.renderer.text("es", "ice_at_door.ask_signed") in [m["text"] for m in sent]
 
 
-async def test_deep_link_preselects_ukrainian(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+async def test_deep_link_preselects_ukrainian(channel, api: FakeBotAPI, services: Services) -> None:  # type: ignore[no-untyped-def]
     await channel.process(unique(fixture("start_deeplink"), "deeplink"))
     sent = await api.wait_for("sendMessage", 2)
-    assert sent[0]["text"] == engine.renderer.text("uk", "ui.greeting")
+    assert sent[0]["text"] == services.renderer.text("uk", "ui.greeting")
     first_row = sent[-1]["reply_markup"]["inline_keyboard"][0]
     assert first_row[0]["text"] == "Українська"
 
 
 @pytest.mark.parametrize("name", ["photo", "voice"])
 async def test_media_gets_a_text_only_answer_in_the_residents_language(channel, api: FakeBotAPI,  # type: ignore[no-untyped-def]
-                                                                       engine: Engine, name: str) -> None:
+                                                                       services: Services, name: str) -> None:
     data = unique(fixture(name), name)
     lang = "zh_Hans" if name == "voice" else "es"  # Wei's app says zh-hans; María's es
     await channel.process(data)
     sent = await api.wait_for("sendMessage", 2)
-    assert engine.renderer.text(lang, "ui.text_only") in [m["text"] for m in sent]
+    assert services.renderer.text(lang, "ui.text_only") in [m["text"] for m in sent]
     assert sent[-1]["reply_markup"]["inline_keyboard"]
 
 
-async def test_group_answered_once_with_a_private_link(channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+async def test_group_answered_once_with_a_private_link(channel, api: FakeBotAPI, services: Services) -> None:  # type: ignore[no-untyped-def]
     data = unique(fixture("group_message"), "group")
     await channel.process(data)
     again = dict(data, update_id=data["update_id"] + 1)
@@ -130,7 +131,7 @@ async def test_group_answered_once_with_a_private_link(channel, api: FakeBotAPI,
     sent = await api.wait_for("sendMessage", 1)
     await asyncio.sleep(0.2)
     assert len(api.of("sendMessage")) == 1
-    assert sent[0]["text"] == engine.renderer.text("pl", "ui.private_only", link="https://t.me/kyr_demo_bot?start=private")
+    assert sent[0]["text"] == services.renderer.text("pl", "ui.private_only", link="https://t.me/kyr_demo_bot?start=private")
 
 
 async def test_duplicates_and_edits_are_not_answered_twice(channel, api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
@@ -235,7 +236,7 @@ async def test_webhook_rejects_a_wrong_secret_and_accepts_the_right_one(trained,
     ("location", {"latitude": 41.93, "longitude": -87.72}),
     ("contact", {"phone_number": "+13125550100", "first_name": "Ana"}),
 ])
-async def test_other_media_get_the_text_only_answer(channel, api: FakeBotAPI, engine: Engine,  # type: ignore[no-untyped-def]
+async def test_other_media_get_the_text_only_answer(channel, api: FakeBotAPI, services: Services,  # type: ignore[no-untyped-def]
                                                     kind: str, content: dict, caplog) -> None:
     data = unique(fixture("photo"), f"media-{kind}")
     data["message"].pop("photo")
@@ -243,30 +244,30 @@ async def test_other_media_get_the_text_only_answer(channel, api: FakeBotAPI, en
     with caplog.at_level("DEBUG"):
         await channel.process(data)
     sent = await api.wait_for("sendMessage", 2)
-    assert engine.renderer.text("es", "ui.text_only") in [m["text"] for m in sent]
+    assert services.renderer.text("es", "ui.text_only") in [m["text"] for m in sent]
     chat_id = str(data["message"]["chat"]["id"])
     assert chat_id not in caplog.text and "+13125550100" not in caplog.text  # nothing identifying logged
 
 
 async def test_staff_replies_and_the_end_of_a_ticket_reach_the_resident_on_telegram(
-        channel, api: FakeBotAPI, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+        channel, api: FakeBotAPI, services: Services) -> None:  # type: ignore[no-untyped-def]
     from bot.core.messages import InboundMessage
-    from bot.handoff.relay import Relay
+    from bot.app.relay import Relay
 
     data = unique(fixture("text_es"), "relay")
     data["message"]["text"] = "/human"
     await channel.process(data)
     await api.wait_for("sendMessage", 3)
     user = str(data["message"]["from"]["id"])
-    ticket = engine.tickets.open_for(engine.resident(InboundMessage("telegram", user)))
+    ticket = services.tickets.open_for(services.conversation.resident(InboundMessage("telegram", user)))
     assert ticket is not None and ticket.channel == "telegram"
-    engine.tickets.claim(ticket.id, "ana")
-    relay = Relay(engine, {"telegram": channel})
+    services.tickets.claim(ticket.id, "ana")
+    relay = Relay(services.tickets, services.residents, services.conversation, {"telegram": channel})
     before = len(api.of("sendMessage"))
     assert (await relay.reply(ticket.id, "ana", "Hola, ¿está a salvo?"))[1] is None
     assert await relay.close(ticket.id, "ana", "resolved") is None
     sent = api.of("sendMessage")[before:]
     assert {int(m["chat_id"]) for m in sent} == {data["message"]["chat"]["id"]}
     assert sent[0]["text"] == "Hola, ¿está a salvo?" and "reply_markup" not in sent[0]
-    assert any(engine.renderer.text(ticket.language, "handoff.closed") in m["text"] for m in sent[1:])
+    assert any(services.renderer.text(ticket.language, "handoff.closed") in m["text"] for m in sent[1:])
     assert "inline_keyboard" in sent[-1]["reply_markup"]  # the menu's buttons

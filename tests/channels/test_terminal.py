@@ -15,24 +15,24 @@ def test_buttons_degrade_to_a_numbered_list() -> None:
     assert numbered_text(OutboundMessage("Plain")) == "Plain"
 
 
-async def test_terminal_chat_by_number_and_by_words(engine, user) -> None:  # type: ignore[no-untyped-def]
+async def test_terminal_chat_by_number_and_by_words(services, user) -> None:  # type: ignore[no-untyped-def]
     out = io.StringIO()
-    await run_terminal(engine, None, user, stdin=io.StringIO("English\n1\nyes\n"), out=out)
+    await run_terminal(services.conversation, None, user, stdin=io.StringIO("English\n1\nyes\n"), out=out)
     screen = out.getvalue()
     assert "1. English" in screen  # first contact: the language picker, numbered
     assert "1. Agents at my door" in screen  # chose English by typing it: the menu
     assert "Are immigration agents at your door right now?" in screen  # chose 1
     assert "signed by a judge of that court?" in screen  # typed "yes"
     again = io.StringIO()
-    await run_terminal(engine, None, user, stdin=io.StringIO(""), out=again)
+    await run_terminal(services.conversation, None, user, stdin=io.StringIO(""), out=again)
     assert "Welcome back. Here is where you were." in again.getvalue()
     assert "signed by a judge of that court?" in again.getvalue()  # the step it waits at
     third = io.StringIO()  # restarting with --lang keeps the place too
-    await run_terminal(engine, "en", user, stdin=io.StringIO(""), out=third)
+    await run_terminal(services.conversation, "en", user, stdin=io.StringIO(""), out=third)
     assert "signed by a judge of that court?" in third.getvalue()
     # "yes" (agents at the door now) opened a ticket: a sentence goes to the hotline, and the
     # terminal says where it went rather than staying blank.
     fourth = io.StringIO()
-    await run_terminal(engine, None, user, stdin=io.StringIO("they are knocking hard\n/stop\n"), out=fourth)
+    await run_terminal(services.conversation, None, user, stdin=io.StringIO("they are knocking hard\n/stop\n"), out=fourth)
     assert "(kept for the hotline staff" in fourth.getvalue()
     assert "You stopped waiting." in fourth.getvalue()

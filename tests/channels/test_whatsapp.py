@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from bot.channels.whatsapp import WhatsAppChannel, signature
 from bot.core.messages import Button, InboundMessage, OutboundMessage
-from bot.engine.engine import Engine
+from bot.app.services import Services
+from bot.web.app import channel_context
 from bot.settings import PROJECT_ROOT
 from bot.storage.db import addresses, deliveries
 from tests.channels.fake_graph import FakeGraphAPI
@@ -45,8 +46,8 @@ async def graph() -> AsyncIterator[FakeGraphAPI]:
 
 
 @pytest.fixture
-async def channel(engine: Engine, graph: FakeGraphAPI) -> AsyncIterator[WhatsAppChannel]:
-    whatsapp = WhatsAppChannel(engine, "TOKEN", "106540352242922", SECRET, VERIFY, graph.base())
+async def channel(services: Services, graph: FakeGraphAPI) -> AsyncIterator[WhatsAppChannel]:
+    whatsapp = WhatsAppChannel(channel_context(services), "TOKEN", "106540352242922", SECRET, VERIFY, graph.base())
     await whatsapp.start()
     yield whatsapp
     await whatsapp.stop()
@@ -57,11 +58,11 @@ def texts(graph: FakeGraphAPI) -> list[str]:
 
 
 async def test_arabic_text_gets_arabic_guidance(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                engine: Engine) -> None:
+                                                services: Services) -> None:
     await channel.process(fixture("text_ar", "-1"))
     assert graph.sent and all(m["to"] == "17735550111" for m in graph.sent)
     assert graph.auth and all(a == "Bearer TOKEN" for a in graph.auth)
-    assert engine.renderer.text("ar", "ui.greeting") in texts(graph)
+    assert services.renderer.text("ar", "ui.greeting") in texts(graph)
     last = graph.sent[-1]
     assert last["type"] == "interactive"
     limits(last)
@@ -81,29 +82,29 @@ def limits(message: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", ["image", "audio", "location", "unsupported"])
 async def test_media_and_unsupported_get_the_text_only_answer(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                              engine: Engine, name: str) -> None:
+                                                              services: Services, name: str) -> None:
     data = fixture(name, f"-{name}")
     data["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = f"1555{zlib.crc32(name.encode()) % 10**7:07d}"
     await channel.process(data)  # a new resident; WhatsApp gives no language hint: English
-    assert engine.renderer.text("en", "ui.text_only") in texts(graph)
+    assert services.renderer.text("en", "ui.text_only") in texts(graph)
     assert graph.sent[-1]["type"] == "interactive"
 
 
 @pytest.mark.parametrize("name", ["button_reply", "list_reply", "template_button"])
 async def test_interactive_replies_are_button_presses(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                      engine: Engine, name: str) -> None:
+                                                      services: Services, name: str) -> None:
     await channel.process(fixture(name, f"-{name}"))  # their ids are not ours: a clear fallback
-    expected = {engine.renderer.text(lang, key) for lang in engine.languages
+    expected = {services.renderer.text(lang, key) for lang in services.languages
                 for key in ("ui.greeting", "ui.fallback")}
     assert expected & set(texts(graph))
 
 
-async def test_our_own_button_ids_round_trip(channel: WhatsAppChannel, graph: FakeGraphAPI, engine: Engine) -> None:
+async def test_our_own_button_ids_round_trip(channel: WhatsAppChannel, graph: FakeGraphAPI, services: Services) -> None:
     data = fixture("button_reply", "-ours")
     message = data["entry"][0]["changes"][0]["value"]["messages"][0]
     message["interactive"]["button_reply"]["id"] = "main_menu:menu>@warrant_check"
     await channel.process(data)
-    assert {engine.renderer.text(lang, "warrant_check.intro") for lang in engine.languages} & set(texts(graph))
+    assert {services.renderer.text(lang, "warrant_check.intro") for lang in services.languages} & set(texts(graph))
 
 
 async def test_duplicates_and_many_messages_per_body(channel: WhatsAppChannel, graph: FakeGraphAPI) -> None:
@@ -121,12 +122,12 @@ async def test_duplicates_and_many_messages_per_body(channel: WhatsAppChannel, g
 
 
 async def test_statuses_are_counted_and_failures_recorded(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                          engine: Engine) -> None:
+                                                          services: Services) -> None:
     await channel.process(fixture("status_delivered"))
     await channel.process(fixture("status_failed"))
     assert graph.sent == []  # never taken for user messages
     assert channel.counters["whatsapp_status_delivered"] >= 1
-    with engine.store.engine.connect() as connection:
+    with services.db.connect() as connection:
         rows = connection.execute(sa.select(deliveries.c.error_code, deliveries.c.reason,
                                             deliveries.c.resident)).all()
     assert any(code == 131047 and reason == "outside the 24-hour window" for code, reason, _ in rows)
@@ -134,7 +135,7 @@ async def test_statuses_are_counted_and_failures_recorded(channel: WhatsAppChann
 
 
 async def test_429_then_success_and_400_without_retry(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                     engine: Engine) -> None:
+                                                     services: Services) -> None:
     message = OutboundMessage("Hello", (Button("Yes", "a"), Button("No", "b")), "en")
     graph.script = [429, 503]
     await channel.send("17735550111", message)
@@ -142,26 +143,26 @@ async def test_429_then_success_and_400_without_retry(channel: WhatsAppChannel, 
     graph.script, graph.attempts = [400], 0
     await channel.send("17735550111", message)
     assert graph.attempts == 1 and len(graph.sent) == 1
-    with engine.store.engine.connect() as connection:
+    with services.db.connect() as connection:
         failed = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
             deliveries.c.reason == "rejected by WhatsApp (HTTP 400)")).scalar()
     assert failed >= 1
     graph.script, graph.attempts = [500, 500, 500, 500], 0  # never recovers: recorded too
     await channel.send("17735550111", message)
     assert graph.attempts == 4
-    with engine.store.engine.connect() as connection:
+    with services.db.connect() as connection:
         gave_up = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
             deliveries.c.reason == "send failed after retries")).scalar()
     assert gave_up >= 1
 
 
 @pytest.mark.parametrize("lang", ["en", "es", "zh_Hans", "ar", "uk", "ht", "pl", "fr"])
-def test_every_step_renders_within_whatsapp_limits(channel: WhatsAppChannel, engine: Engine, lang: str) -> None:
-    dialogue = engine.renderer.dialogue
+def test_every_step_renders_within_whatsapp_limits(channel: WhatsAppChannel, services: Services, lang: str) -> None:
+    dialogue = services.renderer.dialogue
     checked = 0
     for flow in dialogue.flows.values():
         for step in flow.steps.values():
-            message = engine.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, lang)
+            message = services.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, lang)
             for body in channel.bodies(message):
                 if body["type"] == "interactive":
                     limits(body)
@@ -177,16 +178,16 @@ def test_more_than_ten_choices_become_numbered_text(channel: WhatsAppChannel) ->
     assert [b["type"] for b in bodies] == ["text"] and "12. Choice 11" in bodies[0]["text"]["body"]
 
 
-async def test_the_number_is_stored_encrypted_only(channel: WhatsAppChannel, engine: Engine) -> None:
+async def test_the_number_is_stored_encrypted_only(channel: WhatsAppChannel, services: Services) -> None:
     """Stored only when a ticket needs it (asking for a person), and then only sealed."""
     data = fixture("text_ar", "-address")
     data["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "/human"
     await channel.process(data)
-    with engine.store.engine.connect() as connection:
+    with services.db.connect() as connection:
         sealed = [row[0] for row in connection.execute(sa.select(addresses.c.sealed))]
     assert sealed and all("17735550111" not in s for s in sealed)
-    resident = engine.resident(__import__("bot.core.messages", fromlist=["x"]).InboundMessage("whatsapp", "17735550111"))
-    assert engine.addresses.lookup(resident) == "17735550111"
+    resident = services.conversation.resident(__import__("bot.core.messages", fromlist=["x"]).InboundMessage("whatsapp", "17735550111"))
+    assert services.residents.address(resident) == "17735550111"
 
 
 async def test_kyr_serve_whatsapp_webhook(trained, graph: FakeGraphAPI, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -233,7 +234,7 @@ async def test_kyr_serve_whatsapp_webhook(trained, graph: FakeGraphAPI, tmp_path
 
 
 async def test_delete_erases_the_number_and_delivery_records(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                             engine: Engine) -> None:
+                                                             services: Services) -> None:
     from bot.core.messages import InboundMessage
     from bot.storage.addresses import record_delivery
 
@@ -242,41 +243,41 @@ async def test_delete_erases_the_number_and_delivery_records(channel: WhatsAppCh
     message["from"] = "17735550777"
     message["text"]["body"] = "/human"  # a ticket: the number is kept while it is open
     await channel.process(data)
-    resident = engine.resident(InboundMessage("whatsapp", "17735550777"))
-    record_delivery(engine.store.engine, "whatsapp", resident, "failed", 131047, "outside the 24-hour window")
-    assert engine.addresses.lookup(resident) == "17735550777"
+    resident = services.conversation.resident(InboundMessage("whatsapp", "17735550777"))
+    record_delivery(services.db, "whatsapp", resident, "failed", 131047, "outside the 24-hour window")
+    assert services.residents.address(resident) == "17735550777"
     for i, payload in enumerate(["/delete", "delete_my_data:confirm>done"]):
         press = fixture("button_reply", f"-erase{i}")
         reply = press["entry"][0]["changes"][0]["value"]["messages"][0]
         reply["from"] = "17735550777"
         reply["interactive"]["button_reply"]["id"] = payload
         await channel.process(press)
-    assert engine.addresses.lookup(resident) is None
-    assert await engine.store.retrieve(resident) is None
-    with engine.store.engine.connect() as connection:
+    assert services.residents.address(resident) is None
+    assert await services.engine.store.retrieve(resident) is None
+    with services.db.connect() as connection:
         left = connection.execute(sa.select(sa.func.count()).select_from(deliveries).where(
             deliveries.c.resident == resident)).scalar()
     assert left == 0
 
 
 async def test_a_rejection_is_recorded_with_its_reason(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                       engine: Engine) -> None:
+                                                       services: Services) -> None:
     graph.script = [400]
     await channel.send("17735550555", OutboundMessage("Hello", (), "en"))
     from bot.core.messages import InboundMessage
 
-    resident = engine.resident(InboundMessage("whatsapp", "17735550555"))
-    with engine.store.engine.connect() as connection:
+    resident = services.conversation.resident(InboundMessage("whatsapp", "17735550555"))
+    with services.db.connect() as connection:
         reasons = [r[0] for r in connection.execute(sa.select(deliveries.c.reason).where(
             deliveries.c.resident == resident))]
     assert reasons == ["rejected by WhatsApp (HTTP 400)"]
 
 
-def test_list_and_button_ids_are_unique(channel: WhatsAppChannel, engine: Engine) -> None:
+def test_list_and_button_ids_are_unique(channel: WhatsAppChannel, services: Services) -> None:
     seen: set[tuple[str, str]] = set()
-    for flow in engine.renderer.dialogue.flows.values():
+    for flow in services.renderer.dialogue.flows.values():
         for step in flow.steps.values():
-            message = engine.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, "en")
+            message = services.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, "en")
             for body in channel.bodies(message):
                 if body["type"] != "interactive":
                     continue
@@ -294,31 +295,31 @@ def test_list_and_button_ids_are_unique(channel: WhatsAppChannel, engine: Engine
     ("reaction", {"message_id": "wamid.x", "emoji": "\U0001f64f"}),
 ])
 async def test_other_inbound_types_get_the_text_only_answer(channel: WhatsAppChannel, graph: FakeGraphAPI,
-                                                            engine: Engine, kind: str, content: Any) -> None:
+                                                            services: Services, kind: str, content: Any) -> None:
     data = fixture("image", f"-{kind}")
     message = data["entry"][0]["changes"][0]["value"]["messages"][0]
     message.pop("image")
     message.update({"type": kind, kind: content, "from": "17735550666"})
     await channel.process(data)
-    answers = {engine.renderer.text(lang, "ui.text_only") for lang in engine.languages}
+    answers = {services.renderer.text(lang, "ui.text_only") for lang in services.languages}
     assert answers & set(texts(graph))
 
 
 async def test_staff_replies_reach_the_resident_on_whatsapp_or_say_why_not(
-        channel: WhatsAppChannel, graph: FakeGraphAPI, engine: Engine) -> None:
+        channel: WhatsAppChannel, graph: FakeGraphAPI, services: Services) -> None:
     """The relay through the real adapter: a reply goes to the resident's number; Meta's
     131047 (the 24-hour window closed) comes back to staff as the reason."""
-    from bot.handoff.relay import Relay
+    from bot.app.relay import Relay
 
     body = fixture("text_ar", "-relay")
     message = body["entry"][0]["changes"][0]["value"]["messages"][0]
     message["from"] = "17735550199"
     message["text"]["body"] = "/human"
     await channel.process(body)
-    ticket = engine.tickets.open_for(engine.resident(InboundMessage("whatsapp", "17735550199")))
+    ticket = services.tickets.open_for(services.conversation.resident(InboundMessage("whatsapp", "17735550199")))
     assert ticket is not None and ticket.channel == "whatsapp"
-    engine.tickets.claim(ticket.id, "ana")
-    relay = Relay(engine, {"whatsapp": channel})
+    services.tickets.claim(ticket.id, "ana")
+    relay = Relay(services.tickets, services.residents, services.conversation, {"whatsapp": channel})
     graph.sent.clear()
     _, reason = await relay.reply(ticket.id, "ana", "مرحبا، أنا متطوعة من الخط الساخن.")
     assert reason is None
@@ -328,4 +329,4 @@ async def test_staff_replies_reach_the_resident_on_whatsapp_or_say_why_not(
     graph.script, graph.error_code = [400], 131047
     _, reason = await relay.reply(ticket.id, "ana", "are you still there?")
     assert reason == "outside the 24-hour window"
-    assert engine.tickets.messages(ticket.id)[-1].delivery == "failed"
+    assert services.tickets.messages(ticket.id)[-1].delivery == "failed"

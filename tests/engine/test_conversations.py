@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.dialogue import MENU_FLOW
 from bot.core.flows import Flow
-from bot.engine.engine import Engine
+from bot.app.services import Services
 from bot.testing import TestBot
 
 FALLBACK = "Sorry, I didn't understand."
@@ -56,21 +56,21 @@ def waiting_at(reply) -> tuple:  # type: ignore[no-untyped-def,type-arg]
                 (reply[-1].flow, reply[-1].step))
 
 
-async def test_first_contact_greets_and_offers_every_language(engine: Engine, bot: TestBot) -> None:
+async def test_first_contact_greets_and_offers_every_language(services: Services, bot: TestBot) -> None:
     reply = await bot.say("hello")
     assert reply[0].step == "greeting" and reply[0].flow == "system"
     assert bot.where == ("change_language", "pick")
     titles = [b.title for b in reply[-1].buttons]
     assert titles[:8] == ["English", "Español", "Polski", "中文", "العربية", "Français",
-                          "Kreyòl ayisyen", "Українська"][:len(engine.languages)]
+                          "Kreyòl ayisyen", "Українська"][:len(services.languages)]
     menu = await bot.press("English")
     assert bot.where == ("main_menu", "menu")
     assert "Agents at my door" in [b.title for b in menu[-1].buttons]
 
 
-async def test_every_flow_and_every_branch_by_pressing_real_buttons(engine: Engine, bot: TestBot) -> None:
+async def test_every_flow_and_every_branch_by_pressing_real_buttons(services: Services, bot: TestBot) -> None:
     """Breadth-first over every button the bot shows: each lands where the flow says."""
-    flows = engine.renderer.dialogue.flows
+    flows = services.renderer.dialogue.flows
     first = await bot.say("/menu")
     assert_well_formed(first, flows)
     visited: set[tuple[str, str]] = set()
@@ -208,12 +208,12 @@ async def test_bad_text_gets_a_short_answer_and_loses_nothing(bot: TestBot, bad:
 
 @pytest.mark.parametrize("text", ["/restart", "/ice_at_door", "/unknown_command with words",
                                   "/lang\tes", "/menu\u00a0now"])
-async def test_slash_text_is_never_rasa_intent_syntax(engine: Engine, bot: TestBot, text: str) -> None:
+async def test_slash_text_is_never_rasa_intent_syntax(services: Services, bot: TestBot, text: str) -> None:
     """Rasa would read '/name' as an intent (and '/restart' would wipe the tracker)."""
     await bot.say("/menu")
     reply = await bot.say(text)
     assert reply and reply[-1].buttons
-    tracker = await engine.store.retrieve(engine.resident(bot_inbound(bot)))
+    tracker = await services.engine.store.retrieve(services.conversation.resident(bot_inbound(bot)))
     assert tracker is not None
     assert not any(e.as_dict().get("event") == "restart" for e in tracker.events)
 
@@ -231,17 +231,17 @@ async def test_unknown_or_stale_button_payloads(bot: TestBot, payload: str) -> N
     assert bot.where == where
 
 
-async def test_state_pointing_at_a_removed_step_recovers(engine: Engine, bot: TestBot) -> None:
+async def test_state_pointing_at_a_removed_step_recovers(services: Services, bot: TestBot) -> None:
     """After a content change a stored conversation may wait at a step that is gone."""
     from rasa.shared.core.events import SlotSet
 
     await bot.say("/menu")
     await bot.press("Agents at my door")
-    sender = engine.resident(bot_inbound(bot))
-    tracker = await engine.store.retrieve(sender)
+    sender = services.conversation.resident(bot_inbound(bot))
+    tracker = await services.engine.store.retrieve(sender)
     state = dict(tracker.get_slot("kyr_state"), step="step_removed_by_editor")
     tracker.update(SlotSet("kyr_state", state))
-    await engine.store.save(tracker)
+    await services.engine.store.save(tracker)
     reply = await bot.say("what is the weather tomorrow")
     assert reply[-1].text.startswith(FALLBACK)
     assert bot.where == ("main_menu", "menu")
@@ -255,19 +255,19 @@ def bot_inbound(bot: TestBot):  # type: ignore[no-untyped-def]
     return InboundMessage("test", bot.user, text="")
 
 
-async def test_delete_my_data_erases_the_conversation(engine: Engine, bot: TestBot) -> None:
+async def test_delete_my_data_erases_the_conversation(services: Services, bot: TestBot) -> None:
     await bot.say("/menu")
     await bot.press("Agents at my door")
-    sender = engine.resident(bot_inbound(bot))
-    assert await engine.store.retrieve(sender) is not None
+    sender = services.conversation.resident(bot_inbound(bot))
+    assert await services.engine.store.retrieve(sender) is not None
     await bot.say("/delete")
     kept = await bot.press("No, keep it")
     assert kept[-1].step == "kept"
-    assert await engine.store.retrieve(sender) is not None
+    assert await services.engine.store.retrieve(sender) is not None
     await bot.say("/delete")
     done = await bot.press("Yes, delete")
     assert done[-1].step == "done"
-    assert await engine.store.retrieve(sender) is None
+    assert await services.engine.store.retrieve(sender) is None
     again = await bot.say("hello")
     assert again[0].step == "greeting"
 
@@ -280,7 +280,7 @@ async def test_delete_my_data_erases_the_conversation(engine: Engine, bot: TestB
     "/lang Rosalinda",
 ])
 async def test_resident_words_are_not_stored_printed_or_logged(
-        engine: Engine, bot: TestBot, words: str, caplog, capfd, recwarn) -> None:  # type: ignore[no-untyped-def]
+        services: Services, bot: TestBot, words: str, caplog, capfd, recwarn) -> None:  # type: ignore[no-untyped-def]
     import logging
 
     import sqlalchemy as sa
@@ -294,8 +294,8 @@ async def test_resident_words_are_not_stored_printed_or_logged(
     out, err = capfd.readouterr()
     assert "Rosalinda" not in caplog.text + out + err
     assert not any("Rosalinda" in str(w.message) for w in recwarn)
-    resident = engine.resident(bot_inbound(bot))
-    with engine.store.engine.connect() as connection:
+    resident = services.conversation.resident(bot_inbound(bot))
+    with services.db.connect() as connection:
         row = connection.execute(sa.select(conversations.c.events)
                                  .where(conversations.c.resident == resident)).scalar()
     assert row is not None and "Rosalinda" not in row and "A012345678" not in row
@@ -333,8 +333,8 @@ async def test_unusual_digits_are_answered_not_crashed(bot: TestBot, typed: str)
     assert reply and reply[-1].buttons  # "٣" (3) picks the third button; the others are not numbers
 
 
-async def test_a_language_not_offered_is_said_so(engine: Engine, bot: TestBot) -> None:
+async def test_a_language_not_offered_is_said_so(services: Services, bot: TestBot) -> None:
     await bot.say("/menu")
     reply = await bot.say("/lang de")
-    assert engine.renderer.text("en", "ui.language_unavailable") in [m.text for m in reply]
+    assert services.renderer.text("en", "ui.language_unavailable") in [m.text for m in reply]
     assert bot.where == ("change_language", "pick")

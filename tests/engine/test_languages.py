@@ -7,23 +7,23 @@ import pytest
 from bot.core.i18n import LRI
 from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import InboundMessage
-from bot.engine.engine import Engine
+from bot.app.services import Services
 from bot.testing import TestBot
 
 LANGS = ["en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk"]
 
 
-def translated(engine: Engine, lang: str, key: str) -> str:
-    return engine.renderer.text(lang, key)
+def translated(services: Services, lang: str, key: str) -> str:
+    return services.renderer.text(lang, key)
 
 
-def test_every_language_is_live(engine: Engine) -> None:
-    assert set(engine.languages) == set(LANGS)
+def test_every_language_is_live(services: Services) -> None:
+    assert set(services.languages) == set(LANGS)
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_a_full_flow_in_every_language(engine: Engine, bot: TestBot, lang: str) -> None:
-    t = lambda key: translated(engine, lang, key)  # noqa: E731
+async def test_a_full_flow_in_every_language(services: Services, bot: TestBot, lang: str) -> None:
+    t = lambda key: translated(services, lang, key)  # noqa: E731
     picker = await bot.say("/start")
     assert picker[-1].step == "pick"
     menu = await bot.press(NATIVE_NAMES[lang])
@@ -40,21 +40,21 @@ async def test_a_full_flow_in_every_language(engine: Engine, bot: TestBot, lang:
     more = await bot.press(t("ui.next"))
     assert more[-1].step == "more" and t("ice_at_door.more") in more[-1].text
     if lang != "en":  # really translated, not the English fallback
-        assert t("ice_at_door.administrative") != engine.renderer.content.text("ice_at_door.administrative")
+        assert t("ice_at_door.administrative") != services.renderer.content.text("ice_at_door.administrative")
     titles = [b.title for b in more[-1].buttons]
     assert t("ui.main_menu") in titles and t("ui.talk_to_person") in titles
 
 
 @pytest.mark.parametrize("lang", ["es", "zh_Hans", "ar"])
-async def test_fallback_is_in_the_conversation_language(engine: Engine, bot: TestBot, lang: str) -> None:
+async def test_fallback_is_in_the_conversation_language(services: Services, bot: TestBot, lang: str) -> None:
     await bot.say(f"/lang {lang}")
     reply = await bot.say("qqq zzz xxx 12345 ###")
-    assert reply[-1].text == translated(engine, lang, "ui.fallback")
+    assert reply[-1].text == translated(services, lang, "ui.fallback")
 
 
-async def test_platform_hint_preselects_but_does_not_decide(engine: Engine, user: str) -> None:
-    reply = await engine.handle(InboundMessage("test", user, text="hola", lang_hint="es-MX"))
-    assert reply[0].lang == "es" and reply[0].text == translated(engine, "es", "ui.greeting")
+async def test_platform_hint_preselects_but_does_not_decide(services: Services, user: str) -> None:
+    reply = await services.conversation.handle(InboundMessage("test", user, text="hola", lang_hint="es-MX"))
+    assert reply[0].lang == "es" and reply[0].text == translated(services, "es", "ui.greeting")
     assert reply[-1].step == "pick"  # the resident still chooses
     assert [b.title for b in reply[-1].buttons][0] == "Español"
 
@@ -67,13 +67,13 @@ def test_platform_language_tags(hint: str, lang: str | None) -> None:
     assert language_from_hint(hint, tuple(LANGS)) == lang
 
 
-async def test_deep_link_start_lang(engine: Engine, bot: TestBot) -> None:
+async def test_deep_link_start_lang(services: Services, bot: TestBot) -> None:
     reply = await bot.say("/start pl")
     assert reply[0].lang == "pl" and reply[-1].step == "pick"
     assert reply[-1].buttons[0].title == "Polski"
 
 
-async def test_text_in_another_language_switches_and_answers(engine: Engine, bot: TestBot) -> None:
+async def test_text_in_another_language_switches_and_answers(services: Services, bot: TestBot) -> None:
     await bot.say("/lang en")
     reply = await bot.say("la migra esta en mi puerta ahora mismo que hago")
     assert reply[0].step == "language_switched" and reply[0].lang == "es"
@@ -81,15 +81,15 @@ async def test_text_in_another_language_switches_and_answers(engine: Engine, bot
     assert reply[-1].flow == "ice_at_door" and reply[-1].lang == "es"
 
 
-async def test_short_text_in_another_language_asks_in_both(engine: Engine, bot: TestBot) -> None:
+async def test_short_text_in_another_language_asks_in_both(services: Services, bot: TestBot) -> None:
     await bot.say("/lang en")
     await bot.press("Agents at my door")
     where = bot.where
     reply = await bot.say("potrzebuję prawnika")
     assert reply[-1].step == "switch_language"  # the rule itself: tests/core/test_dialogue_languages.py
     asked = reply[-1].text
-    assert engine.renderer.text("pl", "ui.switch_language_prompt", language="Polski") in asked
-    assert engine.renderer.text("en", "ui.switch_language_prompt", language="Polski") in asked
+    assert services.renderer.text("pl", "ui.switch_language_prompt", language="Polski") in asked
+    assert services.renderer.text("en", "ui.switch_language_prompt", language="Polski") in asked
     assert [b.title for b in reply[-1].buttons][:2] == ["Polski", "English"]
     after = await bot.press("Polski")
     assert after[-1].lang == "pl" and bot.where == where
@@ -105,7 +105,7 @@ async def test_typed_language_requests_switch_directly(bot: TestBot, text: str, 
     assert reply[-1].lang == lang, [(m.step, m.lang) for m in reply]
 
 
-async def test_arabic_isolates_numbers_and_latin_names(engine: Engine, bot: TestBot) -> None:
+async def test_arabic_isolates_numbers_and_latin_names(services: Services, bot: TestBot) -> None:
     await bot.say("/lang ar")
     reply = await bot.say("/human")
     text = next(m.text for m in reply if m.step == "hotline")
@@ -114,11 +114,11 @@ async def test_arabic_isolates_numbers_and_latin_names(engine: Engine, bot: Test
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_every_step_renders_within_limits_in_every_language(engine: Engine, lang: str) -> None:
-    dialogue = engine.renderer.dialogue
+def test_every_step_renders_within_limits_in_every_language(services: Services, lang: str) -> None:
+    dialogue = services.renderer.dialogue
     for flow in dialogue.flows.values():
         for step in flow.steps.values():
-            message = engine.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, lang)
+            message = services.renderer.render({"kind": "step", "flow": flow.id, "step": step.id}, lang)
             assert message.text.strip(), (flow.id, step.id)
             limit = 4096 if step.directory else 1024  # a contact list may be appended
             assert len(message.text) <= limit, (lang, flow.id, step.id, len(message.text))
@@ -128,9 +128,9 @@ def test_every_step_renders_within_limits_in_every_language(engine: Engine, lang
                 assert len(button.payload.encode()) <= 64
     from bot.core.check import OWN_FIELDS
 
-    for key in engine.renderer.content.texts:
+    for key in services.renderer.content.texts:
         extra = {name: "X" for name in OWN_FIELDS.get(key, ())}
-        assert engine.renderer.text(lang, key, **extra).strip(), key
+        assert services.renderer.text(lang, key, **extra).strip(), key
 
 
 @pytest.mark.parametrize("lang,typed,step", [
@@ -176,8 +176,8 @@ async def test_i_dont_understand_is_not_a_no(bot: TestBot) -> None:
     assert bot.where == ("ice_at_door", "not_sure")
 
 
-def test_buttons_of_a_step_have_distinct_payloads(engine: Engine) -> None:
-    dialogue = engine.renderer.dialogue
+def test_buttons_of_a_step_have_distinct_payloads(services: Services) -> None:
+    dialogue = services.renderer.dialogue
     for flow in dialogue.flows.values():
         for step in flow.steps.values():
             payloads = [b.payload for b in dialogue.buttons(flow.id, step)]

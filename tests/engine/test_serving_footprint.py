@@ -9,11 +9,11 @@ from bot.settings import PROJECT_ROOT
 PROBE = """
 import asyncio, sys, tempfile
 from bot.settings import load_settings
-from bot.engine.engine import Engine
+from bot.app.services import build
 from bot.core.messages import InboundMessage
-engine = Engine.load(load_settings({"KYR_DATA_DIR": tempfile.mkdtemp(), "KYR_SECRET_KEY": "x"}))
+services = build(load_settings({"KYR_DATA_DIR": tempfile.mkdtemp(), "KYR_SECRET_KEY": "x"}))
 for text in ("ICE is at my door", "/menu", "hola", "/lang"):
-    asyncio.run(engine.handle(InboundMessage("probe", "p", text=text)))
+    asyncio.run(services.conversation.handle(InboundMessage("probe", "p", text=text)))
 print("tensorflow.python" in sys.modules, "rasa.utils.train_utils" in sys.modules and
       type(sys.modules["rasa.utils.train_utils"]).__name__)
 """

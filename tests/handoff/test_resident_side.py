@@ -1,4 +1,4 @@
-"""The resident's side of a handoff, through the real engine: asking, waiting, stopping,
+"""The resident's side of a handoff, through the real services: asking, waiting, stopping,
 being handed back, hours, and nothing written while waiting lost."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Iterator
 import pytest
 
 from bot.core.handoff import open_at
-from bot.engine.engine import Engine
-from bot.handoff.relay import Relay
+from bot.app.services import Services
+from bot.app.relay import Relay
 from bot.handoff.tickets import CLOSED, NORMAL, OPEN, URGENT, TicketError, TicketService
 from bot.testing import TestBot
 from tests.channels.recording import RecordingChannel
@@ -20,11 +20,11 @@ SUNDAY_NIGHT = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.timezone.utc)  # 01:00 
 
 
 @pytest.fixture
-def after_hours(engine: Engine) -> Iterator[None]:
-    before = engine.clock
-    engine.clock = lambda: SUNDAY_NIGHT
+def after_hours(services: Services) -> Iterator[None]:
+    before = services.conversation.clock
+    services.conversation.clock = lambda: SUNDAY_NIGHT
     yield
-    engine.clock = before
+    services.conversation.clock = before
 
 
 def texts(replies: list) -> str:  # type: ignore[type-arg]
@@ -32,126 +32,126 @@ def texts(replies: list) -> str:  # type: ignore[type-arg]
 
 
 async def test_asking_for_a_person_opens_a_ticket_and_says_where_they_stand(
-        engine: Engine, bot: TestBot) -> None:
+        services: Services, bot: TestBot) -> None:
     await bot.say("/start es")
     await bot.press("Español")
     replies = await bot.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None and ticket.status == OPEN
     assert (ticket.topic, ticket.language, ticket.channel, ticket.priority) == \
         ("talk_to_person", "es", "test", NORMAL)
     said = texts(replies)
-    position = engine.tickets.position(ticket.id)
-    assert engine.renderer.text("es", "handoff.queued", position=str(position)) in said
-    assert engine.renderer.text("es", "handoff.privacy") in said  # no status, no full name
+    position = services.tickets.position(ticket.id)
+    assert services.renderer.text("es", "handoff.queued", position=str(position)) in said
+    assert services.renderer.text("es", "handoff.privacy") in said  # no status, no full name
     assert [b.payload for b in replies[-1].buttons] == ["/stop"]
     assert ticket.path and ticket.path[-1] == "talk_to_person/hotline"
 
 
 async def test_what_they_write_while_waiting_goes_to_staff_and_the_bot_is_quiet(
-        engine: Engine, bot: TestBot) -> None:
+        services: Services, bot: TestBot) -> None:
     await bot.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None
     assert await bot.say("my brother was taken at the bus stop on 26th street") == []
     assert await bot.say("2") == []  # a typed number is a message now, not a button
-    lines = [(m.kind, m.text) for m in engine.tickets.messages(ticket.id)]
+    lines = [(m.kind, m.text) for m in services.tickets.messages(ticket.id)]
     assert ("resident", "my brother was taken at the bus stop on 26th street") in lines
     assert ("resident", "2") in lines
     # Nothing is lost across a restart: a new service on the same database reads it all.
-    again = TicketService(engine.store.engine, engine.settings.secret_key())
-    assert [m.text for m in again.messages(ticket.id)] == [m.text for m in engine.tickets.messages(ticket.id)]
+    again = TicketService(services.db, services.settings.secret_key())
+    assert [m.text for m in again.messages(ticket.id)] == [m.text for m in services.tickets.messages(ticket.id)]
     # /human again: where they stand, not a second ticket
     replies = await bot.say("/human")
-    assert engine.renderer.text("en", "handoff.already_waiting") in texts(replies)
-    assert engine.tickets.open_for(ticket.resident).id == ticket.id  # type: ignore[union-attr]
+    assert services.renderer.text("en", "handoff.already_waiting") in texts(replies)
+    assert services.tickets.open_for(ticket.resident).id == ticket.id  # type: ignore[union-attr]
 
 
-async def test_a_photo_while_waiting_is_answered_and_noted_for_staff(engine: Engine, bot: TestBot) -> None:
+async def test_a_photo_while_waiting_is_answered_and_noted_for_staff(services: Services, bot: TestBot) -> None:
     from bot.core.messages import InboundMessage
 
     await bot.say("/human")
-    replies = await engine.handle(InboundMessage("test", bot.user, media="photo"))
-    assert engine.renderer.text("en", "ui.text_only") in texts(replies)
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
-    assert ticket is not None and any("photo" in (m.text or "") for m in engine.tickets.messages(ticket.id))
+    replies = await services.conversation.handle(InboundMessage("test", bot.user, media="photo"))
+    assert services.renderer.text("en", "ui.text_only") in texts(replies)
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
+    assert ticket is not None and any("photo" in (m.text or "") for m in services.tickets.messages(ticket.id))
 
 
 @pytest.mark.parametrize("command", ["/menu", "/stop"])
-async def test_menu_or_stop_ends_the_wait(engine: Engine, bot: TestBot, command: str) -> None:
+async def test_menu_or_stop_ends_the_wait(services: Services, bot: TestBot, command: str) -> None:
     await bot.say("/human")
-    resident = engine.resident(bot_inbound(bot))
-    ticket = engine.tickets.open_for(resident)
+    resident = services.conversation.resident(bot_inbound(bot))
+    ticket = services.tickets.open_for(resident)
     assert ticket is not None
     replies = await bot.say(command)
-    assert engine.tickets.get(ticket.id).status == CLOSED
-    assert engine.tickets.events(ticket.id)[-1] == ("closed", "resident")
-    assert engine.renderer.text("en", "handoff.stopped") in texts(replies)
+    assert services.tickets.get(ticket.id).status == CLOSED
+    assert services.tickets.events(ticket.id)[-1] == ("closed", "resident")
+    assert services.renderer.text("en", "handoff.stopped") in texts(replies)
     assert bot.where == ("main_menu", "menu")
     assert (await bot.say("ICE is at my door"))[-1].flow == "ice_at_door"  # the bot answers again
 
 
 async def test_agents_at_the_door_now_opens_an_urgent_ticket_and_buttons_still_work(
-        engine: Engine, bot: TestBot) -> None:
+        services: Services, bot: TestBot) -> None:
     await bot.say("/start")
     await bot.press("English")
     await bot.say("immigration agents are at my door right now")
     assert bot.where[0] == "ice_at_door"
     replies = await bot.press("Yes")  # they are there now
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None and (ticket.topic, ticket.priority) == ("ice_at_door", URGENT)
     assert any(r.step == "at_door" for r in replies)
     # The rights script keeps answering its buttons while they wait for a person.
     step = next(r for r in replies if r.step == "ask_signed")
     signed = next(b for b in step.buttons if b.title == "Yes")
     assert (await bot.press_payload(signed.payload))[0].step == "judicial"
-    assert any("tapped a button" in (m.text or "") for m in engine.tickets.messages(ticket.id))
+    assert any("tapped a button" in (m.text or "") for m in services.tickets.messages(ticket.id))
 
 
 async def test_after_hours_they_get_the_hours_and_emergency_numbers_and_can_leave_a_message(
-        engine: Engine, bot: TestBot, after_hours: None) -> None:
+        services: Services, bot: TestBot, after_hours: None) -> None:
     replies = await bot.say("/human")
     said = texts(replies)
-    assert engine.renderer.text("en", "handoff.after_hours") in said
+    assert services.renderer.text("en", "handoff.after_hours") in said
     assert "911" in said and "+1 855-435-7693" in said
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None and ticket.after_hours
     assert await bot.say("please call me back tomorrow") == []
-    assert engine.tickets.messages(ticket.id)[-1].text == "please call me back tomorrow"
+    assert services.tickets.messages(ticket.id)[-1].text == "please call me back tomorrow"
 
 
 async def test_closing_tells_the_resident_in_their_language_and_the_bot_resumes(
-        engine: Engine, bot: TestBot) -> None:
+        services: Services, bot: TestBot) -> None:
     channel = RecordingChannel("test")
     await bot.say("/start pl")
     await bot.press("Polski")
     await bot.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None
-    relay = Relay(engine, {"test": channel})
-    engine.tickets.claim(ticket.id, "ana")
+    relay = Relay(services.tickets, services.residents, services.conversation, {"test": channel})
+    services.tickets.claim(ticket.id, "ana")
     _, reason = await relay.reply(ticket.id, "ana", "Dzień dobry, czytam Pana wiadomości.")
     assert reason is None and channel.sent[-1] == (bot.user, "Dzień dobry, czytam Pana wiadomości.")
     assert await relay.close(ticket.id, "ana", "resolved") is None
     closing = [text for user, text in channel.sent[1:]]
-    assert engine.renderer.text("pl", "handoff.closed") in closing[0]
-    assert engine.addresses.lookup(ticket.resident) is None  # the address goes with the ticket
+    assert services.renderer.text("pl", "handoff.closed") in closing[0]
+    assert services.residents.address(ticket.resident) is None  # the address goes with the ticket
     replies = await bot.say("1")  # the menu that was shown is live again
     assert replies and replies[-1].flow not in (None, "main_menu")
 
 
-async def test_delete_erases_the_ticket_and_its_transcript(engine: Engine, bot: TestBot) -> None:
+async def test_delete_erases_the_ticket_and_its_transcript(services: Services, bot: TestBot) -> None:
     await bot.say("/human")
-    resident = engine.resident(bot_inbound(bot))
-    ticket = engine.tickets.open_for(resident)
+    resident = services.conversation.resident(bot_inbound(bot))
+    ticket = services.tickets.open_for(resident)
     assert ticket is not None
     await bot.say("my name is Rosa")
     await bot.say("/delete")
     await bot.press("Yes, delete")
-    assert engine.tickets.open_for(resident) is None
+    assert services.tickets.open_for(resident) is None
     with pytest.raises(TicketError):
-        engine.tickets.get(ticket.id)
-    assert engine.addresses.lookup(resident) is None
+        services.tickets.get(ticket.id)
+    assert services.residents.address(resident) is None
 
 
 def test_hours_are_read_in_chicago_time_per_weekday() -> None:
@@ -176,127 +176,128 @@ def bot_inbound(bot: TestBot):  # type: ignore[no-untyped-def]
     return InboundMessage("test", bot.user)
 
 
-async def test_a_typed_number_or_menu_word_while_waiting_goes_to_staff(engine: Engine, bot: TestBot) -> None:
+async def test_a_typed_number_or_menu_word_while_waiting_goes_to_staff(services: Services, bot: TestBot) -> None:
     """Staff ask "how many officers?" and the resident types "1" or "5": that is an answer
     for staff, not the "Main menu" button of the step the bot last showed."""
     await bot.say("/lang en")
     await bot.press_payload("main_menu:menu>@ice_at_door")
     await bot.press_payload("ice_at_door:ask_now>at_door")  # agents there: urgent ticket
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None
     # ask_signed has four answers; 5 and 6 are the "Main menu" and "Talk to a person" buttons.
     for typed in ("5", "6", "main menu", "talk to a person"):
         assert await bot.say(typed) == [], typed
-    assert engine.tickets.get(ticket.id).status == OPEN
-    assert [m.text for m in engine.tickets.messages(ticket.id)][-4:] == ["5", "6", "main menu",
+    assert services.tickets.get(ticket.id).status == OPEN
+    assert [m.text for m in services.tickets.messages(ticket.id)][-4:] == ["5", "6", "main menu",
                                                                          "talk to a person"]
     assert (await bot.say("no"))[0].step == "administrative"  # the bot's own question: answered
 
 
-async def test_only_where_someone_is_in_danger_is_urgent(engine: Engine, user: str) -> None:
-    preparing = TestBot(engine, user + "-prepare")
+async def test_only_where_someone_is_in_danger_is_urgent(services: Services, user: str) -> None:
+    preparing = TestBot(services.conversation, user + "-prepare")
     await preparing.say("/lang en")
     await preparing.press_payload("main_menu:menu>@ice_at_door")
     await preparing.press_payload("ice_at_door:ask_now>prepare")  # agents are not there
     await preparing.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(preparing)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(preparing)))
     assert ticket is not None and (ticket.topic, ticket.priority) == ("ice_at_door", NORMAL)
-    detained = TestBot(engine, user + "-detained")
+    detained = TestBot(services.conversation, user + "-detained")
     await detained.say("/lang en")
     await detained.press_payload("main_menu:menu>@arrest_detention")
     await detained.say("/human")  # asked from an urgent flow
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(detained)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(detained)))
     assert ticket is not None and (ticket.topic, ticket.priority) == ("arrest_detention", URGENT)
     assert ticket.path == ("main_menu/menu", "arrest_detention/who", "talk_to_person/hotline")
 
 
-async def test_a_long_message_reaches_staff_whole(engine: Engine, bot: TestBot) -> None:
+async def test_a_long_message_reaches_staff_whole(services: Services, bot: TestBot) -> None:
     await bot.say("/human")
     long = "They took my husband at 7am.\n" + "word " * 400  # about 2,000 characters
     await bot.say(long)
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
-    assert ticket is not None and engine.tickets.messages(ticket.id)[-1].text == long.strip()
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
+    assert ticket is not None and services.tickets.messages(ticket.id)[-1].text == long.strip()
 
 
 async def test_asking_again_after_a_person_took_the_chat_gives_no_place_in_line(
-        engine: Engine, bot: TestBot) -> None:
+        services: Services, bot: TestBot) -> None:
     await bot.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None
-    engine.tickets.claim(ticket.id, "ana")
+    services.tickets.claim(ticket.id, "ana")
     said = texts(await bot.say("/human"))
-    assert engine.renderer.text("en", "handoff.already_waiting") in said
+    assert services.renderer.text("en", "handoff.already_waiting") in said
     assert "in line" not in said
 
 
-async def test_taps_and_photos_keep_whatsapps_window_open(engine: Engine, bot: TestBot) -> None:
+async def test_taps_and_photos_keep_whatsapps_window_open(services: Services, bot: TestBot) -> None:
     from bot.core.messages import InboundMessage
 
     await bot.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None
-    before = engine.tickets.get(ticket.id).last_inbound_at
-    await engine.handle(InboundMessage("test", bot.user, media="voice"))
-    assert engine.tickets.get(ticket.id).last_inbound_at > before  # type: ignore[operator]
+    before = services.tickets.get(ticket.id).last_inbound_at
+    await services.conversation.handle(InboundMessage("test", bot.user, media="voice"))
+    assert services.tickets.get(ticket.id).last_inbound_at > before  # type: ignore[operator]
 
 
 async def test_the_whole_handoff_on_postgresql(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The same engine on PostgreSQL: open, wait, reply, close, resume (the service's SQL is
-    tested on both databases in test_tickets.py; this is the engine's use of it)."""
+    """The same services on PostgreSQL: open, wait, reply, close, resume (the service's SQL is
+    tested on both databases in test_tickets.py; this is the conversation service's use of it)."""
     from bot.settings import load_settings
     from tests.conftest import POSTGRES_URL, postgres_reason
 
+    from bot.app.services import build
     from bot.engine import runtime
 
     reason = postgres_reason()
     if reason:
         pytest.skip(reason)
-    shared = runtime.current()  # the session engine's; one process runs one bot
+    shared = runtime.current()  # the session's services'; one process runs one bot
     try:
-        engine = Engine.load(load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": POSTGRES_URL,
+        services = build(load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": POSTGRES_URL,
                                             "KYR_SECRET_KEY": "test-secret"}))
-        await handoff_round_trip(engine, tmp_path.name)
-        engine.store.engine.dispose()
+        await handoff_round_trip(services, tmp_path.name)
+        services.db.dispose()
     finally:
         runtime.install(shared)
 
 
-async def handoff_round_trip(engine: Engine, name: str) -> None:
-    engine.clock = lambda: HOTLINE_OPEN
-    bot = TestBot(engine, f"pg-{name}")
+async def handoff_round_trip(services: Services, name: str) -> None:
+    services.conversation.clock = lambda: HOTLINE_OPEN
+    bot = TestBot(services.conversation, f"pg-{name}")
     await bot.say("/lang es")
     await bot.say("/human")
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None and ticket.language == "es"
     assert await bot.say("estoy en la esquina de Cermak y Western") == []
     channel = RecordingChannel("test")
-    relay = Relay(engine, {"test": channel})
-    engine.tickets.claim(ticket.id, "ana")
+    relay = Relay(services.tickets, services.residents, services.conversation, {"test": channel})
+    services.tickets.claim(ticket.id, "ana")
     assert (await relay.reply(ticket.id, "ana", "¿Está a salvo?"))[1] is None
     assert await relay.close(ticket.id, "ana", "resolved") is None
     assert channel.sent[0] == (bot.user, "¿Está a salvo?") and channel.messages[-1].flow == "main_menu"
-    assert [m.text for m in engine.tickets.messages(ticket.id)][:2] == [
+    assert [m.text for m in services.tickets.messages(ticket.id)][:2] == [
         "estoy en la esquina de Cermak y Western", "¿Está a salvo?"]
     assert (await bot.say("la migra está en mi puerta"))[-1].flow != "system"
 
 
-async def test_a_waiting_resident_who_reaches_danger_is_escalated(engine: Engine, bot: TestBot) -> None:
+async def test_a_waiting_resident_who_reaches_danger_is_escalated(services: Services, bot: TestBot) -> None:
     await bot.say("/lang en")
     await bot.press_payload("main_menu:menu>@ice_at_door")  # "are they at your door now?"
     await bot.say("/human")  # asked before answering: not urgent yet
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(bot)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None and ticket.priority == NORMAL
     await bot.press_payload("ice_at_door:ask_now>at_door")  # yes, now
-    assert engine.tickets.get(ticket.id).priority == URGENT
-    assert engine.tickets.events(ticket.id)[-1] == ("escalated", "resident")
+    assert services.tickets.get(ticket.id).priority == URGENT
+    assert services.tickets.events(ticket.id)[-1] == ("escalated", "resident")
 
 
 async def test_if_a_ticket_cannot_be_opened_the_rights_script_still_goes_out(
-        engine: Engine, bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
+        services: Services, bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(engine.tickets, "open", broken)
+    monkeypatch.setattr(services.tickets, "open", broken)
     await bot.say("/lang en")
     await bot.press_payload("main_menu:menu>@ice_at_door")
     replies = await bot.press_payload("ice_at_door:ask_now>at_door")
@@ -304,20 +305,20 @@ async def test_if_a_ticket_cannot_be_opened_the_rights_script_still_goes_out(
 
 
 async def test_closing_keeps_the_address_if_they_asked_again_meanwhile(
-        engine: Engine, bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
+        services: Services, bot: TestBot, monkeypatch: pytest.MonkeyPatch) -> None:
     await bot.say("/human")
-    resident = engine.resident(bot_inbound(bot))
-    ticket = engine.tickets.open_for(resident)
+    resident = services.conversation.resident(bot_inbound(bot))
+    ticket = services.tickets.open_for(resident)
     assert ticket is not None
-    engine.tickets.claim(ticket.id, "ana")
-    real_turn = engine.system_turn
+    services.tickets.claim(ticket.id, "ana")
+    real_turn = services.conversation.system_turn
 
     async def asks_again_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
         replies = await real_turn(*args, **kwargs)
         await bot.say("/human")  # while the closing message is on its way
         return replies
 
-    monkeypatch.setattr(engine, "system_turn", asks_again_meanwhile)
-    await Relay(engine, {"test": RecordingChannel("test")}).close(ticket.id, "ana", "resolved")
-    assert engine.tickets.open_for(resident) is not None
-    assert engine.addresses.lookup(resident) == bot.user  # the new ticket can still be answered
+    monkeypatch.setattr(services.conversation, "system_turn", asks_again_meanwhile)
+    await Relay(services.tickets, services.residents, services.conversation, {"test": RecordingChannel("test")}).close(ticket.id, "ana", "resolved")
+    assert services.tickets.open_for(resident) is not None
+    assert services.residents.address(resident) == bot.user  # the new ticket can still be answered

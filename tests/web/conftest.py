@@ -1,4 +1,4 @@
-"""The staff console against the real engine and database, with a recording channel."""
+"""The staff console against the real services and database, with a recording channel."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from bot.engine.engine import Engine
+from bot.app.services import Services
 from bot.handoff.staff import StaffDirectory
 from bot.settings import Settings
 from bot.web.app import create_app
@@ -26,19 +26,17 @@ def channel() -> RecordingChannel:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine, channel: RecordingChannel):  # type: ignore[no-untyped-def]
+def app(settings: Settings, services: Services, channel: RecordingChannel):  # type: ignore[no-untyped-def]
     """The ASGI app with the services a started server would have (no lifespan needed)."""
-    for ticket in engine.tickets.queue():  # a clean queue: earlier tests left tickets open
-        engine.tickets.close(ticket.id, "resident", "cleanup")
-    application = create_app(settings, env={}, engine=engine, channels={"test": channel})
-    application.state.services.engine = engine
-    application.state.services.channels = {"test": channel}
+    for ticket in services.tickets.queue():  # a clean queue: earlier tests left tickets open
+        services.tickets.close(ticket.id, "resident", "cleanup")
+    application = create_app(settings, env={}, services=services, channels={"test": channel})
     return application
 
 
 @pytest.fixture
-def staff_directory(engine: Engine) -> StaffDirectory:
-    return StaffDirectory(engine.store.engine, CHEAP)
+def staff_directory(services: Services) -> StaffDirectory:
+    return StaffDirectory(services.db, CHEAP)
 
 
 def csrf_of(html: str) -> str:

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 import pytest
 import uvicorn
 
-from bot.engine.engine import Engine
+from bot.app.services import Services
 from bot.handoff.staff import StaffDirectory
 from bot.settings import PROJECT_ROOT, Settings
 from bot.testing import TestBot
@@ -38,12 +38,12 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-async def server(settings: Settings, engine: Engine,
+async def server(settings: Settings, services: Services,
                  channel: RecordingChannel) -> AsyncIterator[str]:
     """`kyr serve`'s app on a free local port, in this event loop, with a recording channel."""
-    for ticket in engine.tickets.queue():
-        engine.tickets.close(ticket.id, "resident", "cleanup")
-    app = create_app(settings, env={}, engine=engine, channels={"test": channel})
+    for ticket in services.tickets.queue():
+        services.tickets.close(ticket.id, "resident", "cleanup")
+    app = create_app(settings, env={}, services=services, channels={"test": channel})
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="wsproto",
@@ -61,13 +61,13 @@ async def server(settings: Settings, engine: Engine,
 
 
 async def test_staff_take_an_urgent_chat_and_hand_it_back(
-        server: str, engine: Engine, channel: RecordingChannel,
+        server: str, services: Services, channel: RecordingChannel,
         staff_directory: StaffDirectory) -> None:
     from playwright.async_api import async_playwright, expect
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     staff_directory.add("vera", "staff", ("es",), PASSWORD)
-    resident = TestBot(engine, "browser-resident")
+    resident = TestBot(services.conversation, "browser-resident")
     await resident.say("/lang es")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -84,7 +84,7 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
         # A resident at the door, now: an urgent ticket appears without a reload, with an alert.
         await resident.press_payload("main_menu:menu>@ice_at_door")
         await resident.press_payload("ice_at_door:ask_now>at_door")
-        ticket = engine.tickets.open_for(engine.resident(inbound("browser-resident")))
+        ticket = services.tickets.open_for(services.conversation.resident(inbound("browser-resident")))
         assert ticket is not None and ticket.priority == "urgent"
         row = page.locator(f'tr[data-ticket="{ticket.id}"]')
         await expect(row).to_be_visible(timeout=10_000)
@@ -97,9 +97,9 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
         await expect(page.locator("#status")).to_have_text("claimed")
         await page.locator("button.use").first.click()  # a canned reply, in Spanish
         canned = await page.locator("#reply-text").input_value()
-        assert canned == engine.renderer.text("es", "canned.hello", isolated=False)
+        assert canned == services.renderer.text("es", "canned.hello", isolated=False)
         # Staff spend their time on ticket pages: a second urgent ticket alerts here too.
-        other = TestBot(engine, "browser-resident-2")
+        other = TestBot(services.conversation, "browser-resident-2")
         await other.say("/lang en")
         await other.press_payload("main_menu:menu>@arrest_detention")
         await other.press_payload("arrest_detention:who>rel_locate")  # someone just detained
@@ -121,7 +121,7 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
         await expect(page.locator("p.notice")).to_contain_text("back with the bot")
         await browser.close()
     assert channel.messages[-1].flow == "main_menu" and channel.messages[-1].lang == "es"
-    assert any(m.text.startswith(engine.renderer.text("es", "handoff.closed")) for m in channel.messages)
+    assert any(m.text.startswith(services.renderer.text("es", "handoff.closed")) for m in channel.messages)
     answer = await resident.say("me pararon en la calle")
     assert answer and answer[-1].flow != "system"  # the bot answers again
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bot.engine.engine import Engine
+from bot.app.services import Services
 from bot.handoff.staff import MAX_FAILURES, StaffDirectory
 from bot.handoff.tickets import tickets as tickets_table
 from bot.testing import TestBot
@@ -20,13 +20,13 @@ from tests.channels.recording import RecordingChannel
 from tests.web.conftest import PASSWORD, Login, csrf_of
 
 
-async def resident_asks(engine: Engine, user: str, lang: str = "en", say: str = "") -> int:
-    bot = TestBot(engine, user)
+async def resident_asks(services: Services, user: str, lang: str = "en", say: str = "") -> int:
+    bot = TestBot(services.conversation, user)
     await bot.say(f"/lang {lang}")
     await bot.say("/human")
     if say:
         await bot.say(say)
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound(user)))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(user)))
     assert ticket is not None
     return ticket.id
 
@@ -77,14 +77,14 @@ async def test_wrong_passwords_are_rate_limited(app, staff_directory: StaffDirec
         assert locked.status_code == 429 and "wait 15 minutes" in locked.text
 
 
-async def test_forms_without_the_csrf_token_are_refused(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
+async def test_forms_without_the_csrf_token_are_refused(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as bare:
         assert (await bare.post("/staff/login", data={"name": "x", "password": "y"})).status_code == 403
     client = await login()
-    ticket_id = await resident_asks(engine, "csrf-user")
+    ticket_id = await resident_asks(services, "csrf-user")
     refused = await client.post(f"/staff/tickets/{ticket_id}/claim", data={"csrf": "forged"})
     assert refused.status_code == 403
-    assert engine.tickets.get(ticket_id).status == "open"
+    assert services.tickets.get(ticket_id).status == "open"
 
 
 async def test_pages_need_a_session(app) -> None:  # type: ignore[no-untyped-def]
@@ -97,14 +97,14 @@ async def test_pages_need_a_session(app) -> None:  # type: ignore[no-untyped-def
 
 # ---- queues ----
 
-async def test_queue_is_urgent_first_then_my_languages_then_oldest(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
-    english = await resident_asks(engine, "q-en", "en")
-    polish = await resident_asks(engine, "q-pl", "pl")
-    bot = TestBot(engine, "q-urgent")
+async def test_queue_is_urgent_first_then_my_languages_then_oldest(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    english = await resident_asks(services, "q-en", "en")
+    polish = await resident_asks(services, "q-pl", "pl")
+    bot = TestBot(services.conversation, "q-urgent")
     await bot.say("/lang en")
     await bot.press_payload("main_menu:menu>@ice_at_door")
     await bot.press_payload("ice_at_door:ask_now>at_door")
-    urgent = engine.tickets.open_for(engine.resident(bot_inbound("q-urgent")))
+    urgent = services.tickets.open_for(services.conversation.resident(bot_inbound("q-urgent")))
     assert urgent is not None
     polish_speaker = await login(languages=("pl",))
     html = (await polish_speaker.get("/staff/fragments/queue")).text
@@ -121,8 +121,8 @@ async def test_queue_is_urgent_first_then_my_languages_then_oldest(app, engine: 
     assert "All open" in (await supervisor.get("/staff")).text
 
 
-async def test_two_staff_claim_at_once_exactly_one_wins(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
-    ticket_id = await resident_asks(engine, "race-user")
+async def test_two_staff_claim_at_once_exactly_one_wins(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(services, "race-user")
     ana, luis = await login(name="ana-race"), await login(name="luis-race")
     page = f"/staff/tickets/{ticket_id}"
     tokens = [csrf_of((await c.get(page)).text) for c in (ana, luis)]
@@ -131,15 +131,15 @@ async def test_two_staff_claim_at_once_exactly_one_wins(app, engine: Engine, log
     codes = sorted(r.status_code for r in responses)
     assert codes == [303, 409], codes
     loser = next(r for r in responses if r.status_code == 409)
-    winner = engine.tickets.get(ticket_id).assignee
+    winner = services.tickets.get(ticket_id).assignee
     assert winner in ("ana-race", "luis-race") and f"claimed by {winner}" in loser.text
 
 
 # ---- a ticket: transcript, reply, notes, close, audit ----
 
 async def test_reply_reaches_the_channel_and_close_hands_back_to_the_bot(
-        app, engine: Engine, login: Login, channel: RecordingChannel) -> None:  # type: ignore[no-untyped-def]
-    ticket_id = await resident_asks(engine, "relay-user", "es", say="hay agentes en la esquina de mi casa")
+        app, services: Services, login: Login, channel: RecordingChannel) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(services, "relay-user", "es", say="hay agentes en la esquina de mi casa")
     client = await login(languages=("es",))
     page = f"/staff/tickets/{ticket_id}"
     html = (await client.get(page)).text
@@ -147,8 +147,8 @@ async def test_reply_reaches_the_channel_and_close_hands_back_to_the_bot(
     assert "Talk to a person" in html  # the path that led here, in English for staff
     assert (await post(client, f"{page}/claim", page)).status_code == 303
     html = (await client.get(page)).text
-    assert engine.renderer.text("es", "canned.safe", isolated=False) in html  # canned, in Spanish
-    assert engine.renderer.content.text("canned.safe") in html  # ...with the English beside it
+    assert services.renderer.text("es", "canned.safe", isolated=False) in html  # canned, in Spanish
+    assert services.renderer.content.text("canned.safe") in html  # ...with the English beside it
     sent = await post(client, f"{page}/reply", page, text="¿Está usted en un lugar seguro?")
     assert sent.status_code == 303
     assert channel.sent == [("relay-user", "¿Está usted en un lugar seguro?")]
@@ -160,23 +160,23 @@ async def test_reply_reaches_the_channel_and_close_hands_back_to_the_bot(
     assert closed.status_code == 303 and closed.headers["location"] == "/staff?notice=closed"
     assert "back with the bot" in (await client.get(closed.headers["location"])).text
     told = [m for m in channel.messages[1:]]
-    assert told[0].text.startswith(engine.renderer.text("es", "handoff.closed"))
+    assert told[0].text.startswith(services.renderer.text("es", "handoff.closed"))
     assert told[-1].flow == "main_menu" and told[-1].lang == "es"
-    bot = TestBot(engine, "relay-user")
+    bot = TestBot(services.conversation, "relay-user")
     assert (await bot.say("la migra está en mi puerta"))[-1].flow != "system"  # the bot answers
 
 
 async def test_whatsapp_reply_outside_24_hours_is_shown_as_not_delivered(
-        app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
+        app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
     whatsapp = RecordingChannel("whatsapp")
-    app.state.services.channels["whatsapp"] = whatsapp
-    ticket = engine.tickets.open(f"wa-{os.getpid()}-{dt.datetime.now().timestamp()}", "whatsapp",
+    app.state.live.services.channels["whatsapp"] = whatsapp
+    ticket = services.tickets.open(f"wa-{os.getpid()}-{dt.datetime.now().timestamp()}", "whatsapp",
                                  "legal_help", "en")
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=25)
-    with engine.store.engine.begin() as connection:
+    with services.db.begin() as connection:
         connection.execute(sa.update(tickets_table).where(tickets_table.c.id == ticket.id).values(
             last_inbound_at=long_ago))
-    engine.addresses.remember(ticket.resident, "15551234567")
+    services.residents.remember(ticket.resident, "15551234567")
     client = await login()
     page = f"/staff/tickets/{ticket.id}"
     await post(client, f"{page}/claim", page)
@@ -185,13 +185,13 @@ async def test_whatsapp_reply_outside_24_hours_is_shown_as_not_delivered(
     assert whatsapp.sent == []  # never sent: WhatsApp would refuse it
     html = (await client.get(page)).text
     assert "not delivered: outside WhatsApp&#39;s 24-hour window" in html
-    message = engine.tickets.messages(ticket.id)[-1]
+    message = services.tickets.messages(ticket.id)[-1]
     assert (message.delivery, message.text) == ("failed", "Are you safe?")
 
 
-async def test_a_refused_send_is_shown_with_the_platform_reason(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
-    app.state.services.channels["test"] = RecordingChannel("test", refuse="rejected by WhatsApp (HTTP 400)")
-    ticket_id = await resident_asks(engine, "refused-user")
+async def test_a_refused_send_is_shown_with_the_platform_reason(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    app.state.live.services.channels["test"] = RecordingChannel("test", refuse="rejected by WhatsApp (HTTP 400)")
+    ticket_id = await resident_asks(services, "refused-user")
     client = await login()
     page = f"/staff/tickets/{ticket_id}"
     await post(client, f"{page}/claim", page)
@@ -200,8 +200,8 @@ async def test_a_refused_send_is_shown_with_the_platform_reason(app, engine: Eng
 
 
 async def test_every_transcript_opening_is_audited_and_only_supervisors_read_the_log(
-        app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
-    ticket_id = await resident_asks(engine, "audit-user")
+        app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(services, "audit-user")
     staff = await login(name="nadia-audit")
     await staff.get(f"/staff/tickets/{ticket_id}")
     await staff.get(f"/staff/tickets/{ticket_id}")
@@ -211,14 +211,14 @@ async def test_every_transcript_opening_is_audited_and_only_supervisors_read_the
     assert log.count("nadia-audit") == 2 and "opened transcript" in log
 
 
-async def test_transfer_moves_the_ticket_to_a_colleague(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
-    ticket_id = await resident_asks(engine, "transfer-user")
+async def test_transfer_moves_the_ticket_to_a_colleague(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(services, "transfer-user")
     ana = await login(name="ana-transfer")
     await login(name="luis-transfer")
     page = f"/staff/tickets/{ticket_id}"
     await post(ana, f"{page}/claim", page)
     assert (await post(ana, f"{page}/transfer", page, to="luis-transfer")).status_code == 303
-    assert engine.tickets.get(ticket_id).assignee == "luis-transfer"
+    assert services.tickets.get(ticket_id).assignee == "luis-transfer"
     refused = await post(ana, f"{page}/close", page, disposition="resolved")
     assert refused.status_code == 409  # no longer hers
 
@@ -243,8 +243,8 @@ def test_kyr_staff_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
     assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
 
 
-async def test_live_transcript_needs_the_audited_page_first(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
-    ticket_id = await resident_asks(engine, "peek-user", say="private words")
+async def test_live_transcript_needs_the_audited_page_first(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = await resident_asks(services, "peek-user", say="private words")
     client = await login()
     peek = await client.get(f"/staff/fragments/tickets/{ticket_id}")
     assert peek.status_code == 403 and "private words" not in peek.text
@@ -252,14 +252,14 @@ async def test_live_transcript_needs_the_audited_page_first(app, engine: Engine,
     assert "private words" in (await client.get(f"/staff/fragments/tickets/{ticket_id}")).text
 
 
-async def test_a_supervisor_can_close_a_ticket_left_claimed(app, engine: Engine, login: Login,
+async def test_a_supervisor_can_close_a_ticket_left_claimed(app, services: Services, login: Login,
                                                             channel: RecordingChannel) -> None:  # type: ignore[no-untyped-def]
-    ticket_id = await resident_asks(engine, "left-claimed")
-    engine.tickets.claim(ticket_id, "gone-home")
+    ticket_id = await resident_asks(services, "left-claimed")
+    services.tickets.claim(ticket_id, "gone-home")
     supervisor = await login(role="supervisor")
     page = f"/staff/tickets/{ticket_id}"
     closed = await post(supervisor, f"{page}/close", page, disposition="other")
-    assert closed.status_code == 303 and engine.tickets.get(ticket_id).status == "closed"
+    assert closed.status_code == 303 and services.tickets.get(ticket_id).status == "closed"
     assert channel.messages[-1].flow == "main_menu"  # the resident was handed back
 
 
@@ -269,8 +269,8 @@ async def test_a_link_cannot_put_its_own_words_on_a_console_page(app, login: Log
     assert "Call 555-0100 now" not in page and 'class="notice"' not in page
 
 
-async def test_metrics_count_the_tickets_waiting(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    await resident_asks(engine, "metrics-user")
+async def test_metrics_count_the_tickets_waiting(app, services: Services) -> None:  # type: ignore[no-untyped-def]
+    await resident_asks(services, "metrics-user")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as c:
         metrics = (await c.get("/metrics")).text
     assert "kyr_tickets_waiting 1\n" in metrics and "kyr_tickets_waiting_urgent 0\n" in metrics
@@ -281,13 +281,13 @@ async def test_the_audit_page_takes_only_plain_ticket_numbers(app, login: Login)
     assert (await supervisor.get("/staff/audit?ticket=%C2%B2")).status_code == 200  # "²"
 
 
-async def test_background_tabs_ask_for_urgent_tickets_without_a_stream(app, engine: Engine, login: Login) -> None:  # type: ignore[no-untyped-def]
+async def test_background_tabs_ask_for_urgent_tickets_without_a_stream(app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
     client = await login()
-    bot = TestBot(engine, "once-user")
+    bot = TestBot(services.conversation, "once-user")
     await bot.say("/lang en")
     await bot.press_payload("main_menu:menu>@report_activity")
     await bot.press_payload("report_activity:ask_safe>call")  # safe now, reporting: urgent
-    ticket = engine.tickets.open_for(engine.resident(bot_inbound("once-user")))
+    ticket = services.tickets.open_for(services.conversation.resident(bot_inbound("once-user")))
     assert ticket is not None and ticket.priority == "urgent"
     data = (await client.get("/staff/events?once=1")).json()
     assert ticket.id in data["urgent"] and data["version"] >= 1

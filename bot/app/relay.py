@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import Mapping, Optional, Protocol
 
-from bot.channels.base import Channel
+from bot.app.conversation import ConversationService
+from bot.app.residents import TICKET, Residents
 from bot.core.messages import OutboundMessage
-from bot.handoff.tickets import CLAIMED, REPLY, SYSTEM, Ticket, TicketError
+from bot.handoff.tickets import CLAIMED, REPLY, SYSTEM, Ticket, TicketError, TicketService
 from bot.storage.db import utc_now
-
-if TYPE_CHECKING:
-    from bot.engine.engine import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +22,19 @@ WHATSAPP_WINDOW = dt.timedelta(hours=24)  # free-form replies only within 24 h o
 MAX_REPLY = 4000
 
 
+class Outlet(Protocol):
+    """What the relay needs of a channel (the channels implement it; the app never
+    imports them)."""
+
+    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]: ...
+
+
 class Relay:
-    def __init__(self, engine: "Engine", channels: Mapping[str, Channel]) -> None:
-        self.engine = engine
-        self.tickets = engine.tickets
+    def __init__(self, tickets: TicketService, residents: Residents,
+                 conversation: ConversationService, channels: Mapping[str, Outlet]) -> None:
+        self.tickets = tickets
+        self.residents = residents
+        self.conversation = conversation
         self.channels = channels
 
     def why_not_deliverable(self, ticket: Ticket) -> Optional[str]:
@@ -44,7 +51,7 @@ class Relay:
         reason = self.why_not_deliverable(ticket)
         if reason is not None:
             return reason
-        address = self.engine.addresses.lookup(ticket.resident)
+        address = self.residents.address(ticket.resident)
         if address is None:
             return "the resident's address is gone (they erased their data)"
         channel = self.channels[ticket.channel]
@@ -76,11 +83,10 @@ class Relay:
                     supervisor: bool = False) -> Optional[str]:
         """Close the ticket, tell the resident in their language and show them the menu."""
         ticket = self.tickets.close(ticket_id, staff, disposition, supervisor)
-        replies = await self.engine.system_turn(ticket.resident, "handoff_closed", ticket.channel)
+        replies = await self.conversation.system_turn(ticket.resident, "handoff_closed", ticket.channel)
         reason = await self._deliver(ticket, replies)
         self.tickets.add_message(ticket_id, "bot", SYSTEM, "The resident was told the chat ended "
                                  "and was shown the menu." if reason is None else
                                  f"The resident could not be told the chat ended: {reason}")
-        if self.tickets.open_for(ticket.resident) is None:  # they may have asked again meanwhile
-            self.engine.addresses.forget(ticket.resident)
+        self.residents.release(ticket.resident, TICKET)  # unless they asked again meanwhile
         return reason

@@ -1,0 +1,82 @@
+"""The one owner of what is stored about a resident: key, address, erasure, retention.
+
+A resident is known by a keyed hash of (channel, platform id). Their platform address
+(a phone number, a chat id) is kept sealed, and only while a purpose needs it: today an
+open ticket (staff replies must reach them); alert subscriptions will be a second
+purpose. Erasure (/delete) and the retention purge are written here once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine as Database
+
+from bot.handoff.tickets import TicketService
+from bot.identity import resident_key
+from bot.storage import once
+from bot.storage.addresses import AddressBook
+from bot.storage.db import addresses, deliveries, utc_now
+from bot.storage.tracker_store import KyrTrackerStore
+
+logger = logging.getLogger(__name__)
+
+TICKET = "ticket"  # an open ticket: staff replies must reach the resident
+PURPOSES = (TICKET,)
+
+
+class Residents:
+    def __init__(self, db: Database, secret: bytes, tickets: TicketService,
+                 conversations: KyrTrackerStore) -> None:
+        self.db = db
+        self._secret = secret
+        self.tickets = tickets
+        self.conversations = conversations
+        self._addresses = AddressBook(db, secret)
+
+    def key(self, channel: str, user: str) -> str:
+        return resident_key(self._secret, channel, user)
+
+    # ---- addresses, kept for a purpose ----
+
+    def remember(self, resident: str, address: str, purpose: str = TICKET) -> None:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose for an address: {purpose}")
+        self._addresses.remember(resident, address, purpose)
+
+    def release(self, resident: str, purpose: str = TICKET, still_open: bool | None = None) -> None:
+        """The purpose is over (the ticket closed): the address goes unless another needs it.
+
+        `still_open` is whether the resident has a ticket open now, when the caller knows
+        (else it is looked up: they may have asked for a person again meanwhile)."""
+        if still_open is None:
+            still_open = self.tickets.open_for(resident) is not None
+        if purpose == TICKET and still_open:
+            return
+        self._addresses.forget(resident, purpose)
+
+    def address(self, resident: str) -> str | None:
+        return self._addresses.lookup(resident)
+
+    # ---- erasure and retention ----
+
+    async def erase(self, resident: str) -> None:
+        """/delete: tickets, transcripts, conversation, address, delivery records."""
+        self.tickets.erase_resident(resident)
+        await self.conversations.delete(resident)
+        self._addresses.forget(resident)  # for every purpose
+        with self.db.begin() as connection:
+            connection.execute(sa.delete(deliveries).where(deliveries.c.resident == resident))
+
+    def purge_expired(self, retention: dt.timedelta, transcripts: dt.timedelta) -> tuple[int, int]:
+        """What the retention settings say must go: (conversations, transcript lines)."""
+        cutoff = utc_now() - retention
+        with self.db.begin() as connection:
+            connection.execute(sa.delete(addresses).where(addresses.c.updated_at < cutoff))
+            connection.execute(sa.delete(deliveries).where(deliveries.c.at < cutoff))
+        conversations = self.conversations.purge(retention)
+        once.forget_old(self.db)  # handled-once keys of webhooks, after 3 days
+        lines = self.tickets.purge_transcripts(transcripts)
+        return conversations, lines

@@ -1,0 +1,106 @@
+"""The composition root: every service of a running bot, built once, typed.
+
+`kyr chat`, `kyr serve` and the tests build one `Services`; channels are added by the
+caller (bot.web.app or the terminal), which knows the platforms; the app does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine as Database
+
+from bot.app.conversation import ConversationService
+from bot.app.relay import Outlet, Relay
+from bot.app.residents import Residents
+from bot.catalogs.checks import live_languages
+from bot.core.content import require_content
+from bot.core.dialogue import Dialogue
+from bot.core.flows import require_flows
+from bot.core.i18n import Catalogs
+from bot.core.languages import NATIVE_NAMES
+from bot.core.render import Renderer
+from bot.engine.engine import Engine
+from bot.handoff.tickets import TicketService
+from bot.settings import Settings
+from bot.storage.db import make_engine
+from bot.storage.tracker_store import KyrTrackerStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    renderer: Renderer
+    engine: Engine
+    tickets: TicketService
+    residents: Residents
+    conversation: ConversationService
+    channels: dict[str, Outlet] = field(default_factory=dict)  # set by whoever runs channels
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages offered to residents (configured, with a catalog that passes)."""
+        return self.renderer.dialogue.languages
+
+    @property
+    def relay(self) -> Relay:
+        return Relay(self.tickets, self.residents, self.conversation, self.channels)
+
+    def purge_expired(self) -> None:
+        """What the retention settings say must go: at start, and hourly in `kyr serve`."""
+        days, hours = self.settings.retention_days, self.settings.transcript_hours
+        conversations, lines = self.residents.purge_expired(dt.timedelta(days=days),
+                                                            dt.timedelta(hours=hours))
+        if conversations:
+            logger.warning("deleted %d conversation(s) idle for over %d days", conversations, days)
+        if lines:
+            logger.warning("deleted the text of %d transcript line(s) of tickets closed over "
+                           "%d hours ago", lines, hours)
+
+    def reload_catalogs(self) -> bool:
+        """Recompiled catalogs go live only if every live language still passes the checks."""
+        return self.renderer.reload_if_changed(self._catalogs_pass)
+
+    def _catalogs_pass(self) -> bool:
+        _, dropped = live_languages(self.settings.home, self.languages)
+        if dropped:
+            logger.warning("recompiled catalogs not loaded: %s fail the checks (run 'kyr content "
+                           "check'); the previous ones stay live", ", ".join(sorted(dropped)))
+        return not dropped
+
+
+def load_renderer(settings: Settings) -> Renderer:
+    """Flows, content and the catalogs of every language that passes its checks."""
+    flows = require_flows(settings.flows_dir)
+    content = require_content(settings.content_dir)
+    languages, dropped = live_languages(settings.home, settings.languages)
+    for lang, errors in dropped.items():
+        logger.warning("language %s is not offered: %s", lang,
+                       "no compiled catalog (run 'kyr i18n compile')" if errors < 0 else
+                       f"{errors} catalog error(s) (run 'kyr content check')")
+    catalogs = Catalogs(settings.locales_dir, languages)
+    renderer: Renderer
+    dialogue = Dialogue(flows, lambda lang, key: renderer.label(lang, key), languages, NATIVE_NAMES)
+    renderer = Renderer(content, catalogs, dialogue)
+    return renderer
+
+
+def build(settings: Settings) -> Services:
+    """Everything a running bot needs, once; old data purged as the settings say."""
+    db = make_engine(settings.database_url)
+    secret = settings.secret_key()
+    renderer = load_renderer(settings)
+    store = KyrTrackerStore(None, db)
+    engine = Engine.load(settings, renderer, store)
+    tickets = TicketService(db, secret)
+    residents = Residents(db, secret, tickets, store)
+    conversation = ConversationService(engine, tickets, residents, renderer)
+    services = Services(settings, db, renderer, engine, tickets, residents, conversation)
+    conversation.reload = services.reload_catalogs
+    services.purge_expired()
+    return services

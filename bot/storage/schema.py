@@ -1,0 +1,153 @@
+"""Every table of the bot, in one place; Alembic migrations (bot/storage/migrations) make them.
+
+A table exists because a migration made it, not because a module that defines it was
+imported: `kyr db upgrade` (and every start) brings a database to the newest revision,
+and a test fails when these definitions and the migrations disagree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# ---- conversations and platforms (bot.storage) ----
+
+conversations = sa.Table(
+    "kyr_conversations",
+    metadata,
+    # The keyed hash of (channel, platform id): never the phone number or chat id.
+    sa.Column("resident", sa.String(80), primary_key=True),
+    # Rasa events of the current session only; resident text is redacted before saving.
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+processed = sa.Table(
+    "kyr_processed",
+    metadata,
+    # (channel, platform update or message id, hashed): each is handled once, even when the
+    # platform delivers it again or two workers receive it (the primary key decides).
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+deliveries = sa.Table(
+    "kyr_deliveries",
+    metadata,
+    # Sends that failed, and platform statuses: counted for metrics, failures kept for staff.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("resident", sa.String(80), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),  # sent, delivered, read, failed
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),  # e.g. "outside the 24-hour window"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+addresses = sa.Table(
+    "kyr_addresses",
+    metadata,
+    # How to reach a resident later (a phone number), encrypted with a key derived from
+    # KYR_SECRET_KEY; one row per purpose that needs it (bot.app.residents), gone with it.
+    sa.Column("resident", sa.String(80), nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False, server_default="ticket"),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("resident", "purpose", name="kyr_addresses_pkey"),
+)
+
+
+# ---- tickets (bot.handoff.tickets) ----
+
+tickets = sa.Table(
+    "kyr_tickets", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("resident", sa.String(80), nullable=False, index=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("topic", sa.String(40), nullable=False),
+    sa.Column("language", sa.String(12), nullable=False),
+    sa.Column("priority", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, index=True),
+    sa.Column("assignee", sa.String(80), nullable=True),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("disposition", sa.String(40), nullable=True),
+    sa.Column("after_hours", sa.Boolean, nullable=False, default=False),
+    sa.Column("path", sa.Text, nullable=False, default="[]"),  # steps that led here (JSON)
+    sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+    # SQLite would reuse the id of a ticket erased by /delete: a staff page still open on
+    # the old ticket, or its audit entry, would then reach someone else's.
+    sqlite_autoincrement=True,
+)
+# One ticket at a time per resident, kept by the database: two messages asking for a person
+# at the same instant (two workers, a double tap) cannot open two tickets.
+ONE_OPEN = sa.Index("kyr_tickets_one_open", tickets.c.resident, unique=True,
+                    sqlite_where=tickets.c.status != "closed",
+                    postgresql_where=tickets.c.status != "closed")
+
+
+ticket_messages = sa.Table(
+    "kyr_ticket_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("author", sa.String(80), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("sealed", sa.Text, nullable=True),  # NULL once the retention has passed
+    sa.Column("delivery", sa.String(10), nullable=True),  # replies: sending, sent, failed
+    sa.Column("reason", sa.String(200), nullable=True),  # why a reply was not delivered
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+ticket_events = sa.Table(
+    "kyr_ticket_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # opened, claimed, transferred, closed, ...
+    sa.Column("actor", sa.String(80), nullable=False),  # "resident", "bot", "staff:<name>"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # the console's version (newest id) must never go back
+)
+
+
+# ---- staff (bot.handoff.staff) ----
+
+staff_accounts = sa.Table(
+    "kyr_staff", metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("role", sa.String(12), nullable=False),
+    sa.Column("languages", sa.String(200), nullable=False, default=""),  # "es,pl"
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+staff_sessions = sa.Table(
+    "kyr_staff_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("staff", sa.String(80), nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+login_failures = sa.Table(
+    "kyr_login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False, index=True),  # hash of account or address
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+audit_log = sa.Table(
+    "kyr_audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("staff", sa.String(80), nullable=False),
+    sa.Column("ticket_id", sa.Integer, nullable=False, index=True),
+    sa.Column("action", sa.String(30), nullable=False),  # "opened transcript"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
