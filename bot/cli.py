@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.channels.console import run_script, run_terminal
+    from bot.channels.terminal.channel import run_script, run_terminal
 
     if args.lang and args.lang not in settings.languages:
         print(f"language '{args.lang}' is not live; live: {', '.join(settings.languages)}",
@@ -110,8 +110,17 @@ def cmd_i18n(args: argparse.Namespace, settings: Settings) -> int:
         tools.update(home, targets)
         print(f"updated {', '.join(targets)} from {tools.pot_path(home)}")
     elif args.i18n_command == "compile":
+        from bot.catalogs import passed
+        from bot.catalogs.checks import check_catalog
+        from bot.catalogs.extract import button_keys
+
+        buttons = button_keys((home / "flows").resolve())
         for lang, count in tools.compile_catalogs(home, languages).items():
-            print(f"{lang}: {count} translated messages compiled")
+            errors = check_catalog(home, lang, buttons)  # once here, not in a resident's turn
+            passed.record(home, lang, not errors)
+            print(f"{lang}: {count} translated messages compiled" + (
+                f"; {len(errors)} error(s): not loaded by a running bot (run 'kyr content "
+                "check')" if errors else ""))
     else:
         print(tools.coverage_table(home, languages))
     return 0

@@ -20,6 +20,7 @@ from bot.engine.engine import Engine
 from bot.handoff.tickets import RESIDENT, SYSTEM, Ticket, TicketService
 from bot.app.residents import TICKET, Residents
 from bot.storage.db import utc_now
+from bot.storage.offload import off_loop
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class ConversationService:
     async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
         self.reload()
         sender = self.resident(inbound)
-        ticket = self.tickets.open_for(sender)  # the one ticket read of the turn
+        ticket = await off_loop(self.tickets.open_for, sender)  # the one ticket read of the turn
         if ticket is not None:
             answered = await self._while_waiting(ticket, inbound)
             if answered is not None:
@@ -63,11 +64,11 @@ class ConversationService:
             return []
         if ticket is None:
             try:
-                return self._open_ticket(sender, inbound, asked)
+                return await off_loop(self._open_ticket, sender, inbound, asked)
             except Exception:  # the rights script still goes out; its text names the hotline
                 logger.exception("a ticket could not be opened")
         elif asked.urgent:  # waiting already, then "yes, they are at my door now"
-            self.tickets.escalate(ticket.id)
+            await off_loop(self.tickets.escalate, ticket.id)
         return []
 
     async def system_turn(self, resident: str, command: str, channel: str) -> list[OutboundMessage]:
@@ -102,19 +103,19 @@ class ConversationService:
         resident sends reopens WhatsApp's 24-hour window: last_inbound_at.)
         """
         if inbound.media is not None:  # staff cannot see it: the bot says it reads text only
-            self.tickets.add_message(ticket.id, "bot", SYSTEM,
-                                     f"The resident sent a {inbound.media[:20]}; it was not kept. "
-                                     "They were told that only text is read.", resident_acted=True)
+            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+                           f"The resident sent a {inbound.media[:20]}; it was not kept. "
+                           "They were told that only text is read.", resident_acted=True)
             return None
         raw = clean_text(inbound.payload if inbound.payload is not None else inbound.text or "")
         command = parse_command(raw)
         if command is None and inbound.payload is not None:  # a rights-script button
-            self.tickets.add_message(ticket.id, "bot", SYSTEM,
-                                     f"The resident tapped a button: {raw[:80]}", resident_acted=True)
+            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+                           f"The resident tapped a button: {raw[:80]}", resident_acted=True)
             return None
         if command is None:
             return await self._typed_while_waiting(ticket, inbound, raw)
-        self.tickets.seen(ticket.id)
+        await off_loop(self.tickets.seen, ticket.id)
         return await self._command_while_waiting(ticket, inbound, command[0])
 
     async def _typed_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
@@ -126,17 +127,21 @@ class ConversationService:
         whole = clean_text(inbound.text or "", MAX_TRANSCRIPT_LINE, keep_lines=True)
         if not whole:
             return []
-        self.tickets.add_message(ticket.id, RESIDENT, RESIDENT, whole)
+        await off_loop(self.tickets.add_message, ticket.id, RESIDENT, RESIDENT, whole)
         state = await self.engine.state(ticket.resident)
         answer = self.renderer.dialogue.typed_payload(state, raw) if state else None
         return [] if answer is None or parse_command(answer) is not None else None
 
+    def _stop_waiting(self, ticket: Ticket) -> None:
+        self.tickets.close(ticket.id, RESIDENT, "resident stopped waiting")
+        self.residents.release(ticket.resident, TICKET, still_open=False)
+
     async def _command_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
                                      name: str) -> list[OutboundMessage] | None:
         if name in ENDS_THE_WAIT:
-            self.tickets.close(ticket.id, RESIDENT, "resident stopped waiting")
-            self.residents.release(ticket.resident, TICKET, still_open=False)
+            await off_loop(self._stop_waiting, ticket)
             return await self.system_turn(ticket.resident, "handoff_stopped", inbound.channel)
         if name == "human":
-            return status_messages(self.renderer, ticket.language, self.place(ticket, True))
+            place = await off_loop(self.place, ticket, True)
+            return status_messages(self.renderer, ticket.language, place)
         return None  # /lang, /help, /delete...: the dialogue answers

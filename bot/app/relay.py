@@ -6,27 +6,30 @@ delivered (with the reason) after, so staff always see what reached the resident
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Mapping, Optional, Protocol
 
 from bot.app.conversation import ConversationService
 from bot.app.residents import TICKET, Residents
+from bot.core.delivery import Capabilities, SendResult, outside_window
 from bot.core.messages import OutboundMessage
 from bot.handoff.tickets import CLAIMED, REPLY, SYSTEM, Ticket, TicketError, TicketService
 from bot.storage.db import utc_now
+from bot.storage.offload import off_loop
 
 logger = logging.getLogger(__name__)
 
-WHATSAPP_WINDOW = dt.timedelta(hours=24)  # free-form replies only within 24 h of their last message
 MAX_REPLY = 4000
 
 
 class Outlet(Protocol):
     """What the relay needs of a channel (the channels implement it; the app never
-    imports them)."""
+    imports them): what the platform allows, and sending."""
 
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult: ...
 
 
 class Relay:
@@ -39,30 +42,29 @@ class Relay:
 
     def why_not_deliverable(self, ticket: Ticket) -> Optional[str]:
         """A reason a reply cannot reach the resident now, or None."""
-        if ticket.channel not in self.channels:
+        channel = self.channels.get(ticket.channel)
+        if channel is None:
             return f"the {ticket.channel} channel is not running on this server"
-        if ticket.channel == "whatsapp" and ticket.last_inbound_at is not None and \
-                utc_now() - ticket.last_inbound_at > WHATSAPP_WINDOW:
-            return ("outside WhatsApp's 24-hour window: the resident last wrote more than "
-                    "24 hours ago, and WhatsApp only lets a business reply within 24 hours")
+        if outside_window(channel.capabilities, ticket.last_inbound_at, utc_now()):
+            return channel.capabilities.window_reason
         return None
 
     async def _deliver(self, ticket: Ticket, messages: list[OutboundMessage]) -> Optional[str]:
         reason = self.why_not_deliverable(ticket)
         if reason is not None:
             return reason
-        address = self.residents.address(ticket.resident)
+        address = await off_loop(self.residents.address, ticket.resident)
         if address is None:
             return "the resident's address is gone (they erased their data)"
         channel = self.channels[ticket.channel]
         for message in messages:
             try:
-                reason = await channel.send(address, message)
+                result = await channel.send(address, message)
             except Exception as exc:  # a channel bug must not lose the record of the reply
                 logger.exception("relay through %s failed", ticket.channel)
-                reason = f"sending failed ({type(exc).__name__})"
-            if reason is not None:
-                return reason
+                return f"sending failed ({type(exc).__name__})"
+            if not result.sent:
+                return result.reason or result.outcome.value
         return None
 
     async def reply(self, ticket_id: int, staff: str, text: str) -> tuple[int, Optional[str]]:
@@ -70,23 +72,23 @@ class Relay:
         text = text.strip()[:MAX_REPLY]
         if not text:
             raise TicketError("the reply is empty")
-        ticket = self.tickets.get(ticket_id)
+        ticket = await off_loop(self.tickets.get, ticket_id)
         if ticket.status != CLAIMED or ticket.assignee != staff:
             raise TicketError(f"ticket {ticket_id} is not claimed by you: claim it first")
-        message_id = self.tickets.add_message(ticket_id, f"staff:{staff}", REPLY, text)
+        message_id = await off_loop(self.tickets.add_message, ticket_id, f"staff:{staff}", REPLY, text)
         reason = await self._deliver(ticket, [OutboundMessage(text, lang=ticket.language,
                                                               flow="system", step="staff_reply")])
-        self.tickets.delivered(message_id, reason is None, reason)
+        await off_loop(self.tickets.delivered, message_id, reason is None, reason)
         return message_id, reason
 
     async def close(self, ticket_id: int, staff: str, disposition: str,
                     supervisor: bool = False) -> Optional[str]:
         """Close the ticket, tell the resident in their language and show them the menu."""
-        ticket = self.tickets.close(ticket_id, staff, disposition, supervisor)
+        ticket = await off_loop(self.tickets.close, ticket_id, staff, disposition, supervisor)
         replies = await self.conversation.system_turn(ticket.resident, "handoff_closed", ticket.channel)
         reason = await self._deliver(ticket, replies)
-        self.tickets.add_message(ticket_id, "bot", SYSTEM, "The resident was told the chat ended "
-                                 "and was shown the menu." if reason is None else
-                                 f"The resident could not be told the chat ended: {reason}")
-        self.residents.release(ticket.resident, TICKET)  # unless they asked again meanwhile
+        await off_loop(self.tickets.add_message, ticket_id, "bot", SYSTEM,
+                       "The resident was told the chat ended and was shown the menu."
+                       if reason is None else f"The resident could not be told the chat ended: {reason}")
+        await off_loop(self.residents.release, ticket.resident, TICKET)  # unless they asked again
         return reason

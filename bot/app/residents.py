@@ -19,6 +19,7 @@ from bot.identity import resident_key
 from bot.storage import once
 from bot.storage.addresses import AddressBook
 from bot.storage.db import addresses, deliveries, utc_now
+from bot.storage.offload import off_loop
 from bot.storage.tracker_store import KyrTrackerStore
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,12 @@ class Residents:
     # ---- erasure and retention ----
 
     async def erase(self, resident: str) -> None:
+        await off_loop(self.erase_now, resident)
+
+    def erase_now(self, resident: str) -> None:
         """/delete: tickets, transcripts, conversation, address, delivery records."""
         self.tickets.erase_resident(resident)
-        await self.conversations.delete(resident)
+        self.conversations.delete_now(resident)
         self._addresses.forget(resident)  # for every purpose
         with self.db.begin() as connection:
             connection.execute(sa.delete(deliveries).where(deliveries.c.resident == resident))

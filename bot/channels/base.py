@@ -6,10 +6,15 @@ import abc
 import logging
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Awaitable, Callable, Optional, Type, TypeVar
+import json
+from typing import Any, Awaitable, Callable, ClassVar, Optional, Type, TypeVar
 
 from sqlalchemy.engine import Engine as Database
+from starlette.background import BackgroundTask
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute
 
+from bot.core.delivery import Capabilities, Limits, SendResult
 from bot.core.messages import InboundMessage, OutboundMessage
 from bot.core.render import Renderer
 from bot.identity import resident_key
@@ -75,10 +80,32 @@ def numbered_text(message: OutboundMessage) -> str:
 
 
 ChannelT = TypeVar("ChannelT", bound="Channel")
+Count = Callable[[str], None]  # the web app's counters, for /metrics
+
+
+def accept_json(body: bytes, process: Callable[[dict[str, Any]], Awaitable[None]],
+                count: Count, counter: str) -> Response:
+    """A verified webhook body: 200 at once (platforms retry slow webhooks), handled after."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return PlainTextResponse("bad request", status_code=400)
+    count(counter)
+    return PlainTextResponse("ok", background=BackgroundTask(process, data))
 
 
 class Channel(abc.ABC):
+    """One platform. Subclasses declare what the platform allows and how to reach it."""
+
     name: str = "channel"
+    limits: ClassVar[Limits] = Limits()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def routes(self, count: Count) -> list[BaseRoute]:
+        """The web routes the platform calls (webhooks); none by default."""
+        return []
 
     async def start(self) -> None:
         """Open connections; the default has none."""
@@ -87,11 +114,11 @@ class Channel(abc.ABC):
         """Close connections; the default has none."""
 
     @abc.abstractmethod
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
         """Deliver one message in the platform's richest form that fits.
 
-        Returns None when the platform accepted it, else why not, in words staff can act
-        on ("outside the 24-hour window"); never raises for a platform's refusal."""
+        Sent, refused (with the reason, in words staff can act on: "outside the 24-hour
+        window") or to retry later; never raises for a platform's refusal."""
 
     async def __aenter__(self: ChannelT) -> ChannelT:
         await self.start()

@@ -9,6 +9,7 @@ from typing import Optional, overload
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.storage.offload import DB_THREADS
 from bot.storage.schema import addresses, conversations, deliveries, metadata, processed
 
 __all__ = ["addresses", "conversations", "deliveries", "metadata", "processed", "make_engine",
@@ -54,11 +55,15 @@ def make_engine(url: str, upgrade: bool = True) -> Engine:
         # (An in-memory database keeps SQLAlchemy's own pool: each pooled connection
         # would be a database of its own.)
         in_memory = parsed.database in (None, "", ":memory:")
-        pool = {} if in_memory else {"poolclass": sa.pool.QueuePool, "pool_size": 4, "max_overflow": 4}
+        pool = {} if in_memory else {"poolclass": sa.pool.QueuePool, "pool_size": DB_THREADS // 2,
+                                     "max_overflow": DB_THREADS // 2}
         engine = sa.create_engine(url, future=True, connect_args={"check_same_thread": False}, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        # A connection for every database thread (bot.storage.offload), and as many again
+        # for work still on the loop (the console's pages).
+        engine = sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=DB_THREADS,
+                                  max_overflow=DB_THREADS)
     if upgrade:
         from bot.storage import migrate
 

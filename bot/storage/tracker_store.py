@@ -20,6 +20,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 
 from bot.storage.db import conversations, utc_now
+from bot.storage.offload import off_loop
 
 SESSION_START = "action_session_start"
 
@@ -94,6 +95,9 @@ class KyrTrackerStore(TrackerStore):
         self.engine = engine
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        await off_loop(self.save_now, tracker)
+
+    def save_now(self, tracker: DialogueStateTracker) -> None:
         events = compact([redact(e) for e in current_session(
             [event.as_dict() for event in tracker.events])])
         row = {"resident": tracker.sender_id, "events": json.dumps(events, ensure_ascii=False),
@@ -103,6 +107,9 @@ class KyrTrackerStore(TrackerStore):
                 connection.execute(_INSERT, row)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        return await off_loop(self.retrieve_now, sender_id)
+
+    def retrieve_now(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         with self.engine.connect() as connection:
             raw = connection.execute(_SELECT, {"resident": sender_id}).scalar()
         if raw is None:
@@ -126,6 +133,9 @@ class KyrTrackerStore(TrackerStore):
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
     async def delete(self, sender_id: Text) -> None:
+        await off_loop(self.delete_now, sender_id)
+
+    def delete_now(self, sender_id: Text) -> None:
         """The resident's conversation (bot.app.residents erases the rest with it)."""
         with self.engine.begin() as connection:
             connection.execute(sa.delete(conversations).where(conversations.c.resident == sender_id))

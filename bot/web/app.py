@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
+from typing import TYPE_CHECKING, AsyncIterator, Optional
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.handoff.tickets import URGENT
-
 from bot.channels.base import Channel, ChannelContext
+from bot.channels.registry import build_channels
+from bot.handoff.tickets import URGENT
 from bot.settings import Settings
 from bot.web.console import Console
 
@@ -51,24 +49,6 @@ def channel_context(services: Services) -> ChannelContext:
                           services.settings.secret_key())
 
 
-def channels_from_environment(context: ChannelContext, env: dict[str, str]) -> dict[str, Channel]:
-    found: dict[str, Channel] = {}
-    if env.get("TELEGRAM_BOT_TOKEN"):
-        from bot.channels.telegram import TelegramChannel
-
-        found["telegram"] = TelegramChannel(context, env["TELEGRAM_BOT_TOKEN"],
-                                            env.get("TELEGRAM_API_BASE") or None,
-                                            env.get("TELEGRAM_WEBHOOK_URL") or None)
-    keys = ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
-    if all(env.get(k) for k in keys):
-        from bot.channels.whatsapp import WhatsAppChannel
-
-        token, phone_id, app_secret, verify_token = (env[k] for k in keys)
-        found["whatsapp"] = WhatsAppChannel(context, token, phone_id, app_secret, verify_token,
-                                            api_base=env.get("WHATSAPP_API_BASE") or None)
-    return found
-
-
 PURGE_EVERY = 3600.0  # seconds
 
 
@@ -97,7 +77,7 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
 
         loaded = services or await asyncio.to_thread(build, settings)
         started = dict(channels) if channels is not None else \
-            channels_from_environment(channel_context(loaded), environment)
+            build_channels(channel_context(loaded), environment)
         for name, channel in list(started.items()):
             try:
                 await channel.start()
@@ -107,6 +87,8 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
                              type(exc).__name__)
                 del started[name]
         loaded.channels = dict(started)
+        for channel in started.values():  # the platforms' webhooks, before the console's pages
+            app.router.routes[:0] = channel.routes(live.count)
         live.services = loaded
         purging = asyncio.create_task(purge_forever(loaded))
         try:
@@ -115,17 +97,6 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
             purging.cancel()
             for channel in started.values():
                 await channel.stop()
-
-    def accept(body: bytes, process: Any, counter: str) -> Response:
-        """A verified webhook body: 200 at once (platforms retry slow webhooks), handled after."""
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            return PlainTextResponse("bad request", status_code=400)
-        live.count(counter)
-        return PlainTextResponse("ok", background=BackgroundTask(process, data))
 
     async def healthz(request: Request) -> Response:
         ready = live.services is not None
@@ -145,56 +116,11 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
             lines += [f'kyr_untranslated_shown{{lang="{lang}"}} {n}' for lang, n in fallbacks.items()]
         return PlainTextResponse("\n".join(lines) + "\n")
 
-    async def telegram_webhook(request: Request) -> Response:
-        channel = live.channels.get("telegram")
-        if channel is None:
-            return PlainTextResponse("telegram is off", status_code=404)
-        from bot.channels.telegram import TelegramChannel
-
-        assert isinstance(channel, TelegramChannel)
-        if not channel.verify(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
-            live.count("telegram_rejected")
-            return PlainTextResponse("forbidden", status_code=403)
-        return accept(await request.body(), channel.process, "telegram_updates")
-
-    def whatsapp() -> Any:
-        from bot.channels.whatsapp import WhatsAppChannel
-
-        channel = live.channels.get("whatsapp")
-        return channel if isinstance(channel, WhatsAppChannel) else None
-
-    async def whatsapp_verify(request: Request) -> Response:
-        channel = whatsapp()
-        if channel is None:
-            return PlainTextResponse("whatsapp is off", status_code=404)
-        q = request.query_params
-        challenge = channel.handshake(q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge"))
-        if challenge is None:
-            return PlainTextResponse("forbidden", status_code=403)
-        return PlainTextResponse(challenge)
-
-    async def whatsapp_webhook(request: Request) -> Response:
-        channel = whatsapp()
-        if channel is None:
-            return PlainTextResponse("whatsapp is off", status_code=404)
-        body = await request.body()
-        header = request.headers.get("X-Hub-Signature-256")
-        if header is None:
-            live.count("whatsapp_unsigned")
-            return PlainTextResponse("unsigned", status_code=401)
-        if not channel.verify(body, header):  # before anything is parsed
-            live.count("whatsapp_bad_signature")
-            return PlainTextResponse("bad signature", status_code=403)
-        return accept(body, channel.process, "whatsapp_webhooks")
-
     console = Console(live)
     app = Starlette(routes=[
         *console.routes(),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
-        Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
-        Route("/webhooks/whatsapp", whatsapp_verify, methods=["GET"]),
-        Route("/webhooks/whatsapp", whatsapp_webhook, methods=["POST"]),
     ], lifespan=lifespan)
     app.state.live = live
     return app

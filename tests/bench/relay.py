@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import re
 from time import perf_counter
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 
 from bot.channels.base import Channel
+from bot.core.delivery import SENT, SendResult
 from bot.core.messages import InboundMessage, OutboundMessage
 
 PASSWORD = "benchmark password only"
@@ -26,9 +27,9 @@ class TimingChannel(Channel):
     def __init__(self) -> None:
         self.sent_at: dict[str, float] = {}
 
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
         self.sent_at[message.text] = perf_counter()
-        return None
+        return SENT
 
 
 async def measure_relay(services: Any, replies: int = 200, staff: int = 10) -> list[float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.console import parse_script_line
+from bot.channels.terminal.channel import parse_script_line
 from bot.settings import PROJECT_ROOT
 from tests.conftest import POSTGRES_URL, postgres_reason
 

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from bot.channels.base import split_text
-from bot.channels.telegram import TelegramChannel, webhook_secret
+from bot.channels.telegram.channel import TelegramChannel, webhook_secret
 from bot.app.services import Services
 from bot.web.app import channel_context
 from bot.settings import PROJECT_ROOT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from bot.channels.base import numbered_text
-from bot.channels.console import run_terminal
+from bot.channels.terminal.channel import run_terminal
 from bot.core.messages import Button, OutboundMessage
 
 

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from bot.channels.whatsapp import WhatsAppChannel, signature
+from bot.channels.whatsapp.channel import WhatsAppChannel, signature
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.app.services import Services
 from bot.web.app import channel_context

@@ -16,6 +16,7 @@ from bot.app.services import Services
 from bot.handoff.staff import MAX_FAILURES, StaffDirectory
 from bot.handoff.tickets import tickets as tickets_table
 from bot.testing import TestBot
+from bot.channels.whatsapp.plugin import CAPABILITIES as WHATSAPP
 from tests.channels.recording import RecordingChannel
 from tests.web.conftest import PASSWORD, Login, csrf_of
 
@@ -168,7 +169,7 @@ async def test_reply_reaches_the_channel_and_close_hands_back_to_the_bot(
 
 async def test_whatsapp_reply_outside_24_hours_is_shown_as_not_delivered(
         app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
-    whatsapp = RecordingChannel("whatsapp")
+    whatsapp = RecordingChannel("whatsapp", capabilities=WHATSAPP)
     app.state.live.services.channels["whatsapp"] = whatsapp
     ticket = services.tickets.open(f"wa-{os.getpid()}-{dt.datetime.now().timestamp()}", "whatsapp",
                                  "legal_help", "en")

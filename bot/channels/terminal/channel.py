@@ -11,6 +11,7 @@ import sys
 from typing import IO, Any, Iterable, Optional, Protocol
 
 from bot.channels.base import Channel, numbered_text
+from bot.core.delivery import SENT, SendResult
 from bot.core.i18n import normalise
 from bot.core.messages import InboundMessage, OutboundMessage
 
@@ -63,10 +64,10 @@ class ScriptChannel(Channel):
     def __init__(self, out: IO[str]) -> None:
         self.out = out
 
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
         self.out.write(as_json(recipient, message) + "\n")
         self.out.flush()
-        return None
+        return SENT
 
 
 async def run_script(conversation: Conversation, lines: Iterable[bytes], out: IO[str],
@@ -95,12 +96,12 @@ class TerminalChannel(Channel):
         self.out = out
         self.last_buttons: list[tuple[str, str]] = []
 
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
         self.out.write("\n" + numbered_text(message) + "\n")
         self.out.flush()
         if message.buttons:
             self.last_buttons = [(b.title, b.payload) for b in message.buttons]
-        return None
+        return SENT
 
     def to_inbound(self, user: str, typed: str) -> InboundMessage:
         wanted = typed.strip()

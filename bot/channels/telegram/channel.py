@@ -5,7 +5,7 @@ edited messages are ignored so nothing is answered twice; media get a short answ
 the bot reads text only. Messages are sent as plain text (no parse mode), so nothing in
 the content can break formatting; long texts are split at paragraph boundaries. Buttons
 are inline keyboards whose callback_data is the payload (at most 64 bytes, checked by
-`kyr content check`; a longer one is replaced by a short key). Chat ids are not logged;
+`kyr content check`). Chat ids are not logged;
 the bot knows the resident by a keyed hash.
 """
 
@@ -17,25 +17,30 @@ import hmac
 import logging
 from typing import Any, Optional
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.channels.base import Channel, ChannelContext, quiet_http_loggers, split_text
+from bot.channels.base import (Channel, ChannelContext, Count, accept_json, quiet_http_loggers,
+                               split_text)
+from bot.channels.telegram.parse import CHANNEL, parse_update
+from bot.channels.telegram.plugin import CAPABILITIES, LIMITS
+from bot.core.delivery import SENT, SendResult, refused, retry_later
 from bot.core.dialogue import MENU_PAYLOAD, HUMAN_PAYLOAD
 from bot.core.languages import language_from_hint
 from bot.core.messages import InboundMessage, OutboundMessage
+from bot.storage.offload import off_loop
 from bot.storage.once import Once
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 DEFAULT_API = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ["message", "callback_query"]  # edits and membership changes are not asked for
 COMMANDS = (("menu", "ui.cmd_menu"), ("lang", "ui.cmd_lang"), ("human", "ui.cmd_human"),
             ("stop", "ui.cmd_stop"), ("delete", "ui.cmd_delete"), ("help", "ui.cmd_help"))
-MEDIA = ("photo", "voice", "audio", "video", "video_note", "sticker", "document", "animation",
-         "location", "venue", "contact", "poll", "dice")
 # Telegram's language codes for setMyCommands (two-letter ISO 639-1)
 TELEGRAM_LANGS = {"zh_Hans": "zh"}
 
@@ -47,6 +52,8 @@ def webhook_secret(secret_key: bytes) -> str:
 
 class TelegramChannel(Channel):
     name = CHANNEL
+    limits = LIMITS
+    capabilities = CAPABILITIES
 
     def __init__(self, context: ChannelContext, token: str, api_base: Optional[str] = None,
                  webhook_url: Optional[str] = None) -> None:
@@ -114,55 +121,37 @@ class TelegramChannel(Channel):
 
     # ---- inbound ----
 
+    def routes(self, count: Count) -> list[BaseRoute]:
+        async def webhook(request: Request) -> Response:
+            if not self.verify(request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
+                count("telegram_rejected")
+                return PlainTextResponse("forbidden", status_code=403)
+            return accept_json(await request.body(), self.process, count, "telegram_updates")
+
+        return [Route("/webhooks/telegram", webhook, methods=["POST"])]
+
     def verify(self, header: Optional[str]) -> bool:
         return header is not None and hmac.compare_digest(header.encode(), self.secret.encode())
 
     async def process(self, data: dict[str, Any]) -> None:
         """Handle one update; never raises (a bad update is logged by type, not content)."""
         try:
-            update = Update.de_json(data, self.bot)
-            if update is None or not self.once.first_time(str(update.update_id)):
+            update = parse_update(data)
+            if update.update_id is None or not await off_loop(self.once.first_time, update.update_id):
                 return
-            if update.callback_query is not None:
-                await self._callback(update)
-            elif update.message is not None:
-                await self._message(update)
-            # edited_message and everything else: ignored, never answered twice
+            if update.callback_id is not None:
+                await self.bot.answer_callback_query(update.callback_id)  # stop the spinner first
+            if update.group and update.chat_id is not None:
+                await self._group(update.chat_id, update.hint)
+            elif update.inbound is not None and update.chat_id is not None:
+                await self._reply(update.chat_id, update.inbound)
         except Exception:
             logger.exception("telegram update %s could not be handled",
                              sorted(k for k in data if k != "update_id"))
 
-    async def _callback(self, update: Update) -> None:
-        query = update.callback_query
-        assert query is not None
-        await query.answer()  # stop the button's spinner first
-        chat = query.message.chat if query.message is not None else None
-        if chat is None or chat.type != "private" or query.from_user is None:
-            return
-        await self._reply(chat.id, InboundMessage(
-            CHANNEL, str(query.from_user.id), payload=query.data or "",
-            lang_hint=query.from_user.language_code))
-
-    async def _message(self, update: Update) -> None:
-        message = update.message
-        assert message is not None
-        user = message.from_user
-        if message.chat.type != "private":
-            await self._group(message.chat.id, user.language_code if user else None)
-            return
-        if user is None or user.is_bot:
-            return
-        hint = user.language_code
-        if message.text is not None:
-            inbound = InboundMessage(CHANNEL, str(user.id), text=message.text, lang_hint=hint)
-        else:
-            kind = next((k for k in MEDIA if getattr(message, k, None)), "other")
-            inbound = InboundMessage(CHANNEL, str(user.id), media=kind, lang_hint=hint)
-        await self._reply(message.chat.id, inbound)
-
     async def _group(self, chat_id: int, hint: Optional[str]) -> None:
         """Answer a group once, pointing to a private chat; read nothing more there."""
-        if not self.once.first_time(f"group:{chat_id}"):
+        if not await off_loop(self.once.first_time, f"group:{chat_id}"):
             return
         lang = language_from_hint(hint, self.context.languages) or "en"
         link = f"https://t.me/{self.username}?start=private" if self.username else "Telegram"
@@ -185,13 +174,15 @@ class TelegramChannel(Channel):
                     for b in message.buttons if b.payload in (MENU_PAYLOAD, HUMAN_PAYLOAD)]
         return InlineKeyboardMarkup(rows + ([globals_] if globals_ else []))
 
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
-        chunks = split_text(message.text) or [" "]
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
+        chunks = split_text(message.text, LIMITS.text) or [" "]
         for i, chunk in enumerate(chunks):
             markup = self.keyboard(message) if i == len(chunks) - 1 else None
             try:
                 await self.bot.send_message(int(recipient), chunk, reply_markup=markup)
             except TelegramError as exc:
                 logger.warning("telegram sendMessage failed: %s", type(exc).__name__)
-                return f"Telegram refused the message ({type(exc).__name__})"
-        return None
+                reason = f"Telegram refused the message ({type(exc).__name__})"
+                return retry_later(reason) if isinstance(exc, (RetryAfter, NetworkError)) \
+                    else refused(reason)
+        return SENT

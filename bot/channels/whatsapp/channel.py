@@ -17,20 +17,28 @@ from typing import Any, Optional
 
 import httpx
 
-from bot.channels.base import Channel, ChannelContext, numbered_text, quiet_http_loggers, split_text
-from bot.core.messages import InboundMessage, OutboundMessage
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels.base import (Channel, ChannelContext, Count, accept_json, numbered_text,
+                               quiet_http_loggers, split_text)
+from bot.channels.whatsapp.parse import (CHANNEL, OUTSIDE_WINDOW, Status, parse_message,
+                                         parse_status, values)
+from bot.channels.whatsapp.plugin import CAPABILITIES, LIMITS
+from bot.core.delivery import SENT, SendResult, refused, retry_later
+from bot.core.messages import OutboundMessage
 from bot.storage.addresses import record_delivery
+from bot.storage.offload import off_loop
 from bot.storage.once import Once
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "whatsapp"
 DEFAULT_API = "https://graph.facebook.com/v21.0"
-MAX_TEXT = 4096
+MAX_TEXT = LIMITS.text
 MAX_BODY = 1024  # interactive message body
-MAX_BUTTON, MAX_ROW, MAX_ROWS = 20, 24, 10
+MAX_BUTTON, MAX_ROW, MAX_ROWS = LIMITS.button_title, 24, LIMITS.list_rows
 RETRY_DELAYS = (0.5, 1.0, 2.0)
-OUTSIDE_WINDOW = 131047  # Meta: more than 24 hours since the resident last wrote
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -51,6 +59,8 @@ def shorten(text: str, limit: int) -> str:
 
 class WhatsAppChannel(Channel):
     name = CHANNEL
+    limits = LIMITS
+    capabilities = CAPABILITIES
 
     def __init__(self, context: ChannelContext, token: str, phone_number_id: str, app_secret: str,
                  verify_token: str, api_base: Optional[str] = None) -> None:
@@ -89,55 +99,59 @@ class WhatsAppChannel(Channel):
         return header is not None and hmac.compare_digest(
             header.encode(), signature(self.app_secret, body).encode())
 
+    def routes(self, count: Count) -> list[BaseRoute]:
+        async def handshake(request: Request) -> Response:
+            q = request.query_params
+            challenge = self.handshake(q.get("hub.mode"), q.get("hub.verify_token"),
+                                       q.get("hub.challenge"))
+            if challenge is None:
+                return PlainTextResponse("forbidden", status_code=403)
+            return PlainTextResponse(challenge)
+
+        async def webhook(request: Request) -> Response:
+            body = await request.body()
+            header = request.headers.get("X-Hub-Signature-256")
+            if header is None:
+                count("whatsapp_unsigned")
+                return PlainTextResponse("unsigned", status_code=401)
+            if not self.verify(body, header):  # before anything is parsed
+                count("whatsapp_bad_signature")
+                return PlainTextResponse("bad signature", status_code=403)
+            return accept_json(body, self.process, count, "whatsapp_webhooks")
+
+        return [Route("/webhooks/whatsapp", handshake, methods=["GET"]),
+                Route("/webhooks/whatsapp", webhook, methods=["POST"])]
+
     async def process(self, body: dict[str, Any]) -> None:
         """Handle a verified webhook body; never raises."""
-        for entry in body.get("entry") or [] if isinstance(body.get("entry"), list) else []:
-            for change in entry.get("changes") or []:
-                value = change.get("value") or {}
-                for status in value.get("statuses") or []:
-                    try:
-                        self._status(status)
-                    except Exception:
-                        logger.exception("whatsapp status could not be recorded")
-                for message in value.get("messages") or []:
-                    # One failing message must not cost the others in the same body.
-                    try:
-                        if self.once.first_time(str(message.get("id"))):
-                            await self._message(message)
-                    except Exception:
-                        logger.exception("whatsapp message of type %s could not be handled",
-                                         str(message.get("type"))[:20])
+        for value in values(body):
+            for status in value.get("statuses") or []:
+                try:
+                    await off_loop(self._status, parse_status(status))
+                except Exception:
+                    logger.exception("whatsapp status could not be recorded")
+            for message in value.get("messages") or []:
+                # One failing message must not cost the others in the same body.
+                try:
+                    if await off_loop(self.once.first_time, str(message.get("id"))):
+                        await self._message(message)
+                except Exception:
+                    logger.exception("whatsapp message of type %s could not be handled",
+                                     str(message.get("type"))[:20])
 
-    def _status(self, status: dict[str, Any]) -> None:
-        state = str(status.get("status") or "unknown")
-        self.count(f"whatsapp_status_{state}")
-        if state == "failed":
-            error = (status.get("errors") or [{}])[0]
-            code = error.get("code")
-            reason = ("outside the 24-hour window" if code == OUTSIDE_WINDOW
-                      else str(error.get("title") or "failed"))
-            resident = self.context.resident(CHANNEL, str(status.get("recipient_id")))
-            record_delivery(self.context.db, CHANNEL, resident, "failed", code, reason)
+    def _status(self, status: Status) -> None:
+        self.count(f"whatsapp_status_{status.state}")
+        if status.state == "failed":
+            resident = self.context.resident(CHANNEL, status.recipient)
+            record_delivery(self.context.db, CHANNEL, resident, "failed", status.code, status.reason)
 
     async def _message(self, message: dict[str, Any]) -> None:
-        sender = str(message.get("from") or "")
-        if not sender:
+        inbound = parse_message(message)
+        if inbound is None:
             return
-        kind = message.get("type")
-        if kind == "text":
-            inbound = InboundMessage(CHANNEL, sender, text=str((message.get("text") or {}).get("body") or ""))
-        elif kind == "interactive":
-            interactive = message.get("interactive") or {}
-            reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
-            inbound = InboundMessage(CHANNEL, sender, payload=str(reply.get("id") or ""))
-        elif kind == "button":  # a template's quick-reply button
-            inbound = InboundMessage(CHANNEL, sender,
-                                     payload=str((message.get("button") or {}).get("payload") or ""))
-        else:  # image, audio, video, document, sticker, location, contacts, reaction, unsupported
-            inbound = InboundMessage(CHANNEL, sender, media=str(kind or "unsupported"))
         # The number is kept (sealed) only while a ticket needs it: bot.app.residents keeps it then.
         for reply_message in await self.context.handle(inbound):
-            await self.send(sender, reply_message)
+            await self.send(inbound.user, reply_message)
 
     # ---- outbound ----
 
@@ -157,7 +171,7 @@ class WhatsAppChannel(Channel):
         out: list[dict[str, Any]] = [{"type": "text", "text": {"body": chunk}} for chunk in lead]
         if not buttons:
             return out
-        if len(buttons) <= 3:
+        if len(buttons) <= LIMITS.buttons:
             action = {"buttons": [{"type": "reply", "reply": {"id": b.payload[:256],
                                                               "title": shorten(b.title, MAX_BUTTON)}}
                                   for b in buttons]}
@@ -171,22 +185,24 @@ class WhatsAppChannel(Channel):
                 "action": {"button": label, "sections": [{"title": shorten(label, MAX_ROW), "rows": rows}]}}})
         return out
 
-    async def send(self, recipient: str, message: OutboundMessage) -> Optional[str]:
+    async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
         for body in self.bodies(message):
-            sent, code, reason = await self._post({"messaging_product": "whatsapp",
-                                                   "recipient_type": "individual",
-                                                   "to": recipient, **body})
-            if not sent:
+            result, code = await self._post({"messaging_product": "whatsapp",
+                                             "recipient_type": "individual",
+                                             "to": recipient, **body})
+            if not result.sent:
                 resident = self.context.resident(CHANNEL, recipient)
-                record_delivery(self.context.db, CHANNEL, resident, "failed", code, reason)
-                return reason
-        return None
+                await off_loop(record_delivery, self.context.db, CHANNEL, resident, "failed", code,
+                               result.reason)
+                return result
+        return SENT
 
-    async def _post(self, payload: dict[str, Any]) -> tuple[bool, Optional[int], str]:
+    async def _post(self, payload: dict[str, Any]) -> tuple[SendResult, Optional[int]]:
         """POST with retries on 429 and 5xx (backoff), none on other 4xx.
 
-        (sent, Meta's error code, reason for the record)."""
-        assert self.http is not None, "start() the channel first"
+        (what came of it, Meta's error code)."""
+        if self.http is None:
+            raise RuntimeError("start() the WhatsApp channel before sending")
         url = f"{self.api_base}/{self.phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {self.token}"}
         for attempt, delay in enumerate((0.0,) + RETRY_DELAYS):
@@ -199,14 +215,14 @@ class WhatsAppChannel(Channel):
                 continue
             if response.status_code < 300:
                 self.count("whatsapp_sent")
-                return True, None, ""
+                return SENT, None
             if response.status_code != 429 and response.status_code < 500:
                 code = meta_error_code(response)
                 logger.warning("whatsapp send rejected: HTTP %d, error %s", response.status_code, code)
                 self.count("whatsapp_rejected")
                 reason = ("outside the 24-hour window" if code == OUTSIDE_WINDOW
                           else f"rejected by WhatsApp (HTTP {response.status_code})")
-                return False, code, reason
+                return refused(reason), code
             logger.warning("whatsapp send attempt %d: HTTP %d", attempt + 1, response.status_code)
         self.count("whatsapp_failed")
-        return False, None, "send failed after retries"
+        return retry_later("send failed after retries"), None

@@ -1,0 +1,1 @@
+"""The terminal: `kyr chat` (interactive) and script mode (JSON lines) for end-to-end tests."""
