@@ -33,7 +33,7 @@ LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")  # "es", "zh_Hans"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 
-Detect = Callable[[str], tuple[str, float]]
+Detect = Callable[[str], tuple["str | None", float]]
 WordCount = Callable[[str], int]
 
 

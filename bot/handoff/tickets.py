@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.storage.schema import ONE_OPEN, ticket_events, ticket_messages, tickets
+from bot.storage.schema import ticket_events, ticket_messages, tickets
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"

@@ -75,7 +75,8 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from bot.app.services import build
 
-        loaded = services or await asyncio.to_thread(build, settings)
+        loaded: Services = services if services is not None else \
+            await asyncio.to_thread(build, settings)
         started = dict(channels) if channels is not None else \
             build_channels(channel_context(loaded), environment)
         for name, channel in list(started.items()):
