@@ -91,7 +91,7 @@ def test_plurals_follow_each_language_rules(tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(PROJECT_ROOT / "content", home / "content")
     (home / "content" / "queue.yml").write_text(
-        "review: {reviewer: t, reviewed: 2026-11-22, interval_days: 30}\n"
+        "review: {status: draft, due: 2027-01-15}\n"
         "texts:\n  queue.ahead:\n    text: \"One person is ahead of you.\"\n"
         "    plural: \"{count} people are ahead of you.\"\n")
     catalog = Catalog(locale="pl")
