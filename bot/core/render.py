@@ -21,6 +21,7 @@ DIRECTORY_LINE = "ui.directory_line"
 
 TRANSLATION_PENDING = "ui.translation_pending"
 DRAFTS_NOTICE = "ui.drafts_notice"
+GREETING = "ui.greeting"
 # What residents see of legal text whose translation no reviewer has signed (`# reviewed-by:`):
 #   drafts         the draft translation, and the greeting says once that drafts are shown
 #   reviewed-only  the English text, after one line in their language saying a reviewed
@@ -104,11 +105,12 @@ class Renderer:
         return keys
 
     def unreviewed_legal(self, lang: str) -> bool:
-        """True when some legal text in `lang` is a draft nobody has reviewed."""
+        """True when some legal text would be shown in `lang` as a translation nobody reviewed."""
         if lang == "en":
             return False
         reviewed = self.reviewed_keys(lang)
-        return any(t.legal and k not in reviewed for k, t in self.content.texts.items())
+        return any(t.legal and k not in reviewed and self.catalogs.has_translation(lang, k, t.text)
+                   for k, t in self.content.texts.items())
 
     def reload_if_changed(self, accept: Callable[[], bool] = lambda: True) -> bool:
         """Reload compiled catalogs that changed on disk, if `accept()` approves them."""
@@ -129,7 +131,11 @@ class Renderer:
             notice = self.text(lang, TRANSLATION_PENDING)
             return f"{notice}\n{self._finish(lang, source, source, extra, isolated)}"
         translated = self.catalogs.translate(lang, key, source)
-        return self._finish(lang, translated, source, extra, isolated)
+        text = self._finish(lang, translated, source, extra, isolated)
+        if key == GREETING and self.publish == "drafts" and self.unreviewed_legal(lang):
+            # Said once, where every conversation starts: legal text below is a draft.
+            text = f"{text}\n\n{self.text(lang, DRAFTS_NOTICE)}"
+        return text
 
     def text_n(self, lang: str, key: str, n: int, **extra: str) -> str:
         """A text with a plural, for the number n ({count}, written as the locale writes it)."""
@@ -196,11 +202,8 @@ class Renderer:
         if kind == "notice":
             extra = {"language": NATIVE_NAMES.get(item["language"], item["language"])} \
                 if "language" in item else {}
-            text = self.text(lang, item["key"], **extra)
-            if item["key"] == "ui.greeting" and self.publish == "drafts" \
-                    and self.unreviewed_legal(lang):
-                text = f"{text}\n\n{self.text(lang, DRAFTS_NOTICE)}"
-            return OutboundMessage(text, lang=lang, flow="system", step=item["key"].split(".", 1)[1])
+            return OutboundMessage(self.text(lang, item["key"], **extra), lang=lang,
+                                   flow="system", step=item["key"].split(".", 1)[1])
         if kind == "ask_language":
             return self._ask_language(item, lang)
         flow_id, step_id = item["flow"], item["step"]
