@@ -71,9 +71,14 @@ def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalogs.checks import check_all
     from bot.core.check import run_check
 
+    from bot.core.check import review_summary
+    from bot.core.content import load_content
+
     problems = run_check(settings.home) + check_all(settings.home)
     for problem in problems:
         print(problem)
+    print("\nLawyer review of the legal texts, per topic:")
+    print(review_summary(load_content(settings.content_dir, settings.home)[0]))
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     print(f"content check: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
@@ -123,6 +128,8 @@ def cmd_i18n(args: argparse.Namespace, settings: Settings) -> int:
                 "check')" if errors else ""))
     else:
         print(tools.coverage_table(home, languages))
+        print("\nLegal translations signed by a reviewer (# reviewed-by:), per topic:")
+        print(tools.topic_coverage_table(home, languages))
     return 0
 
 

@@ -73,6 +73,19 @@ def read_catalog(po: Path) -> Catalog:
         return read_po(handle, abort_invalid=False)
 
 
+def reviewed_keys(po: Path) -> frozenset[str]:
+    """Content keys whose translation a reviewer signed: `# reviewed-by:`, translated, not fuzzy."""
+    if not po.exists():
+        return frozenset()
+    keys = set()
+    for message in read_catalog(po):
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.id and message.context and all(forms) and not message.fuzzy \
+                and _is_reviewed(message):
+            keys.add(str(message.context))
+    return frozenset(keys)
+
+
 def compile_catalogs(home: Path, languages: list[str]) -> dict[str, int]:
     """Compile each .po to .mo (fuzzy entries left out: they fall back to English)."""
     counts = {}
@@ -147,6 +160,37 @@ def coverage_table(home: Path, languages: list[str]) -> str:
         rows.append(f"| {lang} {NATIVE_NAMES.get(lang, '')} | {c.translated}/{c.total} | {c.fuzzy} "
                     f"| {c.missing} | {c.reviewed} | {c.legal_translated}/{c.legal_total} | "
                     f"{c.legal_reviewed}/{c.legal_total} | {c.review_state} |")
+    return "\n".join(rows)
+
+
+def _topic(message: object) -> str:
+    """The content file a template entry comes from ("key: x (in content/y.yml)")."""
+    for comment in getattr(message, "auto_comments", []):
+        if comment.startswith("key:") and "(in " in comment:
+            return comment.rsplit("(in ", 1)[1].rstrip(")")
+    return "?"
+
+
+def topic_coverage_table(home: Path, languages: list[str]) -> str:
+    """Per topic file: legal texts, the English review state, and per language how many
+    legal translations a reviewer has signed (`# reviewed-by:`)."""
+    from bot.core.content import load_content
+
+    content, _ = load_content(home / "content", home)
+    status = {t.path: t.review.status for t in content.texts.values() if t.review is not None}
+    with open(pot_path(home), "rb") as handle:
+        template = read_po(handle)
+    legal: dict[str, list[tuple[str, str]]] = {}
+    for entry in template:
+        if entry.id and _is_legal(entry):
+            legal.setdefault(_topic(entry), []).append((str(entry.context), str(entry.id)))
+    reviewed = {lang: reviewed_keys(po_path(home, lang)) for lang in languages}
+    rows = ["| topic | English (lawyer) | legal texts | " + " | ".join(languages) + " |",
+            "|---|---|---:|" + "---:|" * len(languages)]
+    for topic in sorted(legal):
+        keys = [k for k, _ in legal[topic]]
+        cells = [f"{sum(k in reviewed[lang] for k in keys)}/{len(keys)}" for lang in languages]
+        rows.append(f"| {topic} | {status.get(topic, '?')} | {len(keys)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from urllib.parse import urlparse
 
-from bot.core.content import Content, load_content
+from bot.core.content import Content, Review, load_content
 from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payloads
 from bot.core.flows import Flow, load_flows
+from bot.core.languages import NATIVE_NAMES
 from bot.core.problems import Problem
 from bot.core.render import placeholders
 
@@ -16,6 +19,11 @@ MAX_BUTTON = 20
 MAX_PARAGRAPHS = 3
 MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit
 REVIEW_SOON_DAYS = 30
+# A source must be the document that says the thing. These paths are landing pages: a home
+# page, a "resources" or "know your rights" index, or a whole Illinois Act instead of its section.
+INDEX_LAST_SEGMENTS = {"", "resources", "know-your-rights", "kyr", "index.html", "index.htm",
+                       "home", "en", "news"}
+INDEX_PATTERNS = (re.compile(r"ilga\.gov/legislation/ilcs/ilcs[345]\.asp\b", re.I),)
 CONTACT_FIELDS = {"name", "phone", "url", "hours"}
 ROOT_FLOWS = {MENU_FLOW, LANGUAGE_FLOW, *COMMAND_FLOWS.values()}
 ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "ui.talk_to_person",
@@ -23,12 +31,13 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.hours_always", "ui.hours_all_day", "ui.hours_closed", "ui.hours_unconfirmed",
                "ui.welcome_back", "ui.language_switched", "ui.switch_language_prompt",
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
-               "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose", "ui.cmd_stop"}
+               "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose", "ui.cmd_stop",
+               "ui.translation_pending", "ui.drafts_notice"}
 # The handoff texts and the canned replies staff pick in the console are used by code.
 USED_BY_CODE_PREFIXES = ("handoff.", "canned.")
 BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person", "ui.list_button", "handoff.stop"}
 # Placeholders that the renderer fills itself in these texts.
-OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours"},
+OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours", "languages"},
               "ui.language_switched": {"language"}, "ui.switch_language_prompt": {"language"},
               "ui.private_only": {"link"}, "handoff.queued": {"position"}, "handoff.wait": {"count"}}
 
@@ -78,30 +87,109 @@ def check_texts(content: Content, used_as_button: set[str], today: dt.date) -> l
             elif field in ("phone", "url") and not getattr(content.contacts[contact_id], field):
                 problems.append(Problem(*where, f"'{key}' uses '{{{name}}}' but contact "
                                         f"'{contact_id}' has no {field}"))
-        if entry.review is not None and entry.review.due < today:
-            problems.append(Problem(entry.path, entry.line, f"review of '{key}' was due on "
-                                    f"{entry.review.due} (reviewed {entry.review.reviewed} by "
-                                    f"{entry.review.reviewer})", "warning"))
-        elif entry.review is not None and (entry.review.due - today).days <= REVIEW_SOON_DAYS \
-                and entry.legal:
-            problems.append(Problem(entry.path, entry.line, f"review of '{key}' is due on "
-                                    f"{entry.review.due}: plan it now", "warning"))
+        if entry.legal and entry.sources and all(
+                content.sources[s].kind == "secondary" for s in entry.sources
+                if s in content.sources):
+            problems.append(Problem(*where, f"'{key}' is a legal statement with only secondary "
+                                    "sources: cite the statute, order or agency page too, or "
+                                    "list the point under the topic's review: to_verify",
+                                    "warning"))
     return problems
+
+
+def is_index_page(url: str) -> bool:
+    """True for a home page, a resources index or a whole Act: not the document itself."""
+    if any(p.search(url) for p in INDEX_PATTERNS):
+        return True
+    parts = urlparse(url)
+    if parts.path.strip("/") == "" and parts.query:  # "/?p=123": an article, not the home page
+        return False
+    return parts.path.rstrip("/").rsplit("/", 1)[-1].lower() in INDEX_LAST_SEGMENTS
+
+
+def check_sources(content: Content, today: dt.date) -> list[Problem]:
+    problems = []
+    for source in content.sources.values():
+        where = (source.path, source.line)
+        if is_index_page(source.url):
+            problems.append(Problem(*where, f"source '{source.id}' points at an index or home "
+                                    f"page ({source.url}): link the document that says it",
+                                    "warning"))
+        if source.checked is None:
+            problems.append(Problem(*where, f"source '{source.id}': nobody has recorded opening "
+                                    "it (checked: not yet): read it and write the date",
+                                    "warning"))
+        elif source.checked > today:
+            problems.append(Problem(*where, f"source '{source.id}' was checked on "
+                                    f"{source.checked}, a date in the future"))
+    return problems
+
+
+def _reviews(content: Content) -> dict[str, Review]:
+    """One review per topic file, in file order."""
+    found: dict[str, Review] = {}
+    for entry in content.texts.values():
+        if entry.review is not None:
+            found.setdefault(entry.path, entry.review)
+    return found
+
+
+def check_reviews(content: Content, today: dt.date) -> list[Problem]:
+    """Review state as it is: drafts, overdue reviews and every point left for the lawyers."""
+    problems = []
+    for path, review in _reviews(content).items():
+        legal = [t for t in content.texts.values() if t.path == path and t.legal]
+        where = (review.path, review.line)
+        if review.due < today:
+            problems.append(Problem(*where, f"lawyer review was due on {review.due} "
+                                    f"({review.status})", "warning"))
+        elif legal and (review.due - today).days <= REVIEW_SOON_DAYS:
+            problems.append(Problem(*where, f"lawyer review is due on {review.due}: plan it now",
+                                    "warning"))
+        if legal and not review.lawyer_reviewed:
+            problems.append(Problem(*where, f"draft: {len(legal)} legal text(s) that no lawyer "
+                                    "has reviewed", "warning"))
+        for item in review.to_verify:
+            problems.append(Problem(*where, f"to_verify: {item}", "warning"))
+    return problems
+
+
+def review_summary(content: Content) -> str:
+    """Per topic: how much legal text a lawyer has reviewed, and what is left to verify."""
+    rows = ["| topic file | status | legal texts | lawyer-reviewed | to verify | due |",
+            "|---|---|---:|---:|---:|---|"]
+    total = reviewed = 0
+    for path, review in _reviews(content).items():
+        legal = sum(1 for t in content.texts.values() if t.path == path and t.legal)
+        done = legal if review.lawyer_reviewed else 0
+        total, reviewed = total + legal, reviewed + done
+        who = f" ({review.by}, {review.date})" if review.lawyer_reviewed else ""
+        rows.append(f"| {path} | {review.status}{who} | {legal} | {done} | "
+                    f"{len(review.to_verify)} | {review.due} |")
+    rows.append(f"| all | | {total} | {reviewed} | | |")
+    return "\n".join(rows)
 
 
 def check_contacts(content: Content) -> list[Problem]:
     problems = []
     for contact in content.contacts.values():
         where = (contact.path, contact.line)
+        unknown = [lang for lang in contact.languages if lang not in NATIVE_NAMES]
+        if unknown:
+            problems.append(Problem(*where, f"contact '{contact.id}': unknown language code(s) "
+                                    f"{', '.join(unknown)} (known: {', '.join(NATIVE_NAMES)})"))
         if contact.source and contact.source not in content.sources:
             problems.append(Problem(*where, f"contact '{contact.id}' cites unknown source "
                                     f"'{contact.source}'"))
         if not contact.source and "chat" not in contact.tags:  # the deploying organisation itself
             problems.append(Problem(*where, f"contact '{contact.id}' has no source"))
-        if contact.status != "confirmed":
-            problems.append(Problem(*where, f"contact '{contact.id}' is {contact.status}: the "
-                                    "deploying organisation must confirm number and hours",
+        if contact.status == "placeholder":
+            problems.append(Problem(*where, f"contact '{contact.id}' is a placeholder: the "
+                                    "deploying organisation must fill in its name and hours",
                                     "warning"))
+        elif contact.status != "confirmed":
+            problems.append(Problem(*where, f"contact '{contact.id}' is unconfirmed: nobody has "
+                                    "read its number and hours on its own page yet", "warning"))
     return problems
 
 
@@ -213,6 +301,8 @@ def run_check(home: Path, today: dt.date | None = None) -> list[Problem]:
     problems += flow_problems
     problems += check_texts(content, buttons, today)
     problems += check_contacts(content)
+    problems += check_sources(content, today)
+    problems += check_reviews(content, today)
     for key in sorted(set(content.texts) - used):
         entry = content.texts[key]
         problems.append(Problem(entry.path, entry.line, f"'{key}' is not used by any flow", "warning"))

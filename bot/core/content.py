@@ -1,4 +1,10 @@
-"""The English source texts, their sources and review dates, and the contacts directory."""
+"""The English source texts, their sources and review state, and the contacts directory.
+
+Review state says what happened, not what should have: a topic is `draft` until a lawyer
+of the deploying organisation has reviewed it (`lawyer_reviewed`, with who and when).
+What nobody could confirm from a source is listed under `to_verify` for the lawyers,
+not written into what residents read.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +21,27 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RESERVED_FILES = {"sources.yml", "contacts.yml"}
 
 
+REVIEW_STATES = ("draft", "lawyer_reviewed")
+SOURCE_KINDS = ("primary", "secondary")
+CONTACT_STATES = ("confirmed", "unconfirmed", "placeholder")
+NOT_CHECKED = "not yet"  # a source nobody has recorded opening: the check warns
+OLD_REVIEW_KEYS = {"reviewer", "reviewed", "interval_days"}
+REVIEW_KEYS = {"status", "by", "date", "due", "to_verify"}
+
+
 @dataclass(frozen=True)
 class Review:
-    reviewer: str
-    reviewed: dt.date
-    interval_days: int
+    status: str              # draft | lawyer_reviewed
+    by: str | None           # the lawyer who reviewed (None while draft)
+    date: dt.date | None     # when they did (None while draft)
+    due: dt.date             # when the next (or first) lawyer review is due
+    to_verify: tuple[str, ...]
+    path: str
+    line: int
 
     @property
-    def due(self) -> dt.date:
-        return self.reviewed + dt.timedelta(days=self.interval_days)
+    def lawyer_reviewed(self) -> bool:
+        return self.status == "lawyer_reviewed"
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,10 @@ class Source:
     title: str
     publisher: str
     url: str
+    kind: str = "secondary"          # primary: the law, the order, the agency's own page
+    checked: dt.date | None = None   # the day someone opened the URL and read it
+    path: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,10 +78,12 @@ class Contact:
     languages: tuple[str, ...]
     tags: tuple[str, ...]
     source: str | None
-    last_verified: dt.date | None
-    status: str
+    status: str                      # confirmed | unconfirmed | placeholder
+    confirmed_page: str | None       # the organisation's page where number and hours were read
+    confirmed_date: dt.date | None
     path: str
     line: int
+    note: str | None = None
 
 
 @dataclass
@@ -86,7 +110,7 @@ def _as_date(value: Any) -> dt.date | None:
     return None
 
 
-HOURS = re.compile(r"^(24h|closed|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
+HOURS = re.compile(r"^(24h|closed|unknown|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
 
 
 def _mapping(doc: YamlDoc, key: str, problems: list[Problem]) -> dict[str, Any]:
@@ -105,23 +129,13 @@ def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) ->
         problems.append(Problem(doc.label, 1, "expected 'review:' and 'texts:' at the top"))
         return
     if "review" not in data:
-        problems.append(Problem(doc.label, 1, "no 'review:' block: who reviewed these texts, "
-                                "when, and how often they must be reviewed"))
+        problems.append(Problem(doc.label, 1, "no 'review:' block: status (draft or lawyer_reviewed), "
+                                "by, date, due and to_verify"))
     for key in data:
         if key not in ("review", "texts"):
             problems.append(Problem(doc.label, doc.key_line([key]),
                                     f"unknown key '{key}' (expected review, texts)"))
-    review = None
-    raw_review = data.get("review")
-    if isinstance(raw_review, dict):
-        reviewed = _as_date(raw_review.get("reviewed"))
-        interval = raw_review.get("interval_days")
-        reviewer = raw_review.get("reviewer")
-        if reviewed is None or not isinstance(interval, int) or not reviewer:
-            problems.append(Problem(doc.label, doc.line(["review"]),
-                                    "review needs reviewer, reviewed (YYYY-MM-DD) and interval_days"))
-        else:
-            review = Review(str(reviewer), reviewed, interval)
+    review = _load_review(doc, data.get("review"), problems) if "review" in data else None
     texts = data.get("texts") or {}
     if not isinstance(texts, dict):
         problems.append(Problem(doc.label, doc.line(["texts"]), "texts must be a mapping of key: entry"))
@@ -150,13 +164,68 @@ def _load_topic_file(doc: YamlDoc, content: Content, problems: list[Problem]) ->
         )
 
 
+def _load_review(doc: YamlDoc, raw: Any, problems: list[Problem]) -> Review | None:
+    """The `review:` block; every problem names the line, and old-style dates are refused."""
+    line = doc.line(["review"])
+    if not isinstance(raw, dict):
+        problems.append(Problem(doc.label, line, "review must be a mapping: status, by, date, "
+                                "due, to_verify"))
+        return None
+    old = OLD_REVIEW_KEYS & set(raw)
+    if old:
+        problems.append(Problem(doc.label, line, f"review uses {', '.join(sorted(old))}: write "
+                                "status (draft | lawyer_reviewed), by, date, due, to_verify "
+                                "instead (see content/README.md)"))
+        return None
+    unknown = set(raw) - REVIEW_KEYS
+    if unknown:
+        problems.append(Problem(doc.label, line, f"unknown key '{', '.join(sorted(unknown))}' "
+                                "in review (expected status, by, date, due, to_verify)"))
+    status = raw.get("status")
+    if status not in REVIEW_STATES:
+        problems.append(Problem(doc.label, line, f"review status '{status}' (expected "
+                                f"{' or '.join(REVIEW_STATES)})"))
+        return None
+    due = _as_date(raw.get("due"))
+    if due is None:
+        problems.append(Problem(doc.label, line, "review needs due: the date by which a lawyer "
+                                "must (re)review these texts (YYYY-MM-DD)"))
+        return None
+    by = str(raw["by"]).strip() if raw.get("by") else None
+    date = _as_date(raw.get("date"))
+    if status == "lawyer_reviewed" and (not by or date is None):
+        problems.append(Problem(doc.label, line, "status lawyer_reviewed needs by (the lawyer) "
+                                "and date (YYYY-MM-DD)"))
+        return None
+    if status == "draft" and (by or date):
+        problems.append(Problem(doc.label, line, "a draft has no by/date: nobody has reviewed "
+                                "it yet (set status: lawyer_reviewed when a lawyer has)"))
+        return None
+    items = raw.get("to_verify") or []
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        problems.append(Problem(doc.label, line, "to_verify must be a list of sentences"))
+        items = []
+    return Review(str(status), by, date, due, tuple(i.strip() for i in items), doc.label, line)
+
+
 def _load_sources(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
     for sid, raw in _mapping(doc, "sources", problems).items():
+        line = doc.key_line(["sources", sid])
         if not isinstance(raw, dict) or not all(raw.get(k) for k in ("title", "publisher", "url")):
-            problems.append(Problem(doc.label, doc.key_line(["sources", sid]),
-                                    f"source '{sid}' needs title, publisher and url"))
+            problems.append(Problem(doc.label, line, f"source '{sid}' needs title, publisher and url"))
             continue
-        content.sources[sid] = Source(sid, raw["title"], raw["publisher"], raw["url"])
+        kind = raw.get("kind")
+        if kind not in SOURCE_KINDS:
+            problems.append(Problem(doc.label, line, f"source '{sid}' needs kind: primary (the "
+                                    "statute, order or agency page itself) or secondary"))
+            kind = "secondary"
+        checked = _as_date(raw.get("checked"))
+        if checked is None and raw.get("checked") != NOT_CHECKED:
+            problems.append(Problem(doc.label, line, f"source '{sid}' needs checked: the date "
+                                    "someone opened the URL and read it (YYYY-MM-DD), or "
+                                    f"\"{NOT_CHECKED}\""))
+        content.sources[sid] = Source(sid, raw["title"], raw["publisher"], raw["url"], str(kind),
+                                      checked, doc.label, line)
 
 
 def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> None:
@@ -174,15 +243,40 @@ def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> N
         for day, value in hours.items():
             if not HOURS.match(value):
                 problems.append(Problem(doc.label, line, f"contact '{cid}': hours '{value}' on "
-                                        f"{day} (write 09:00-17:00, 24h or closed)"))
-        if _as_date(raw.get("last_verified")) is None:
-            problems.append(Problem(doc.label, line, f"contact '{cid}' needs last_verified: "
-                                    "the date someone last checked the number (YYYY-MM-DD)"))
+                                        f"{day} (write 09:00-17:00, 24h, closed or unknown)"))
+        if set(hours) != set(WEEKDAYS):
+            problems.append(Problem(doc.label, line, f"contact '{cid}' needs hours for every day "
+                                    f"({', '.join(WEEKDAYS)}): HH:MM-HH:MM, 24h or closed"))
+        languages = raw.get("languages")
+        if not isinstance(languages, list) or not languages:
+            problems.append(Problem(doc.label, line, f"contact '{cid}' needs languages: the "
+                                    "language codes it answers in, e.g. [en, es]"))
+            languages = []
+        if "last_verified" in raw:
+            problems.append(Problem(doc.label, line, f"contact '{cid}': last_verified is replaced "
+                                    "by status and confirmed: {page, date}"))
+        status = str(raw.get("status") or "unconfirmed")
+        if status not in CONTACT_STATES:
+            problems.append(Problem(doc.label, line, f"contact '{cid}': status '{status}' "
+                                    f"(expected {', '.join(CONTACT_STATES)})"))
+            status = "unconfirmed"
+        confirmed = raw.get("confirmed") if isinstance(raw.get("confirmed"), dict) else {}
+        page, date = confirmed.get("page"), _as_date(confirmed.get("date"))
+        if status == "confirmed" and "unknown" in hours.values():
+            problems.append(Problem(doc.label, line, f"contact '{cid}' is confirmed but some "
+                                    "hours are unknown: confirmed means number and hours were read"))
+            status = "unconfirmed"
+        if status == "confirmed" and (not page or date is None):
+            problems.append(Problem(doc.label, line, f"contact '{cid}' is confirmed without "
+                                    "confirmed: {page: <the organisation's page where number "
+                                    "and hours were read>, date: YYYY-MM-DD}"))
+            status = "unconfirmed"
         content.contacts[cid] = Contact(
             id=cid, name=str(raw["name"]), phone=raw.get("phone"), url=raw.get("url"), hours=hours,
-            languages=tuple(raw.get("languages") or ()), tags=tuple(raw.get("tags") or ()),
-            source=raw.get("source"), last_verified=_as_date(raw.get("last_verified")),
-            status=str(raw.get("status") or "unconfirmed"), path=doc.label, line=line,
+            languages=tuple(str(x) for x in languages), tags=tuple(raw.get("tags") or ()),
+            source=raw.get("source"), status=status, confirmed_page=str(page) if page else None,
+            confirmed_date=date, path=doc.label, line=line,
+            note=str(raw["note"]) if raw.get("note") else None,
         )
 
 

@@ -84,6 +84,11 @@ class Catalogs:
             self.fallbacks[lang] += 1
         return text or english
 
+    def has_translation(self, lang: str, key: str, source: str) -> bool:
+        """True when `lang` has its own text for this key (no fallback counted)."""
+        translations = self._translations.get(lang)
+        return translations is not None and str(translations.pgettext(key, source)) not in ("", source)
+
     def translate(self, lang: str, key: str, source: str) -> str:
         translations = self._translations.get(lang)
         if translations is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Callable
+from typing import Callable, Mapping
 
 from bot.core.content import Content
 from bot.core.dialogue import HUMAN_PAYLOAD, MENU_PAYLOAD, Dialogue, Item
@@ -18,15 +19,40 @@ HOURS_WORDS = {"always": "ui.hours_always", "all_day": "ui.hours_all_day",
 DIRECTORY_LINE = "ui.directory_line"
 
 
+TRANSLATION_PENDING = "ui.translation_pending"
+DRAFTS_NOTICE = "ui.drafts_notice"
+GREETING = "ui.greeting"
+# What residents see of legal text whose translation no reviewer has signed (`# reviewed-by:`):
+#   drafts         the draft translation, and the greeting says once that drafts are shown
+#   reviewed-only  the English text, after one line in their language saying a reviewed
+#                  translation is coming
+PUBLISH_MODES = ("drafts", "reviewed-only")
+DEFAULT_PUBLISH = "drafts"
+
+
+def publish_mode(env: Mapping[str, str] = os.environ) -> str:
+    """KYR_PUBLISH, checked: a typo must not silently publish unreviewed legal text."""
+    mode = (env.get("KYR_PUBLISH") or DEFAULT_PUBLISH).strip().lower()
+    if mode not in PUBLISH_MODES:
+        raise SystemExit(f"KYR_PUBLISH={mode!r}: use {' or '.join(PUBLISH_MODES)}")
+    return mode
+
+
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.[a-z]+)?)\}")
 # A run of Latin letters, digits and the punctuation inside names, commands and form numbers
 # ("ICE", "I-200", "/menu", "U.S. District Court"); placeholders are skipped (filled isolated).
-LATIN_RUN = re.compile(r"(\{[^{}]*\})|((?:/|\b)[A-Za-z0-9][A-Za-z0-9 .,'/()\-]*[A-Za-z0-9)])")
+# A bracketed run with no right-to-left letters inside, such as the English a resident says
+# to agents, "(I want to remain silent. I want to speak to a lawyer.)": isolated whole,
+# brackets included, or an RTL phone moves the closing bracket and reorders the sentences.
+RTL_LETTERS = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff"
+LATIN_RUN = re.compile(r"(\{[^{}]*\})"
+                       rf"|(\((?=[^(){{}}{RTL_LETTERS}]*[A-Za-z])[^(){{}}{RTL_LETTERS}]*\))"
+                       r"|((?:/|\b)[A-Za-z0-9][A-Za-z0-9 .,'/()\-]*[A-Za-z0-9)])")
 
 
 def isolate_latin(text: str) -> str:
     """For right-to-left text: wrap Latin runs in directional isolates so phones keep order."""
-    return LATIN_RUN.sub(lambda m: m.group(1) or isolate(m.group(2), "ar"), text)
+    return LATIN_RUN.sub(lambda m: m.group(1) or isolate(m.group(2) or m.group(3), "ar"), text)
 
 
 def placeholders(text: str) -> set[str]:
@@ -51,16 +77,40 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 
 class Renderer:
-    def __init__(self, content: Content, catalogs: Catalogs, dialogue: Dialogue) -> None:
+    def __init__(self, content: Content, catalogs: Catalogs, dialogue: Dialogue,
+                 publish: str | None = None) -> None:
         self.content = content
         self.catalogs = catalogs
         self.dialogue = dialogue
+        self.publish = publish or publish_mode()
+        if self.publish not in PUBLISH_MODES:
+            raise ValueError(f"publish mode {self.publish!r}: use {' or '.join(PUBLISH_MODES)}")
         self._fields_cache: dict[str, dict[str, str]] = {}
+        self._reviewed: dict[str, frozenset[str]] = {}
 
     def reload(self) -> None:
         """Re-read the compiled catalogs (a translator ran `kyr i18n compile`)."""
         self.catalogs.reload()
         self._fields_cache.clear()
+        self._reviewed.clear()
+
+    def reviewed_keys(self, lang: str) -> frozenset[str]:
+        """Keys whose translation in `lang` a reviewer signed (`# reviewed-by:`), from the .po."""
+        keys = self._reviewed.get(lang)
+        if keys is None:
+            from bot.catalogs.tools import reviewed_keys
+
+            keys = reviewed_keys(self.catalogs.locales_dir / lang / "LC_MESSAGES" / "messages.po")
+            self._reviewed[lang] = keys
+        return keys
+
+    def unreviewed_legal(self, lang: str) -> bool:
+        """True when some legal text would be shown in `lang` as a translation nobody reviewed."""
+        if lang == "en":
+            return False
+        reviewed = self.reviewed_keys(lang)
+        return any(t.legal and k not in reviewed and self.catalogs.has_translation(lang, k, t.text)
+                   for k, t in self.content.texts.items())
 
     def reload_if_changed(self, accept: Callable[[], bool] = lambda: True) -> bool:
         """Reload compiled catalogs that changed on disk, if `accept()` approves them."""
@@ -74,9 +124,18 @@ class Renderer:
 
     def text(self, lang: str, key: str, isolated: bool = True, **extra: str) -> str:
         """The text of a content key in `lang`, placeholders filled; English if untranslated."""
-        source = self.content.text(key)
+        entry = self.content.texts[key]
+        source = entry.text
+        if (self.publish == "reviewed-only" and lang != "en" and entry.legal
+                and key not in self.reviewed_keys(lang)):
+            notice = self.text(lang, TRANSLATION_PENDING)
+            return f"{notice}\n{self._finish(lang, source, source, extra, isolated)}"
         translated = self.catalogs.translate(lang, key, source)
-        return self._finish(lang, translated, source, extra, isolated)
+        text = self._finish(lang, translated, source, extra, isolated)
+        if key == GREETING and self.publish == "drafts" and self.unreviewed_legal(lang):
+            # Said once, where every conversation starts: legal text below is a draft.
+            text = f"{text}\n\n{self.text(lang, DRAFTS_NOTICE)}"
+        return text
 
     def text_n(self, lang: str, key: str, n: int, **extra: str) -> str:
         """A text with a plural, for the number n ({count}, written as the locale writes it)."""
@@ -118,17 +177,24 @@ class Renderer:
             fields = {f"{cid}.{name}": getattr(view, name)
                       for cid, view in self._views(lang).items()
                       for name in ("name", "phone", "url", "hours")}
+            for cid, contact in self.content.contacts.items():
+                names = ", ".join(NATIVE_NAMES.get(code, code) for code in contact.languages)
+                rtl = re.search(f"[{RTL_LETTERS}]", names)
+                fields[f"{cid}.languages"] = names if rtl else isolate(names, lang)
             self._fields_cache[lang] = fields
         return fields
 
     def directory(self, lang: str, tag: str) -> str:
         fields = self._fields(lang)
         lines = []
-        for contact in self.content.directory(tag):
+        # Those that answer in the resident's language first; the rest keep file order.
+        contacts = sorted(self.content.directory(tag), key=lambda c: lang not in c.languages)
+        for contact in contacts:
             c = contact.id
             lines.append(self.text(lang, DIRECTORY_LINE, name=fields[f"{c}.name"],
                                    phone=fields[f"{c}.phone"] or fields[f"{c}.url"],
-                                   hours=fields[f"{c}.hours"]))
+                                   hours=fields[f"{c}.hours"],
+                                   languages=fields[f"{c}.languages"]))
         return "\n".join(lines)
 
     def render(self, item: Item, lang: str) -> OutboundMessage:

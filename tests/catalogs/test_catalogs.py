@@ -99,7 +99,7 @@ TEXTS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, ma
 @hsettings(max_examples=50, deadline=None)
 @given(st.dictionaries(KEYS, TEXTS, min_size=1, max_size=12))
 def test_extractor_takes_every_string_exactly_once(entries: dict[str, str]) -> None:
-    document = {"review": {"reviewer": "x", "reviewed": "2026-01-01", "interval_days": 90},
+    document = {"review": {"status": "draft", "due": "2027-01-15"},
                 "texts": {k: {"text": v, "legal": False} for k, v in entries.items()}}
     data = yaml.safe_dump(document, allow_unicode=True).encode()
     found = list(extract(extract_yaml, io.BytesIO(data)))

@@ -117,10 +117,10 @@ def test_limits_sources_and_reviews(project_copy: Path) -> None:
     ui = project_copy / "content" / "ui.yml"
     text = ui.read_text()
     text = text.replace('text: "Main menu"', 'text: "Go back to the main menu please"', 1)
-    text = text.replace("    sources: [icirr_hotline, chicago_oemc_911]", "    sources: [no_such_source]")
+    text = text.replace("    sources: [icirr_hotline_launch_2011, cpd_language_line]", "    sources: [no_such_source]")
     text = text.replace('text: "Sorry, I didn\'t understand. Please choose one of the options below."',
                         'text: "' + "x" * 1100 + '"')
-    text = text.replace("reviewed: 2026-11-22\n  interval_days: 365", "reviewed: 2020-01-01\n  interval_days: 30")
+    text = text.replace("due: 2027-01-15", "due: 2020-01-31")
     ui.write_text(text)
     problems = run_check(project_copy)
     errors = [str(p) for p in problems if p.severity == "error"]
@@ -128,12 +128,12 @@ def test_limits_sources_and_reviews(project_copy: Path) -> None:
     assert any("button label 'ui.main_menu' has 31 characters" in m for m in errors)
     assert any("unknown source 'no_such_source'" in m for m in errors)
     assert any("'ui.fallback' has 1100 characters" in m for m in errors)
-    assert any("review of 'ui.greeting' was due on 2020-01-31" in m for m in warnings)
+    assert any("content/ui.yml:3: warning: lawyer review was due on 2020-01-31" in m for m in warnings)
 
 
 def test_legal_text_without_source_and_bad_placeholder(project_copy: Path) -> None:
     ui = project_copy / "content" / "ui.yml"
-    text = ui.read_text().replace("    sources: [icirr_hotline, chicago_oemc_911]\n", "")
+    text = ui.read_text().replace("    sources: [icirr_hotline_launch_2011, cpd_language_line]\n", "")
     text = text.replace("{emergency.phone}", "{emergency.fax}")
     ui.write_text(text)
     errors = messages(project_copy)
@@ -207,15 +207,15 @@ def test_duplicate_keys_missing_review_and_contact_facts(project_copy: Path) -> 
     help_text = project_copy / "content" / "extra.yml"
     help_text.write_text("texts:\n  extra.one:\n    text: One\n  extra.one:\n    text: Two\n")
     contacts = project_copy / "content" / "contacts.yml"
-    text = contacts.read_text().replace('"09:00-17:00", tue', '"9am to 5", tue', 1)
-    text = text.replace("    last_verified: 2026-11-22\n", "", 1)
+    text = contacts.read_text().replace('mon: "08:00-20:00", tue', 'mon: "9am to 5", tue', 1)
+    text = text.replace("    languages: [en, es]\n    tags: [legal_help, detention]\n", "    tags: [legal_help, detention]\n", 1)
     contacts.write_text(text)
     errors = messages(project_copy)
     assert any("content/extra.yml:4: error: key 'extra.one' appears twice (also line 2)" in m
                for m in errors)
     assert any("content/extra.yml:1: error: no 'review:' block" in m for m in errors)
     assert any("hours '9am to 5' on mon" in m for m in errors)
-    assert any("needs last_verified" in m for m in errors)
+    assert any("contact 'nijc' needs languages" in m for m in errors)
 
 
 def test_message_size_counts_the_appended_directory(project_copy: Path) -> None:

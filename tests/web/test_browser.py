@@ -102,7 +102,7 @@ async def test_staff_take_an_urgent_chat_and_hand_it_back(
         other = TestBot(services.conversation, "browser-resident-2")
         await other.say("/lang en")
         await other.press_payload("main_menu:menu>@arrest_detention")
-        await other.press_payload("arrest_detention:who>rel_locate")  # someone just detained
+        await other.press_payload("arrest_detention:who>rel_hotline")  # someone just detained
         await expect(page.locator("#alert")).to_be_visible(timeout=10_000)
         assert await page.evaluate("window.__beeps") >= 1  # a new page: its own count
         await page.fill("#reply-text", "¿Está usted en un lugar seguro?")
