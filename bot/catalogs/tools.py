@@ -11,10 +11,12 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from bot.core.i18n import read_catalog, reviewed_keys  # noqa: F401 (callers import them here)
+from bot.core.i18n import is_reviewed as _is_reviewed
+
 from bot.core.languages import NATIVE_NAMES
 
 DOMAIN = "messages"
-REVIEWED_TAG = "reviewed-by:"
 LEGAL_TAG = "legal statement"
 REVIEW_STATE = "Review state:"  # a header comment line: "# Review state: draft; ..."
 DRAFT_STATE = "draft, machine-assisted; needs native-speaker review"
@@ -68,24 +70,6 @@ def review_state(catalog: Catalog) -> str:
     return "not recorded"
 
 
-def read_catalog(po: Path) -> Catalog:
-    with open(po, "rb") as handle:
-        return read_po(handle, abort_invalid=False)
-
-
-def reviewed_keys(po: Path) -> frozenset[str]:
-    """Content keys whose translation a reviewer signed: `# reviewed-by:`, translated, not fuzzy."""
-    if not po.exists():
-        return frozenset()
-    keys = set()
-    for message in read_catalog(po):
-        forms = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.id and message.context and all(forms) and not message.fuzzy \
-                and _is_reviewed(message):
-            keys.add(str(message.context))
-    return frozenset(keys)
-
-
 def compile_catalogs(home: Path, languages: list[str]) -> dict[str, int]:
     """Compile each .po to .mo (fuzzy entries left out: they fall back to English)."""
     counts = {}
@@ -116,10 +100,6 @@ class Coverage:
 
 def _is_legal(message: object) -> bool:
     return any(LEGAL_TAG in c for c in getattr(message, "auto_comments", []))
-
-
-def _is_reviewed(message: object) -> bool:
-    return any(c.strip().startswith(REVIEWED_TAG) for c in getattr(message, "user_comments", []))
 
 
 def coverage(home: Path, lang: str) -> Coverage:

@@ -260,7 +260,8 @@ def _load_contacts(doc: YamlDoc, content: Content, problems: list[Problem]) -> N
             problems.append(Problem(doc.label, line, f"contact '{cid}': status '{status}' "
                                     f"(expected {', '.join(CONTACT_STATES)})"))
             status = "unconfirmed"
-        confirmed = raw.get("confirmed") if isinstance(raw.get("confirmed"), dict) else {}
+        confirmed_raw = raw.get("confirmed")
+        confirmed: dict = confirmed_raw if isinstance(confirmed_raw, dict) else {}
         page, date = confirmed.get("page"), _as_date(confirmed.get("date"))
         if status == "confirmed" and "unknown" in hours.values():
             problems.append(Problem(doc.label, line, f"contact '{cid}' is confirmed but some "

@@ -14,9 +14,35 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_time, get_day_names
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from bot.core.content import WEEKDAYS, Contact
+
+REVIEWED_TAG = "reviewed-by:"  # a translator comment that signs an entry as reviewed
+
+
+def read_catalog(po: Path) -> Catalog:
+    with open(po, "rb") as handle:
+        return read_po(handle, abort_invalid=False)
+
+
+def is_reviewed(message: object) -> bool:
+    return any(c.strip().startswith(REVIEWED_TAG) for c in getattr(message, "user_comments", []))
+
+
+def reviewed_keys(po: Path) -> frozenset[str]:
+    """Content keys whose translation a reviewer signed: `# reviewed-by:`, translated, not fuzzy."""
+    if not po.exists():
+        return frozenset()
+    keys = set()
+    for message in read_catalog(po):
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.id and message.context and all(forms) and not message.fuzzy \
+                and is_reviewed(message):
+            keys.add(str(message.context))
+    return frozenset(keys)
 
 DOMAIN = "messages"
 LRI, RLI, FSI, PDI = "\u2066", "\u2067", "\u2068", "\u2069"

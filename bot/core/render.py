@@ -10,7 +10,7 @@ from bot.core.content import Content
 from bot.core.dialogue import HUMAN_PAYLOAD, MENU_PAYLOAD, Dialogue, Item
 from babel.numbers import format_decimal
 
-from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, isolate
+from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, isolate, reviewed_keys
 from bot.core.languages import NATIVE_NAMES
 from bot.core.messages import Button, OutboundMessage
 
@@ -98,8 +98,6 @@ class Renderer:
         """Keys whose translation in `lang` a reviewer signed (`# reviewed-by:`), from the .po."""
         keys = self._reviewed.get(lang)
         if keys is None:
-            from bot.catalogs.tools import reviewed_keys
-
             keys = reviewed_keys(self.catalogs.locales_dir / lang / "LC_MESSAGES" / "messages.po")
             self._reviewed[lang] = keys
         return keys

@@ -112,9 +112,9 @@ def test_contacts_need_languages_and_a_page_to_be_confirmed(project_copy: Path) 
     assert any("contact 'rapid_response' is a placeholder" in w for w in warnings)
 
 
-def test_arabic_isolates_the_whole_bracketed_english(engine) -> None:  # type: ignore[no-untyped-def]
+def test_arabic_isolates_the_whole_bracketed_english(services) -> None:  # type: ignore[no-untyped-def]
     """The phrase a resident says to agents keeps its brackets and order on an RTL phone."""
-    text = engine.renderer.text("ar", "remain_silent.intro")
+    text = services.renderer.text("ar", "remain_silent.intro")
     assert f"{LRI}(I want to remain silent.){PDI}" in text
     assert f"{LRI}(I want to speak to a lawyer.){PDI}" in text
     two = isolate_latin("قل: «…» (I want to remain silent. I want to speak to a lawyer.) ثم")
