@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from bot.core.dialogue import SWITCH_P  # the confidence a first message needs to switch
 from bot.core.i18n import normalise
 from bot.engine import training
 from bot.engine.language import word_count
@@ -37,8 +38,9 @@ from bot.settings import Settings
 
 INDEPENDENT = "tests/data/nlu_independent.jsonl"
 HELDOUT = "tests/data/nlu_heldout.jsonl"
+AMBIGUITY = 0.1  # FallbackClassifier's ambiguity_threshold (Rasa's default, kept)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-SWITCH_P = 0.8  # bot.core.dialogue.SWITCH_P: the confidence a first message needs to switch
+
 
 
 @dataclass
@@ -87,17 +89,23 @@ class Scores:
         return sum(self.oos_total.values())
 
 
-def decide(ranking: list[dict[str, Any]], threshold: float) -> str:
-    """Rasa's FallbackClassifier rule on a ranking, for a threshold we are trying."""
-    top = next((r for r in ranking if r.get("name") != FALLBACK), None)
+def decide(ranking: list[dict[str, Any]], threshold: float,
+           ambiguity: float = AMBIGUITY) -> str:
+    """Rasa's FallbackClassifier rule on a ranking, for a threshold we are trying: too
+    unsure, or the first two intents closer than `ambiguity`, falls back."""
+    ranked = [r for r in ranking if r.get("name") != FALLBACK]
+    top = ranked[0] if ranked else None
     if top is None or float(top.get("confidence") or 0) < threshold:
+        return FALLBACK
+    if len(ranked) > 1 and (float(top.get("confidence") or 0)
+                            - float(ranked[1].get("confidence") or 0)) < ambiguity:
         return FALLBACK
     return reported(top.get("name"))
 
 
 def expected(intent: str, known: set[str]) -> str:
     """The right answer for a labelled phrase, given the intents the model was trained on."""
-    return intent if intent in known else FALLBACK
+    return intent if intent in known and reported(intent) != FALLBACK else FALLBACK
 
 
 def load_rows(path: Path) -> list[dict[str, str]]:
@@ -198,7 +206,7 @@ def cross_validate(settings: Settings, folds: int, out: Path) -> list[tuple[str,
 
     rows = training_examples(settings)
     trainable = set(training.trainable_intents(settings))
-    rows = [r for r in rows if r[1] in trainable]
+    rows = [(t, i if i in trainable else training.OUT_OF_SCOPE, l) for t, i, l in rows]
     by_stratum: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for row in rows:
         by_stratum[(row[2], row[1])].append(row)

@@ -26,10 +26,10 @@ OUT_OF_SCOPE = "out_of_scope"
 FALLBACK_THRESHOLD = 0.3
 
 PIPELINE: list[dict[str, Any]] = [
-    {"name": "WhitespaceTokenizer"},
+    {"name": "bot.engine.intent_model.FoldingTokenizer"},
     {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
     {"name": "CountVectorsFeaturizer"},
-    {"name": "bot.engine.components.TunedLogisticRegression", "C": 10.0, "max_iter": 400},
+    {"name": "bot.engine.intent_model.CalibratedSVMClassifier", "C": 0.5},
     {"name": "FallbackClassifier", "threshold": FALLBACK_THRESHOLD},
 ]
 
@@ -43,7 +43,7 @@ def fingerprint(settings: Settings) -> str:
     digest = hashlib.sha256()
     inputs = sorted(settings.flows_dir.glob("*.yml")) + nlu_files(settings)
     inputs += [Path(__file__)] + [Path(__file__).with_name(name) for name in
-                                  ("policy.py", "language.py", "components.py")]
+                                  ("policy.py", "language.py", "components.py", "intent_model.py")]
     for path in inputs:
         digest.update(str(path.relative_to(settings.home)
                           if path.is_relative_to(settings.home) else path.name).encode())
@@ -123,12 +123,36 @@ def warn(text: str) -> None:
 def trainable_intents(settings: Settings) -> list[str]:
     """Intents that have a flow of the same id, plus greet and out_of_scope.
 
-    NLU data may run ahead of the flows (a topic whose content is still being written):
-    such intents are left out of training with a warning instead of failing it, so the
+    Any other intent in the NLU data is trained as out_of_scope (`without_flow`), so the
     bot never predicts an intent it has no answer for.
     """
     flows = require_flows(settings.flows_dir)
     return sorted(set(flows) | {"greet", OUT_OF_SCOPE})
+
+
+def without_flow(blocks: list[dict[str, Any]], allowed: set[str]) -> tuple[list[dict[str, Any]], set[str]]:
+    """NLU blocks with every intent that has no flow folded into out_of_scope.
+
+    NLU data may run ahead of the flows (a topic whose content is still being written):
+    its phrases are then known not to be a rights topic we answer, which is exactly what
+    out_of_scope teaches, so the bot falls back instead of guessing a rights flow.
+    """
+    kept: list[dict[str, Any]] = []
+    early: set[str] = set()
+    extra = ""
+    for block in blocks:
+        if "intent" in block and block["intent"] not in allowed:
+            early.add(block["intent"])
+            extra += str(block.get("examples", ""))
+        else:
+            kept.append(dict(block))
+    if extra:
+        oos = next((b for b in kept if b.get("intent") == OUT_OF_SCOPE), None)
+        if oos is None:
+            kept.append({"intent": OUT_OF_SCOPE, "examples": extra})
+        else:
+            oos["examples"] = str(oos.get("examples", "")).rstrip("\n") + "\n" + extra
+    return kept, early
 
 
 def write_training_files(settings: Settings, folder: Path) -> tuple[Path, Path, list[Path]]:
@@ -141,20 +165,20 @@ def write_training_files(settings: Settings, folder: Path) -> tuple[Path, Path, 
     data_dir.mkdir(parents=True)
     training_files = []
     allowed = set(flow_ids) | {"greet", OUT_OF_SCOPE}
-    skipped: set[str] = set()
+    waiting: set[str] = set()
     for source in nlu_files(settings):
         target = data_dir / f"nlu_{source.parent.name}.yml"
         data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-        blocks = data.get("nlu", [])
-        kept = [b for b in blocks if "intent" not in b or b["intent"] in allowed]
-        skipped |= {b["intent"] for b in blocks if "intent" in b and b["intent"] not in allowed}
-        target.write_text(yaml.safe_dump({**data, "nlu": kept}, allow_unicode=True,
+        blocks, early = without_flow(data.get("nlu", []), allowed)
+        waiting |= early
+        target.write_text(yaml.safe_dump({**data, "nlu": blocks}, allow_unicode=True,
                                          sort_keys=False), encoding="utf-8")
         training_files.append(target)
-        intents |= {b["intent"] for b in kept if "intent" in b}
-    if skipped:
-        warn(f"warning: NLU intents with no flow of the same id are not trained (yet): "
-             f"{', '.join(sorted(skipped))}; add flows/<id>.yml to answer them\n")
+        intents |= {b["intent"] for b in blocks if "intent" in b}
+    if waiting:
+        warn(f"warning: NLU intents with no flow of the same id yet: {', '.join(sorted(waiting))}; "
+             f"their examples are trained as {OUT_OF_SCOPE} (the fallback answers them) until "
+             f"flows/<id>.yml exists\n")
     # One rule keeps Rasa's dialogue training on (a model with none is NLU-only).
     rules = {"version": "3.1", "rules": [{"rule": "dialogue training stays on", "steps": [
         {"intent": "greet"}, {"action": UTTER}]}]}
