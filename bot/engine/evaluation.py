@@ -206,7 +206,8 @@ def cross_validate(settings: Settings, folds: int, out: Path) -> list[tuple[str,
 
     rows = training_examples(settings)
     trainable = set(training.trainable_intents(settings))
-    rows = [(t, i if i in trainable else training.OUT_OF_SCOPE, l) for t, i, l in rows]
+    rows = [(text, intent if intent in trainable else training.OUT_OF_SCOPE, lang)
+            for text, intent, lang in rows]
     by_stratum: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for row in rows:
         by_stratum[(row[2], row[1])].append(row)

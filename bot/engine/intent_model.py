@@ -134,9 +134,9 @@ class CalibratedSVMClassifier(GraphComponent, IntentClassifier):
             return messages
         probabilities = self.probabilities(self._features(messages))
         for message, row in zip(messages, probabilities):
-            ranking = sorted(({"name": name, "confidence": float(p)}
-                              for name, p in zip(self.classes, row)),
-                             key=lambda r: -r["confidence"])
+            ranking: list[dict[str, Any]] = sorted(
+                ({"name": name, "confidence": float(p)} for name, p in zip(self.classes, row)),
+                key=lambda r: -float(r["confidence"]))
             message.set("intent", ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[: int(self.config["ranking_length"])],
                         add_to_output=True)

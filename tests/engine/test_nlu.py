@@ -35,7 +35,9 @@ def test_independent_set_holds_the_measured_floor(settings: Settings, parser: Pa
     assert scores.accuracy() >= 0.90
     assert {lang: round(scores.accuracy(lang), 3) for lang in scores.total
             if scores.accuracy(lang) < 0.82} == {}
-    assert scores.rejection >= 0.85
+    # 88.9% on this branch; 79.7% once the referral topics' flows exist (their phrases then
+    # count as topics, leaving mostly alert-subscription requests, which have no intent)
+    assert scores.rejection >= 0.75
     language = result["language"]
     assert language["right"]["all"] / language["total"]["all"] >= 0.97
     assert language["right"]["ht"] / language["total"]["ht"] >= 0.95
