@@ -46,8 +46,16 @@ class Parser:
                 "confidence": round(float(intent.get("confidence") or 0.0), 4),
                 "ranking": result.get("intent_ranking") or []}
 
+    @property
+    def intents(self) -> set[str]:
+        """The intents this model was trained on (out of scope included)."""
+        return set(self.agent.domain.intents) if self.agent.domain else set()
+
+    def detect(self, text: str) -> tuple[Optional[str], float]:
+        return self.detector.detect(text) if self.detector is not None else (None, 0.0)
+
     def language(self, text: str) -> Optional[str]:
-        return self.detector.detect(text)[0] if self.detector is not None else None
+        return self.detect(text)[0]
 
 
 async def parse_lines(parser: Parser, lines: Iterable[bytes], out: IO[str]) -> None:
