@@ -18,6 +18,9 @@ NATIVE_NAMES = {
     "tl": "Tagalog",
     "ko": "한국어",
     "hi": "हिन्दी",
+    "ur": "اردو",
+    "gu": "ગુજરાતી",
+    "ru": "Русский",
 }
 
 # Words a resident may type for each language, in that language, in English, and in the
@@ -52,6 +55,14 @@ TYPED_NAMES = {
     "hi": ("हिंदी", "हिन्दी", "in hindi", "hindi mein", "hindi me", "hindi main",
            "hindi language", "en hindi", "po hindi", "印地语", "الهندية", "хінді", "хинди",
            "힌디어", "ہندی", "હિન્દી"),
+    "ur": ("اردو", "اردو میں", "urdu", "urdu mein", "urdu me", "urdu main", "उर्दू", "乌尔都语",
+           "الأردية", "الاردية", "урду", "우르두어", "ourdou", "ઉર્દૂ"),
+    "gu": ("ગુજરાતી", "ગુજરાતીમાં", "gujarati", "gujrati", "gujarati ma", "guyarati",
+           "gudzarati", "gudżarati", "古吉拉特语", "الغوجاراتية", "гуджараті", "гуджарати",
+           "구자라트어", "गुजराती", "گجراتی"),
+    "ru": ("русский", "по-русски", "на русском", "russian", "ruso", "rosyjski", "po rosyjsku",
+           "俄语", "الروسية", "russe", "ris", "російська", "російською", "러시아어", "रूसी",
+           "روسی", "રશિયન"),
 }
 
 # Typed answers to a yes / no / not-sure question, in every language (lower case, no
@@ -70,14 +81,16 @@ NOT_SURE = ("not sure", "dont know", "don t know", "idk", "maybe", "no se", "no 
             "hindi ko maintindihan", "baka", "siguro", "모르겠", "몰라", "잘 모르", "글쎄",
             "확실하지", "पता नहीं", "मालूम नहीं", "समझ नहीं", "शायद", "pata nahi", "pta nahi",
             "maloom nahi", "malum nahi", "samajh nahi", "shayad", "не уверен", "возможно",
-            "может быть", "не понимаю")
+            "может быть", "не понимаю", "не уверена", "پتہ نہیں", "معلوم نہیں",
+            "سمجھ نہیں", "شاید", "ખબર નથી", "ખ્યાલ નથી", "કદાચ", "ખાતરી નથી", "khabar nathi",
+            "khabar nai")
 YES_WORDS = ("yes", "yeah", "yep", "yup", "si", "claro", "sip", "tak", "no tak", "oui",
              "ouais", "wi", "так", "ага", "да", "نعم", "ايوه", "ايوة", "أيوه", "اه", "أجل",
              "oo", "opo", "oho", "네", "예", "응", "맞아요", "हाँ", "हां", "जी", "haan", "haa",
-             "han", "ji")
+             "han", "ji", "ہاں", "جی", "હા", "હાં", "угу", "конечно")
 NO_WORDS = ("no", "nope", "nah", "not", "nie", "non", "ні", "нi", "нет", "ne", "لا",
             "لأ", "مش", "hindi", "hinde", "di", "아니요", "아니오", "아니", "아뇨", "नहीं",
-            "नही", "ना", "nahi", "nahin", "nai")
+            "नही", "ना", "nahi", "nahin", "nai", "نہیں", "نا", "ના", "નહીં", "нет")
 YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好")
 NO_PREFIXES_ZH = ("不是", "不", "没有", "没")
 
@@ -93,7 +106,10 @@ SCRIPTS = {"zh_Hans": ((0x4E00, 0x9FFF),),
            "ar": ((0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
            "uk": ((0x0400, 0x04FF),),
            "ko": ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F)),
-           "hi": ((0x0900, 0x097F),)}
+           "hi": ((0x0900, 0x097F),),
+           "gu": ((0x0A80, 0x0AFF),)}
+SCRIPTS["ur"] = SCRIPTS["ar"]  # Urdu and Arabic share the script: one word does not tell them
+SCRIPTS["ru"] = SCRIPTS["uk"]  # apart, nor Russian and Ukrainian
 
 
 def _in_script(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:

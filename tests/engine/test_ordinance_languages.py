@@ -86,7 +86,8 @@ def test_texts_are_translated_in_the_language_s_own_script(engine: Engine, lang:
 
 
 @pytest.mark.parametrize("lang", NEW)
-def test_text_is_composed_and_marks_sit_on_letters_of_their_script(engine: Engine, lang: str) -> None:
+def test_text_is_composed_and_marks_sit_on_letters_of_their_script(engine: Engine,
+                                                                   lang: str) -> None:
     for key, text in every_text(engine, lang).items():
         assert "\ufffd" not in text, (lang, key)
         assert unicodedata.normalize("NFC", text) == text, (lang, key)  # no loose jamo or nukta
@@ -127,7 +128,8 @@ def test_urdu_keeps_english_sentences_numbers_and_names_left_to_right(engine: En
     hotline = engine.renderer.text("ur", "talk_to_person.hotline")
     assert f"{LRI}+1 855-435-7693{PDI}" in hotline and "ICIRR" in hotline
     for run in said.split(LRI)[1:]:
-        assert PDI in run and not set(run.split(PDI)[0]) & set("ابپتٹثجچحخدڈذرڑزژسشصضطظعغفقکگلمنںوہھیے")
+        inside = run.split(PDI)[0] if PDI in run else None
+        assert inside is not None and not any("\u0600" <= c <= "\u06ff" for c in inside)
 
 
 @pytest.mark.parametrize("lang", NEW)
@@ -198,7 +200,8 @@ FIRST_MESSAGES = [
 # Romanised Hindi: py3langid knows Hindi only in Devanagari, so the averaged detection stays
 # near 0.5, under the 0.8 needed to switch. bot/engine/language.py (the nlu helper's work)
 # decides this; the test says so and starts passing when detection does.
-ROMANISED = pytest.mark.xfail(reason="romanised Hindi is not yet identified confidently", strict=False)
+ROMANISED = pytest.mark.xfail(reason="romanised Hindi is not yet identified confidently",
+                              strict=False)
 
 
 def first_messages() -> list:  # type: ignore[type-arg]
@@ -225,7 +228,8 @@ async def test_an_english_conversation_switches_on_a_sentence(bot: TestBot, lang
 @pytest.mark.parametrize("text,lang", [
     ("sa tagalog please", "tl"), ("pwede ka ba mag tagalog", "tl"), ("한국어로 해주세요", "ko"),
     ("hindi mein baat karo", "hi"), ("हिंदी में बात करो", "hi"),
-    ("اردو میں بات کریں", "ur"), ("ગુજરાતીમાં વાત કરો", "gu"), ("говорите по-русски пожалуйста", "ru"),
+    ("اردو میں بات کریں", "ur"), ("ગુજરાતીમાં વાત કરો", "gu"),
+    ("говорите по-русски пожалуйста", "ru"),
 ])
 async def test_typed_requests_for_the_language(bot: TestBot, text: str, lang: str) -> None:
     if lang not in NEW:
@@ -244,7 +248,8 @@ def test_tagalog_no_is_not_a_request_for_hindi() -> None:
 
 
 @pytest.mark.parametrize("lang,typed,step", [
-    ("tl", "oo", "judicial"), ("tl", "hindi", "administrative"), ("tl", "hindi ko alam", "not_sure"),
+    ("tl", "oo", "judicial"), ("tl", "hindi", "administrative"),
+    ("tl", "hindi ko alam", "not_sure"),
     ("ko", "네", "judicial"), ("ko", "아니요", "administrative"), ("ko", "모르겠어요", "not_sure"),
     ("hi", "हाँ", "judicial"), ("hi", "नहीं", "administrative"), ("hi", "pata nahi", "not_sure"),
     ("ur", "جی ہاں", "judicial"), ("ur", "نہیں", "administrative"), ("ur", "پتہ نہیں", "not_sure"),
@@ -275,7 +280,8 @@ async def test_the_hotline_may_answer_in_english_or_spanish(engine: Engine, bot:
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-async def test_no_language_notice_where_the_hotline_speaks_the_language(engine: Engine, bot: TestBot,
+async def test_no_language_notice_where_the_hotline_speaks_the_language(engine: Engine,
+                                                                       bot: TestBot,
                                                                        lang: str) -> None:
     await bot.say(f"/lang {lang}")
     reply = await bot.say("/human")
