@@ -47,7 +47,7 @@ def test_every_language_has_enough_natural_examples(settings: Settings) -> None:
                        "change_language", "delete_my_data", "out_of_scope"}
     short = {key: n for key, n in counts.items() if n < 25}
     assert short == {}
-    assert len({lang for lang, _ in counts}) == 8
+    assert len({lang for lang, _ in counts}) == 14
 
 
 def test_the_fallback_rule_on_a_ranking() -> None:
