@@ -11,7 +11,8 @@ from bot.settings import load_settings
 def test_defaults_are_embedded_sqlite_in_a_data_folder(tmp_path: Path) -> None:
     s = load_settings({"KYR_DATA_DIR": str(tmp_path), "HOME": str(tmp_path / "home")})
     assert s.database_url == f"sqlite:///{tmp_path / 'kyr.sqlite3'}"
-    assert s.languages == ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk")
+    assert s.languages == ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk",
+                           "tl", "ko", "hi", "ur", "gu", "ru")
     assert s.secret_file == tmp_path / "home" / ".config" / "kyr" / "secret_key"
     assert s.retention_days == 30
 

@@ -13,7 +13,8 @@ from typing import Callable
 from bot.core.flows import Flow, Option, Step
 from bot.core.i18n import normalise
 from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES,
-                                 YES_PREFIXES_ZH, YES_WORDS, language_from_hint)
+                                 YES_PREFIXES_ZH, YES_WORDS, language_from_hint,
+                                 one_word_is_enough)
 
 MENU_FLOW = "main_menu"
 LANGUAGE_FLOW = "change_language"
@@ -58,7 +59,6 @@ class UserTurn:
 
 
 # Scripts no other live language uses: one confident word is enough to know the language.
-SCRIPT_CERTAIN = {"zh_Hans", "ar", "uk"}
 SWITCH_WORDS, SWITCH_P = 3, 0.8  # switch and answer in the detected language
 ASK_P = 0.9  # shorter, but confident: ask in both languages
 
@@ -197,7 +197,8 @@ class Dialogue:
         lang = turn.detected
         if lang not in self.languages or turn.intent in (None, "out_of_scope", "nlu_fallback"):
             return None  # gibberish "looks" like some language: follow understood text only
-        if turn.detected_p >= SWITCH_P and (turn.words >= SWITCH_WORDS or lang in SCRIPT_CERTAIN):
+        if turn.detected_p >= SWITCH_P and (turn.words >= SWITCH_WORDS
+                                          or one_word_is_enough(turn.text, lang, self.languages)):
             return lang
         return None
 

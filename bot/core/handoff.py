@@ -75,9 +75,18 @@ def wait_minutes(wait: dt.timedelta) -> int:
     return max(1, math.ceil(wait.total_seconds() / 60))
 
 
+def hotline_speaks(content: Content, lang: str) -> bool:
+    """Whether the hotline staff answer in `lang` (the `languages` of `rapid_response`)."""
+    contact = content.contacts.get(HOTLINE)
+    if contact is None or not contact.languages:
+        return True  # nothing recorded: make no claim about the staff's languages
+    return lang.split("_")[0] in {code.split("_")[0] for code in contact.languages}
+
+
 def status_messages(renderer: Renderer, lang: str, place: Place) -> list[OutboundMessage]:
     """The place in line and the expected wait (or the hours, outside them), then what not
-    to share, with a button to stop waiting."""
+    to share, with a button to stop waiting. A resident writing in a language the staff do
+    not speak is told they may be answered in the staff's languages, before anyone answers."""
     first: list[str] = []
     if place.already_waiting:
         first.append(renderer.text(lang, "handoff.already_waiting"))
@@ -92,6 +101,8 @@ def status_messages(renderer: Renderer, lang: str, place: Place) -> list[Outboun
     elif not taken:
         first.append(renderer.text(lang, "handoff.after_hours"))
     stop = Button(renderer.label(lang, "handoff.stop"), STOP_PAYLOAD)
+    privacy = renderer.text(lang, "handoff.privacy")
+    if not hotline_speaks(renderer.content, lang):
+        privacy = f"{renderer.text(lang, 'handoff.language_notice')}\n\n{privacy}"
     return [OutboundMessage("\n\n".join(first), lang=lang, flow="system", step="handoff_status"),
-            OutboundMessage(renderer.text(lang, "handoff.privacy"), (stop,), lang, "system",
-                            "handoff_privacy")]
+            OutboundMessage(privacy, (stop,), lang, "system", "handoff_privacy")]

@@ -1,6 +1,10 @@
 """Languages the bot may speak, each named in its own language for the picker, and the
 names residents type when they ask for one ("en español por favor", "can you speak Polish")."""
 
+from __future__ import annotations
+
+from bot.core.i18n import normalise
+
 NATIVE_NAMES = {
     "en": "English",
     "es": "Español",
@@ -10,10 +14,20 @@ NATIVE_NAMES = {
     "fr": "Français",
     "ht": "Kreyòl ayisyen",
     "uk": "Українська",
+    # Chicago's Language Access Ordinance (Municipal Code 2-40) names these besides the above.
+    "tl": "Tagalog",
+    "ko": "한국어",
+    "hi": "हिन्दी",
+    "ur": "اردو",
+    "gu": "ગુજરાતી",
+    "ru": "Русский",
 }
 
-# Lower case, without accents (matched after bot.core.i18n.normalise). Words a resident may
-# type for each language, in that language, in English, and in the other six.
+# Words a resident may type for each language, in that language, in English, and in the
+# others. Matched after bot.core.i18n.normalise, so every tuple below is normalised once at
+# import (NFKD splits Hangul syllables into jamo and drops the Devanagari virama and the
+# Cyrillic breve: "한국어", "हिन्दी" and "українська" are only found in that form). "hindi"
+# alone is Tagalog for "no": Hindi is asked for with two words ("in hindi", "hindi mein").
 TYPED_NAMES = {
     "en": ("english", "ingles", "angielski", "po angielsku", "英语", "英文", "الانجليزية",
            "الإنجليزية", "انجليزي", "anglais", "angle", "англійська", "англійською", "английский"),
@@ -32,6 +46,23 @@ TYPED_NAMES = {
            "criollo", "kreolski", "海地克里奥尔语", "الكريولية", "креольська"),
     "uk": ("українська", "українською", "ukrainian", "ucraniano", "ukrainski", "po ukrainsku",
            "乌克兰语", "الاوكرانية", "الأوكرانية", "ukrainien", "ukrenyen", "украинский"),
+    "tl": ("tagalog", "sa tagalog", "filipino", "pilipino", "tagalo", "tagalski", "他加禄语",
+           "菲律宾语", "التاغالوغية", "tagalòg", "тагальська", "тагальский", "타갈로그어",
+           "타갈로그", "टागालोग", "تگالوگ"),
+    "ko": ("한국어", "한국말", "한글로", "korean", "coreano", "koreanski", "po koreansku", "韩语",
+           "韩文", "朝鲜语", "الكورية", "coreen", "koreyen", "корейська", "корейською",
+           "корейский", "कोरियाई", "کوریائی", "કોરિયન"),
+    "hi": ("हिंदी", "हिन्दी", "in hindi", "hindi mein", "hindi me", "hindi main",
+           "hindi language", "en hindi", "po hindi", "印地语", "الهندية", "хінді", "хинди",
+           "힌디어", "ہندی", "હિન્દી"),
+    "ur": ("اردو", "اردو میں", "urdu", "urdu mein", "urdu me", "urdu main", "उर्दू", "乌尔都语",
+           "الأردية", "الاردية", "урду", "우르두어", "ourdou", "ઉર્દૂ"),
+    "gu": ("ગુજરાતી", "ગુજરાતીમાં", "gujarati", "gujrati", "gujarati ma", "guyarati",
+           "gudzarati", "gudżarati", "古吉拉特语", "الغوجاراتية", "гуджараті", "гуджарати",
+           "구자라트어", "गुजराती", "گجراتی"),
+    "ru": ("русский", "по-русски", "на русском", "russian", "ruso", "rosyjski", "po rosyjsku",
+           "俄语", "الروسية", "russe", "ris", "російська", "російською", "러시아어", "रूसी",
+           "روسی", "રશિયન"),
 }
 
 # Typed answers to a yes / no / not-sure question, in every language (lower case, no
@@ -45,13 +76,53 @@ NOT_SURE = ("not sure", "dont know", "don t know", "idk", "maybe", "no se", "no 
             "no estoy segura", "tal vez", "quizas", "nie wiem", "nie jestem pew", "moze",
             "不知道", "不确定", "不清楚", "لا اعرف", "لا أعرف", "مش عارف", "ما بعرف", "مو متأكد",
             "je ne sais pas", "sais pas", "pas sur", "peut etre", "m pa konnen", "pa konnen",
-            "m pa si", "petet", "не знаю", "не впевнен", "можливо", "незнаю")
+            "m pa si", "petet", "не знаю", "не впевнен", "можливо", "незнаю",
+            "hindi ko alam", "di ko alam", "ewan", "ewan ko", "hindi sigurado", "di sigurado",
+            "hindi ko maintindihan", "baka", "siguro", "모르겠", "몰라", "잘 모르", "글쎄",
+            "확실하지", "पता नहीं", "मालूम नहीं", "समझ नहीं", "शायद", "pata nahi", "pta nahi",
+            "maloom nahi", "malum nahi", "samajh nahi", "shayad", "не уверен", "возможно",
+            "может быть", "не понимаю", "не уверена", "پتہ نہیں", "معلوم نہیں",
+            "سمجھ نہیں", "شاید", "ખબર નથી", "ખ્યાલ નથી", "કદાચ", "ખાતરી નથી", "khabar nathi",
+            "khabar nai")
 YES_WORDS = ("yes", "yeah", "yep", "yup", "si", "claro", "sip", "tak", "no tak", "oui",
-             "ouais", "wi", "так", "ага", "да", "نعم", "ايوه", "ايوة", "أيوه", "اه", "أجل")
+             "ouais", "wi", "так", "ага", "да", "نعم", "ايوه", "ايوة", "أيوه", "اه", "أجل",
+             "oo", "opo", "oho", "네", "예", "응", "맞아요", "हाँ", "हां", "जी", "haan", "haa",
+             "han", "ji", "ہاں", "جی", "હા", "હાં", "угу", "конечно")
 NO_WORDS = ("no", "nope", "nah", "not", "nie", "non", "ні", "нi", "нет", "ne", "لا",
-            "لأ", "مش")
+            "لأ", "مش", "hindi", "hinde", "di", "아니요", "아니오", "아니", "아뇨", "नहीं",
+            "नही", "ना", "nahi", "nahin", "nai", "نہیں", "نا", "ના", "નહીં", "нет")
 YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好")
 NO_PREFIXES_ZH = ("不是", "不", "没有", "没")
+
+TYPED_NAMES = {code: tuple(dict.fromkeys(normalise(n) for n in names))
+               for code, names in TYPED_NAMES.items()}
+NOT_SURE = tuple(dict.fromkeys(normalise(p) for p in NOT_SURE))
+YES_WORDS = tuple(dict.fromkeys(normalise(w) for w in YES_WORDS))
+NO_WORDS = tuple(dict.fromkeys(normalise(w) for w in NO_WORDS))
+
+# Scripts that name a language when only one live language is written in them: one word in
+# Hangul is Korean, but one Cyrillic word is Ukrainian only while Russian is not offered.
+SCRIPTS = {"zh_Hans": ((0x4E00, 0x9FFF),),
+           "ar": ((0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+           "uk": ((0x0400, 0x04FF),),
+           "ko": ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F)),
+           "hi": ((0x0900, 0x097F),),
+           "gu": ((0x0A80, 0x0AFF),)}
+SCRIPTS["ur"] = SCRIPTS["ar"]  # Urdu and Arabic share the script: one word does not tell them
+SCRIPTS["ru"] = SCRIPTS["uk"]  # apart, nor Russian and Ukrainian
+
+
+def _in_script(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= ord(char) <= high for low, high in ranges)
+
+
+def one_word_is_enough(text: str, lang: str, languages: tuple[str, ...]) -> bool:
+    """True when `text` is written in a script only `lang` uses among the live languages."""
+    ranges = SCRIPTS.get(lang)
+    if ranges is None or any(SCRIPTS.get(other) == ranges for other in languages if other != lang):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(_in_script(c, ranges) for c in letters) * 2 > len(letters)
 
 
 def language_from_hint(hint: str | None, languages: tuple[str, ...]) -> str | None:
@@ -65,4 +136,6 @@ def language_from_hint(hint: str | None, languages: tuple[str, ...]) -> str | No
     base = tag.split("_")[0]
     if base == "zh":  # zh, zh-CN, zh-Hans, zh-SG: Simplified Chinese is what we have
         return by_lower.get("zh_hans")
+    if base == "fil":  # Filipino, as phones name it, is what our Tagalog catalog is written in
+        return by_lower.get("tl")
     return by_lower.get(base)

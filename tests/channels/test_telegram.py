@@ -72,7 +72,8 @@ async def test_start_registers_commands_per_language_and_webhook(channel, api: F
     assert api.of("getMe")
     commands = api.of("setMyCommands")
     codes = {c.get("language_code") for c in commands}
-    assert codes == {None, "es", "pl", "zh", "ar", "fr", "ht", "uk"}
+    assert codes == {None, "es", "pl", "zh", "ar", "fr", "ht", "uk",
+                     "tl", "ko", "hi", "ur", "gu", "ru"}
     spanish = next(c for c in commands if c.get("language_code") == "es")
     assert [cmd["command"] for cmd in spanish["commands"]] == ["menu", "lang", "human", "stop", "delete", "help"]
     hook = api.of("setWebhook")[0]

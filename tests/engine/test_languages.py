@@ -1,4 +1,4 @@
-"""Eight languages end to end: picker, hints, switching, fallbacks, limits in every language."""
+"""Every language end to end: picker, hints, switching, fallbacks, limits in every language."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from bot.core.messages import InboundMessage
 from bot.app.services import Services
 from bot.testing import TestBot
 
-LANGS = ["en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk"]
+LANGS = list(NATIVE_NAMES)  # the eight first ones and the Language Access Ordinance's ones
+# Catalogs written before the legal update: its changed texts are fuzzy there (English shown).
+NEWER = {"tl", "ko", "hi", "ur", "gu", "ru"}
 
 
 def translated(services: Services, lang: str, key: str) -> str:
@@ -40,7 +42,8 @@ async def test_a_full_flow_in_every_language(services: Services, bot: TestBot, l
     more = await bot.press(t("ui.next"))
     assert more[-1].step == "more" and t("ice_at_door.more") in more[-1].text
     if lang != "en":  # really translated, not the English fallback
-        assert t("ice_at_door.administrative") != services.renderer.content.text("ice_at_door.administrative")
+        key = "ice_at_door.administrative" if lang not in NEWER else "ice_at_door.ask_now"
+        assert t(key) != services.renderer.content.text(key)
     titles = [b.title for b in more[-1].buttons]
     assert t("ui.main_menu") in titles and t("ui.talk_to_person") in titles
 
