@@ -453,11 +453,13 @@ class Dialogue:
             asked_at is not None and asked_at.urgent))
         if flow_id != LANGUAGE_FLOW:
             state = replace(state, return_to=None)  # the picker's way back is stale now
+        deferred = False  # an urgent first answer was said: the disclaimer waits for the next turn
         for _ in range(MAX_CHAIN):
             step = self.flows[flow_id].steps[step_id]
-            urgent_now = step.action == "handoff" and (self.flows[flow_id].urgent or step.urgent)
+            deferred = deferred or (step.action == "handoff"
+                                    and (self.flows[flow_id].urgent or step.urgent))
             if self.flows[flow_id].disclaimer and not state.disclaimer_shown \
-                    and self.is_legal(step.say) and not urgent_now:
+                    and self.is_legal(step.say) and not deferred:
                 # Before the first rights text, however it was reached (menu, old button);
                 # not before a question ("Are they at your door now?"), and not before the
                 # first answer to someone in danger: what to do comes first, this follows.
