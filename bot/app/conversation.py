@@ -1,19 +1,24 @@
 """The conversation service: an inbound message in, the replies and their effects out.
 
 Every channel hands its messages here. One message is: the ticket check (while a ticket
-is open, what the resident writes goes to staff), the Rasa turn, and what the turn asks
-for (open or escalate a ticket, erase the resident's data).
+is open, what the resident writes also goes to staff), the Rasa turn, and what the turn
+asks for (open or escalate a ticket, erase the resident's data).
+
+While a ticket waits the bot keeps guiding until a staff member has written; then it
+steps back for free text. Danger is answered at once in any state (ARCHITECTURE.md,
+"Handoff").
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable
+from typing import Any, Callable
 
-from bot.core.dialogue import parse_command
-from bot.core.handoff import Place, hotline_open, status_messages
-from bot.core.messages import InboundMessage, OutboundMessage
+from bot.core.dialogue import HUMAN_FLOW, parse_command
+from bot.core.handoff import (STOP_PAYLOAD, Place, arrange_urgent, hotline_languages, hotline_open,
+                              status_messages, urgent_status)
+from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
 from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
@@ -26,7 +31,30 @@ logger = logging.getLogger(__name__)
 
 MAX_TRANSCRIPT_LINE = 4096  # what staff read: a whole Telegram message (WhatsApp's is shorter)
 DELETE_MY_DATA = "delete_my_data"  # the action of the item that erases the resident's data
-ENDS_THE_WAIT = ("menu", "stop")
+RECEIPT_EVERY = dt.timedelta(minutes=5)  # "the hotline sees your messages", at most this often
+RECEIPT, QUIET = "receipt", "quiet"  # ticket events: the bot told the resident so (no text)
+
+
+def staff_presence(db: Any) -> Callable[[], set[str] | None]:
+    """The console's "on shift" presence as the languages staff answer in now, or None
+    when it is not known: no console accounts (the terminal, a test), or a console
+    without presence. Read at each ticket, never cached: a volunteer answering at 1 am
+    counts, and one who went off shift at 10 pm does not."""
+    directory: list[Any] = []
+
+    def languages() -> set[str] | None:
+        from bot.handoff.staff import StaffDirectory
+
+        if not hasattr(StaffDirectory, "on_shift_languages"):
+            return None
+        if not directory:
+            directory.append(StaffDirectory(db))
+        staff = directory[0]
+        if not staff.names():
+            return None
+        return set(staff.on_shift_languages())
+
+    return languages
 
 
 class ConversationService:
@@ -37,7 +65,11 @@ class ConversationService:
         self.residents = residents
         self.renderer = renderer
         self.clock: Callable[[], dt.datetime] = utc_now  # tests set the hotline's hour
+        renderer.clock = lambda: self.clock()  # {line_now}: the line open at this hour
         self.reload = reload  # recompiled catalogs that passed their checks go live
+        # Languages of the staff on shift now, from the console; None where that is not
+        # known (no console accounts): then the hotline's hours in content decide.
+        self.presence: Callable[[], set[str] | None] = lambda: None
 
     def resident(self, inbound: InboundMessage) -> str:
         return self.residents.key(inbound.channel, inbound.user)
@@ -51,25 +83,54 @@ class ConversationService:
             if answered is not None:
                 return answered
         replies = await self.engine.turn(sender, inbound)
-        return replies + await self._effects(sender, inbound, ticket, replies)
+        replies = await self._effects(sender, inbound, ticket, replies)
+        if ticket is not None:
+            replies = await off_loop(self._guided_while_waiting, ticket, inbound, replies)
+        return replies
 
     async def _effects(self, sender: str, inbound: InboundMessage, ticket: Ticket | None,
                        replies: list[OutboundMessage]) -> list[OutboundMessage]:
-        """What the turn asked for; returns the replies it adds (the place in line)."""
+        """What the turn asked for; returns the replies with what it adds (the place in
+        line; for someone in danger, placed before the question)."""
         if any(r.action == DELETE_MY_DATA for r in replies):
             await self.residents.erase(sender)
-            return []
+            return replies
         asked = next((r for r in replies if r.action == HANDOFF), None)
         if asked is None:
-            return []
+            return replies
         if ticket is None:
             try:
-                return await off_loop(self._open_ticket, sender, inbound, asked)
+                return await off_loop(self._open_ticket, sender, inbound, asked, replies)
             except Exception:  # the rights script still goes out; its text names the hotline
                 logger.exception("a ticket could not be opened")
-        elif asked.urgent:  # waiting already, then "yes, they are at my door now"
-            await off_loop(self.tickets.escalate, ticket.id)
-        return []
+        elif asked.urgent:
+            # Waiting already, then "yes, they are at my door now" or "they are breaking the
+            # door": urgent from here on, and the console alerts.
+            if await off_loop(self.tickets.escalate, ticket.id):
+                logger.info("ticket %d made urgent", ticket.id)
+        return replies
+
+    def _guided_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
+                              replies: list[OutboundMessage]) -> list[OutboundMessage]:
+        """The bot's answer while a ticket waits: asking for a person again says where they
+        stand; coming back says so; "I didn't understand" (or a greeting) becomes a short
+        receipt, at most every few minutes: the words went to staff, nothing to add."""
+        if any(r.flow == HUMAN_FLOW and r.action == HANDOFF for r in replies):
+            return status_messages(self.renderer, ticket.language, self.place(ticket, True))
+        if any(r.step == "welcome_back" for r in replies):
+            return replies[:1] + status_messages(self.renderer, ticket.language,
+                                                 self.place(ticket, True))[:1] + replies[1:]
+        nothing_to_add = any(r.text == self.renderer.text(r.lang, "ui.fallback") for r in replies) \
+            or (bool(replies) and replies[0].step == "greeting")  # "hello?? anyone there"
+        if inbound.payload is None and inbound.media is None and nothing_to_add:
+            last = self.tickets.last_notice(ticket.id, RECEIPT)
+            if last is not None and self.clock() - last < RECEIPT_EVERY:
+                return []
+            self.tickets.noticed(ticket.id, RECEIPT)
+            lang = replies[-1].lang
+            return [OutboundMessage(self.renderer.text(lang, "handoff.receipt"), replies[-1].buttons,
+                                    lang, "system", "handoff_receipt")]
+        return replies
 
     async def system_turn(self, resident: str, command: str, channel: str) -> list[OutboundMessage]:
         """A turn the application starts itself (a ticket ended): the dialogue's answer."""
@@ -80,19 +141,34 @@ class ConversationService:
 
     # ---- handoff ----
 
-    def place(self, ticket: Ticket, already_waiting: bool = False) -> Place:
-        return Place(self.tickets.position(ticket.id), self.tickets.expected_wait(),
-                     hotline_open(self.renderer.content, self.clock()), already_waiting)
+    def answering_now(self) -> tuple[bool, tuple[str, ...]]:
+        """Whether a person can answer now, and in which languages: staff on shift in the
+        console; only where that is not known, the hotline's hours and languages in content."""
+        present = self.presence()
+        if present is None:
+            content = self.renderer.content
+            return hotline_open(content, self.clock()), hotline_languages(content)
+        order = {code: n for n, code in enumerate(self.renderer.dialogue.languages)}
+        return bool(present), tuple(sorted(present, key=lambda code: order.get(code, 99)))
 
-    def _open_ticket(self, sender: str, inbound: InboundMessage,
-                     asked: OutboundMessage) -> list[OutboundMessage]:
-        open_now = hotline_open(self.renderer.content, self.clock())
+    def place(self, ticket: Ticket, already_waiting: bool = False) -> Place:
+        open_now, languages = self.answering_now()
+        return Place(self.tickets.position(ticket.id), self.tickets.expected_wait(), open_now,
+                     already_waiting, languages)
+
+    def _open_ticket(self, sender: str, inbound: InboundMessage, asked: OutboundMessage,
+                     replies: list[OutboundMessage]) -> list[OutboundMessage]:
+        open_now, _ = self.answering_now()
         self.residents.remember(sender, inbound.user, TICKET)  # staff replies must reach them
         ticket = self.tickets.open(sender, inbound.channel, asked.topic or "talk_to_person",
                                    asked.lang, asked.trail, after_hours=not open_now,
                                    urgent=asked.urgent, known_closed=True)
         logger.info("ticket %d opened (%s, %s)", ticket.id, ticket.topic, ticket.priority)
-        return status_messages(self.renderer, asked.lang, self.place(ticket))
+        if asked.urgent:  # short: the answer, the status, then the question's buttons
+            stop = Button(self.renderer.label(asked.lang, "handoff.stop"), STOP_PAYLOAD)
+            return arrange_urgent(replies, asked, urgent_status(self.renderer, asked.lang,
+                                                                 self.place(ticket)), stop)
+        return replies + status_messages(self.renderer, asked.lang, self.place(ticket))
 
     async def _while_waiting(self, ticket: Ticket,
                              inbound: InboundMessage) -> list[OutboundMessage] | None:
@@ -120,17 +196,41 @@ class ConversationService:
 
     async def _typed_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
                                    raw: str) -> list[OutboundMessage] | None:
-        """Typed text goes to staff. An answer to the question the bot just asked ("no",
-        "2") is still the bot's to answer (agents at the door: "is it signed by a judge?").
-        A typed number or word that names "Main menu" or "Talk to a person" is for staff
-        too ("how many officers?" "5"): only /menu, /stop or a tap end the wait."""
+        """Typed text always goes to staff. Until a staff member has written, the bot keeps
+        guiding: the dialogue answers it as outside a ticket (None). Once a person is
+        talking, the bot is quiet (and says so once), except for danger and for a typed
+        answer to the question it asked ("no", "2"). A typed number or word that names
+        "Main menu" or "Talk to a person" is for staff ("how many officers?" "5"): only
+        /menu (after asking), /stop or a tap end the wait."""
         whole = clean_text(inbound.text or "", MAX_TRANSCRIPT_LINE, keep_lines=True)
         if not whole:
             return []
         await off_loop(self.tickets.add_message, ticket.id, RESIDENT, RESIDENT, whole)
         state = await self.engine.state(ticket.resident)
-        answer = self.renderer.dialogue.typed_payload(state, raw) if state else None
-        return [] if answer is None or parse_command(answer) is not None else None
+        dialogue = self.renderer.dialogue
+        answer = dialogue.typed_payload(state, raw) if state else None
+        if answer is not None and parse_command(answer) is not None:
+            return []  # "5" or "menu" may answer staff's question: never ends the wait
+        if not await off_loop(self.tickets.staff_wrote, ticket.id):
+            return None
+        if answer is not None or dialogue.danger_in(raw, state.lang if state else "en"):
+            return None
+        return await off_loop(self._quiet_once, ticket)
+
+    def _quiet_once(self, ticket: Ticket) -> list[OutboundMessage]:
+        """A person is talking: the bot says once that it steps back, then stays silent."""
+        if self.tickets.last_notice(ticket.id, QUIET) is not None:
+            return []
+        self.tickets.noticed(ticket.id, QUIET)
+        return [OutboundMessage(self.renderer.text(ticket.language, "handoff.person_talking"),
+                                lang=ticket.language, flow="system", step="handoff_quiet")]
+
+    def _menu_confirm(self, lang: str) -> OutboundMessage:
+        """"Main menu" while waiting: say what it costs, keep the place unless they confirm."""
+        buttons = (Button(self.renderer.label(lang, "handoff.keep_waiting"), "/bot"),
+                   Button(self.renderer.label(lang, "handoff.stop"), STOP_PAYLOAD))
+        return OutboundMessage(self.renderer.text(lang, "handoff.menu_confirm"), buttons, lang,
+                               "system", "handoff_menu_confirm")
 
     def _stop_waiting(self, ticket: Ticket) -> None:
         self.tickets.close(ticket.id, RESIDENT, "resident stopped waiting")
@@ -138,7 +238,9 @@ class ConversationService:
 
     async def _command_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
                                      name: str) -> list[OutboundMessage] | None:
-        if name in ENDS_THE_WAIT:
+        if name == "menu":  # ask before giving up the place in line
+            return [self._menu_confirm(ticket.language)]
+        if name == "stop":
             await off_loop(self._stop_waiting, ticket)
             return await self.system_turn(ticket.resident, "handoff_stopped", inbound.channel)
         if name == "human":

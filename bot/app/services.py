@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine as Database
 
-from bot.app.conversation import ConversationService
+from bot.app.conversation import ConversationService, staff_presence
 from bot.app.relay import Outlet, Relay
 from bot.app.residents import Residents
 from bot.catalogs.checks import live_languages
@@ -87,7 +87,8 @@ def load_renderer(settings: Settings) -> Renderer:
                        f"{errors} catalog error(s) (run 'kyr content check')")
     catalogs = Catalogs(settings.locales_dir, languages)
     renderer: Renderer
-    dialogue = Dialogue(flows, lambda lang, key: renderer.label(lang, key), languages, NATIVE_NAMES)
+    dialogue = Dialogue(flows, lambda lang, key: renderer.label(lang, key), languages, NATIVE_NAMES,
+                        is_legal=lambda key: key in content.texts and content.texts[key].legal)
     renderer = Renderer(content, catalogs, dialogue)
     return renderer
 
@@ -102,6 +103,7 @@ def build(settings: Settings) -> Services:
     tickets = TicketService(db, secret)
     residents = Residents(db, secret, tickets, store)
     conversation = ConversationService(engine, tickets, residents, renderer)
+    conversation.presence = staff_presence(db)
     services = Services(settings, db, renderer, engine, tickets, residents, conversation)
     conversation.reload = services.reload_catalogs
     services.purge_expired()

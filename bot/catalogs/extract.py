@@ -56,7 +56,9 @@ def extract_yaml(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: 
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     for key, line, source, entry in _text_entries(node):
         comments = [f"key: {key} (in {where})"]
-        if key in buttons:
+        if entry.get("note"):  # typed words and danger words: never shown as they are
+            comments.append(str(entry["note"]))
+        elif key in buttons:
             comments.append(f"button label: at most {MAX_BUTTON} characters")
         else:
             comments.append(f"message: at most {MAX_MESSAGE} characters, at most {MAX_PARAGRAPHS} short paragraphs")

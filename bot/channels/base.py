@@ -70,12 +70,15 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def numbered_text(message: OutboundMessage) -> str:
-    """Rich output degrades to text: buttons become a numbered list under the message."""
+def numbered_text(message: OutboundMessage, start: int = 1) -> str:
+    """Rich output degrades to text: buttons become a numbered list under the message.
+
+    `start` continues the numbering of earlier messages of the same reply, so no two
+    lists in one reply both start at 1 ("1" must not mean two things)."""
     if not message.buttons:
         return message.text
     lines = [message.text, ""]
-    lines += [f"{i}. {button.title}" for i, button in enumerate(message.buttons, start=1)]
+    lines += [f"{i}. {button.title}" for i, button in enumerate(message.buttons, start=start)]
     return "\n".join(lines)
 
 

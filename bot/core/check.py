@@ -11,6 +11,7 @@ from bot.core.content import Content, Review, load_content
 from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payloads
 from bot.core.flows import Flow, load_flows
 from bot.core.languages import NATIVE_NAMES
+from bot.core.lines import URGENT_TAG, confirmed, urgent_lines
 from bot.core.problems import Problem
 from bot.core.render import placeholders
 
@@ -33,19 +34,39 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
                "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose", "ui.cmd_stop",
                "ui.translation_pending", "ui.drafts_notice"}
-# The handoff texts and the canned replies staff pick in the console are used by code.
-USED_BY_CODE_PREFIXES = ("handoff.", "canned.")
-BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person", "ui.list_button", "handoff.stop"}
+# The handoff texts, the canned replies staff pick in the console, the danger answers and
+# their words, and the line open now are used by code.
+USED_BY_CODE_PREFIXES = ("handoff.", "canned.", "danger.", "urgent.")
+BUTTON_KEYS = {"ui.main_menu", "ui.talk_to_person", "ui.list_button", "handoff.stop",
+               "handoff.keep_waiting"}
 # Placeholders that the renderer fills itself in these texts.
 OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours", "languages"},
               "ui.language_switched": {"language"}, "ui.switch_language_prompt": {"language"},
-              "ui.private_only": {"link"}, "handoff.queued": {"position"}, "handoff.wait": {"count"}}
+              "ui.private_only": {"link"}, "handoff.queued": {"position"}, "handoff.urgent_queued": {"position"}, "handoff.wait": {"count"},
+              "urgent.line_now": {"line_name", "line_phone", "line_languages"},
+              "handoff.languages": {"languages"}, "handoff.languages_other": {"languages", "language"}}
+# Placeholders the renderer fills in any text: the one line open now (bot/core/lines.py).
+ANY_TEXT_FIELDS = {"line_now"}
+
+
+def _sample_line_now(content: Content) -> str:
+    """{line_now} as long as it can be: the longest urgent line, or the words for none."""
+    lines = urgent_lines(content)
+    if not lines or "urgent.line_now" not in content.texts:
+        return content.texts["urgent.no_line_now"].text if "urgent.no_line_now" in content.texts else ""
+    longest = max(lines, key=lambda c: len(c.name) + len(c.phone or "") + 10 * len(c.languages))
+    names = ", ".join(NATIVE_NAMES.get(code, code) for code in longest.languages)
+    return (content.texts["urgent.line_now"].text.replace("{line_name}", longest.name)
+            .replace("{line_phone}", longest.phone or "").replace("{line_languages}", names))
 
 
 def _sample_length(text: str, content: Content) -> int:
     """Length once placeholders are filled with realistic values."""
     length = len(text)
     for name in placeholders(text):
+        if name == "line_now":
+            length += len(_sample_line_now(content)) - len(name) - 2
+            continue
         contact_id, _, field = name.partition(".")
         contact = content.contacts.get(contact_id)
         value = ""
@@ -78,7 +99,7 @@ def check_texts(content: Content, used_as_button: set[str], today: dt.date) -> l
                 problems.append(Problem(*where, f"'{key}' cites unknown source '{source}' "
                                         "(add it to content/sources.yml)"))
         for name in placeholders(entry.text):
-            if name in OWN_FIELDS.get(key, set()):
+            if name in OWN_FIELDS.get(key, set()) or name in ANY_TEXT_FIELDS:
                 continue
             contact_id, _, field = name.partition(".")
             if contact_id not in content.contacts or field not in CONTACT_FIELDS:
@@ -190,6 +211,10 @@ def check_contacts(content: Content) -> list[Problem]:
         elif contact.status != "confirmed":
             problems.append(Problem(*where, f"contact '{contact.id}' is unconfirmed: nobody has "
                                     "read its number and hours on its own page yet", "warning"))
+        if URGENT_TAG in contact.tags and contact.phone and not confirmed(contact):
+            problems.append(Problem(*where, f"contact '{contact.id}' is left out of urgent "
+                                    "answers until it is confirmed (status: confirmed, with "
+                                    "confirmed: {page, date} where it was read)", "warning"))
     return problems
 
 
@@ -227,6 +252,8 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
                                             step.directory, content)
             for option, payload in option_payloads(flow.id, step):  # as sent, '#1' included
                 need_key(flow, option.line, option.label, "button label")
+                if option.words is not None:
+                    need_key(flow, option.line, option.words, "typed words")
                 buttons.add(option.label)
                 if len(payload.encode()) > MAX_PAYLOAD_BYTES:
                     problems.append(Problem(flow.path, option.line, f"button payload '{payload}' "
@@ -303,7 +330,100 @@ def run_check(home: Path, today: dt.date | None = None) -> list[Problem]:
     problems += check_contacts(content)
     problems += check_sources(content, today)
     problems += check_reviews(content, today)
+    problems += check_urgent_answers(flows, content, _po_translations(home))
     for key in sorted(set(content.texts) - used):
         entry = content.texts[key]
         problems.append(Problem(entry.path, entry.line, f"'{key}' is not used by any flow", "warning"))
     return sorted(set(problems), key=lambda p: (p.severity != "error", p.path, p.line, p.message))
+
+
+# ---- the first answer to someone in danger: short, in every language ----
+
+URGENT_MESSAGES = 2  # messages before the question (the handoff notice counts as one)
+# Characters of those messages, placeholders filled, per language: 600 in English; the
+# others write longer (about 1.25x for the Latin and Cyrillic ones) or shorter (Chinese).
+URGENT_LIMITS = {"en": 600, "es": 760, "fr": 760, "pl": 760, "ht": 760, "uk": 760,
+                 "ar": 700, "zh_Hans": 320}
+# The status said with an urgent answer: the place in line, or after hours the shorter
+# notice; then what not to write. (bot.core.handoff.urgent_status)
+URGENT_STATUS_KEYS = (("handoff.urgent_queued",), ("handoff.urgent_after_hours",))
+URGENT_PRIVACY = "handoff.privacy_short"
+URGENT_LANGUAGES = "handoff.languages_other"  # added when the hotline does not answer in it
+
+
+def urgent_first_answers(flows: dict[str, Flow]) -> list[tuple[Flow, int, list[str]]]:
+    """Each step that opens an urgent ticket, with the content keys said from it up to its
+    question (the first step that waits; a step that waits is its own question)."""
+    found = []
+    for flow in flows.values():
+        for step in flow.steps.values():
+            if step.action != "handoff" or not (flow.urgent or step.urgent):
+                continue
+            said, current = [step.say], step
+            while current.next is not None and current.next in flow.steps:
+                current = flow.steps[current.next]
+                if current.waits:
+                    break
+                said.append(current.say)
+            found.append((flow, step.line, said))
+    return found
+
+
+def _po_translations(home: Path) -> dict[str, dict[str, str]]:
+    """{lang: {content key: translation}} from the .po files (fuzzy and empty ones skipped:
+    they are shown in English)."""
+    from babel.messages.pofile import read_po
+
+    out: dict[str, dict[str, str]] = {}
+    for po in sorted((home / "locales").glob("*/LC_MESSAGES/messages.po")):
+        with po.open("rb") as handle:
+            catalog = read_po(handle)
+        texts: dict[str, str] = {}
+        for message in catalog:
+            if not message.id or not message.string or message.fuzzy or not message.context:
+                continue
+            forms = message.string if isinstance(message.string, tuple) else (message.string,)
+            texts[str(message.context)] = max((str(f) for f in forms), key=len)
+        out[po.parent.parent.name] = texts
+    return out
+
+
+def check_urgent_answers(flows: dict[str, Flow], content: Content,
+                         translations: dict[str, dict[str, str]]) -> list[Problem]:
+    """The first answer to an urgent situation: at most 2 messages (the handoff notice
+    included) before its question, within each language's character limit, and naming
+    the line open now ({line_now}), never a number with "call to check the hours"."""
+    problems: list[Problem] = []
+    hotline = content.contacts.get("rapid_response")
+    answered_in = hotline.languages if hotline is not None else ()
+
+    def length(lang: str, keys: list[str]) -> int:
+        texts = translations.get(lang, {}) if lang != "en" else {}
+        return sum(_sample_length(texts.get(k) or content.texts[k].text, content)
+                   for k in keys if k in content.texts)
+
+    for flow, line, said in urgent_first_answers(flows):
+        where = (flow.path, line)
+        if len(said) + 1 > URGENT_MESSAGES:
+            problems.append(Problem(*where, f"the first urgent answer here is {len(said) + 1} "
+                                    f"messages before its question (at most {URGENT_MESSAGES}, "
+                                    "the hotline notice included)"))
+        keys = [k for k in said if k in content.texts]
+        if keys and not any("{line_now}" in content.texts[k].text for k in keys):
+            problems.append(Problem(*where, f"the first urgent answer ({', '.join(keys)}) does "
+                                    "not name the line open now: add {line_now}"))
+        for key in keys:
+            if any(f"{{{c.id}.hours}}" in content.texts[key].text for c in content.contacts.values()):
+                problems.append(Problem(*where, f"'{key}' is an urgent answer: it names hours "
+                                        "that may read \"call to check the hours\"; use {line_now}"))
+        for lang, limit in URGENT_LIMITS.items():
+            status = max(length(lang, list(variant)) for variant in URGENT_STATUS_KEYS)
+            extra = [URGENT_PRIVACY] + ([URGENT_LANGUAGES] if lang not in answered_in else [])
+            total = length(lang, keys) + status + length(lang, extra)
+            if total > limit:  # English is the rule; a long translation is a translator's task
+                problems.append(Problem(*where, f"the first urgent answer ({', '.join(keys)}) has "
+                                        f"{total} characters in {lang} with the hotline notice "
+                                        f"(at most {limit})" + ("" if lang == "en" else
+                                                                ": shorten the translation"),
+                                        "error" if lang == "en" else "warning"))
+    return problems

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from bot.core import danger
 from bot.core.flows import Flow, Option, Step
 from bot.core.i18n import normalise
-from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES,
+from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES, YES_PHRASES,
                                  YES_PREFIXES_ZH, YES_WORDS, language_from_hint,
                                  one_word_is_enough)
 
@@ -22,13 +23,16 @@ HUMAN_FLOW = "talk_to_person"
 DELETE_FLOW = "delete_my_data"
 HELP_FLOW = "help"
 COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, "help": HELP_FLOW}
-COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media", "stop")
+COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media", "stop", "bot")
 # Turns the engine starts itself when a ticket ends; a resident cannot type them.
 SYSTEM_COMMANDS = {"handoff_stopped": "handoff.stopped", "handoff_closed": "handoff.closed"}
 TRAIL = 6  # steps remembered, so hotline staff see the path that led to a ticket
 MENU_PAYLOAD = "/menu"
 HUMAN_PAYLOAD = "/human"
 MAX_CHAIN = 12
+# Text that is no topic of its own: a yes / no at its start may answer the question asked.
+NOT_A_TOPIC = (None, "", "nlu_fallback", "out_of_scope", "greet")
+MAX_ANSWER_WORDS = 6  # "si tiene firma de juez", "my son was taken": still an answer
 
 # One answer item: {"kind": "step" | "notice" | "fallback", "flow", "step", "key"}
 Item = dict
@@ -43,6 +47,7 @@ class State:
     started: bool = False
     return_to: tuple[str, str] | None = None
     trail: tuple[str, ...] = ()  # the last steps said, "flow/step", oldest first
+    asking: str | None = None  # "Do you want me to write in X?" was just asked (X's code)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class ButtonSpec:
     label: str
     payload: str
     literal: bool = False
+    words: str | None = None  # content key of the words a resident may type for it
 
 
 def option_payloads(flow: str, step: Step) -> list[tuple[Option, str]]:
@@ -106,13 +112,18 @@ def is_short_answer(wanted: str) -> bool:
 
 
 def yes_no(wanted: str) -> str | None:
-    """'nope' -> 'ui.no', 'claro que si' -> 'ui.yes', 'nie wiem' -> 'ui.not_sure' (normalised text)."""
+    """'nope' -> 'ui.no', 'claro que si' -> 'ui.yes', 'nie wiem' -> 'ui.not_sure' (normalised text).
+
+    "Not sure" is tried first and is never "no" ("no se", "nie jestem pewna", "مش متأكد");
+    then phrases that mean yes but start like no ("no tak"); then the first word."""
     if not wanted:
         return None
     padded = f" {wanted} "
     if any(f" {phrase} " in padded or (not phrase.isascii() and phrase in wanted)
            for phrase in NOT_SURE):
         return "ui.not_sure"
+    if any(padded.startswith(f" {phrase} ") for phrase in YES_PHRASES):
+        return "ui.yes"
     first = wanted.split()[0]
     if first in NO_WORDS or wanted.startswith(NO_PREFIXES_ZH):
         return "ui.no"
@@ -128,11 +139,15 @@ class Dialogue:
         label: Callable[[str, str], str],
         languages: tuple[str, ...],
         language_names: dict[str, str],
+        is_legal: Callable[[str], bool] | None = None,
     ) -> None:
         self.flows = flows
         self.label = label  # (lang, key) -> the label as the resident reads it
         self.languages = languages
         self.language_names = language_names
+        # Whether a content key is a legal text (the disclaimer goes with the first one).
+        self.is_legal = is_legal or (lambda key: True)
+        self._phrases: dict[tuple[str, str], tuple[str, list[str]]] = {}
         # Flows an NLU intent of the same name opens directly (the picker is handled apart).
         self.topic_flows = set(flows) - {MENU_FLOW, HELP_FLOW, LANGUAGE_FLOW}
 
@@ -151,35 +166,110 @@ class Dialogue:
             order = sorted(self.languages, key=lambda code: code != lang)
             specs += [ButtonSpec(self.language_names.get(code, code), f"/lang {code}", literal=True)
                       for code in order]
-        specs += [ButtonSpec(option.label, payload) for option, payload in option_payloads(flow, step)]
+        specs += [ButtonSpec(option.label, payload, words=option.words)
+                  for option, payload in option_payloads(flow, step)]
         if not (flow == MENU_FLOW and step.id == self.flows[MENU_FLOW].first.id):
             specs.append(ButtonSpec("ui.main_menu", MENU_PAYLOAD))
         if flow != HUMAN_FLOW:
             specs.append(ButtonSpec("ui.talk_to_person", HUMAN_PAYLOAD))
         return specs
 
-    def typed_payload(self, state: State, text: str) -> str | None:
-        """The payload of the button a typed answer names ("2", "no", "Sí"), if any."""
-        choice = self._typed_choice(state, text)
-        return choice.payload if choice is not None else None
+    def ask_language_buttons(self, lang: str, other: str) -> list[ButtonSpec]:
+        """The buttons of "Do you want me to write in X?": X, the current language, the two."""
+        return [ButtonSpec(self.language_names.get(other, other), f"/lang {other}", literal=True),
+                ButtonSpec(self.language_names.get(lang, lang), f"/lang {lang}", literal=True),
+                ButtonSpec("ui.main_menu", MENU_PAYLOAD), ButtonSpec("ui.talk_to_person", HUMAN_PAYLOAD)]
 
-    def _typed_choice(self, state: State, text: str) -> ButtonSpec | None:
-        """A typed answer that names a button of the current step, or its number."""
+    def current_buttons(self, state: State) -> list[ButtonSpec]:
+        """The buttons the resident has in front of them, in the order they are numbered."""
+        if state.asking is not None:
+            return self.ask_language_buttons(state.lang, state.asking)
         current = self.step(state.flow, state.step)
         if current is None or state.flow is None:
+            return []
+        return self.buttons(state.flow, current, state.lang)
+
+    def typed_payload(self, state: State, text: str, intent: str | None = None) -> str | None:
+        """The payload of the button a typed answer names ("2", "no", "Sí", "mi hijo"), if any."""
+        choice = self._typed_choice(state, text, intent)
+        return choice.payload if choice is not None else None
+
+    def phrases(self, lang: str, key: str) -> list[str]:
+        """The comma-separated words of a content key in one language, normalised (cached
+        per translated text, so a recompiled catalog is picked up)."""
+        try:
+            raw = self.label(lang, key)
+        except KeyError:  # not in this content: no words
+            return []
+        cached = self._phrases.get((lang, key))
+        if cached is None or cached[0] != raw:
+            cached = (raw, danger.split_phrases(raw))
+            self._phrases[(lang, key)] = cached
+        return cached[1]
+
+    def _named_by(self, wanted: str, key: str, lang: str) -> tuple[bool, int]:
+        """Whether a button's words are in typed text in the resident's language (or
+        English), and how long the longest match is (0: none). Other live languages count
+        only after those: "mi hijo" answers an English question too, but Creole "yo" (they)
+        does not outvote Spanish "yo" (me). Chinese is found inside the text, all others as
+        whole words."""
+        padded, joined = f" {wanted} ", wanted.replace(" ", "")
+        best: tuple[bool, int] = (False, 0)
+        for code in self.languages:
+            own = code in (lang, "en")
+            for p in self.phrases(code, key):
+                if (f" {p} " in padded) or (danger.has_han(p) and p.replace(" ", "") in joined):
+                    best = max(best, (own, len(p)))
+        return best
+
+    def _typed_choice(self, state: State, text: str, intent: str | None = None) -> ButtonSpec | None:
+        """A typed answer that names a button in front of the resident, or its number."""
+        specs = self.current_buttons(state)
+        if not specs:
             return None
-        specs = self.buttons(state.flow, current, state.lang)
         stripped = text.strip()
         # isdecimal, not isdigit: "²" and "①" are digits that int() refuses; "٣" is decimal.
         if stripped.isdecimal() and 1 <= int(stripped) <= len(specs):
             return specs[int(stripped) - 1]
         wanted = normalise(text)
+        if not wanted:
+            return None
         for spec in specs:
             title = spec.label if spec.literal else self.label(state.lang, spec.label)
-            if wanted and normalise(title) == wanted:
+            if normalise(title) == wanted:
                 return spec
-        answer = yes_no(wanted) if is_short_answer(wanted) else None  # longer: read its topic
-        return next((spec for spec in specs if spec.label == answer), None) if answer else None
+        han = sum(1 for c in wanted if "\u4e00" <= c <= "\u9fff")
+        answer_sized = (han <= 10) if han else len(wanted.split()) <= MAX_ANSWER_WORDS
+        if answer_sized:  # "mi hijo", "in my car": the words a step lists for its buttons
+            # The longest words win ("我儿子" over "我"); a tie between two buttons is no answer.
+            named = sorted(((self._named_by(wanted, spec.words, state.lang), spec)
+                            for spec in specs if spec.words), key=lambda pair: pair[0], reverse=True)
+            if named and named[0][0][1] and (len(named) == 1 or named[1][0] < named[0][0]):
+                return named[0][1]
+        # Short: a yes / no / not sure. A little longer ("si tiene firma de juez"): only when
+        # it is no topic of its own; "no, agents are raiding my job" is read for its topic.
+        if is_short_answer(wanted) or (answer_sized and intent in NOT_A_TOPIC):
+            answer = yes_no(wanted)
+            return next((spec for spec in specs if spec.label == answer), None) if answer else None
+        return None
+
+    # ---- danger: answered at once, in any state ----
+
+    def danger_in(self, text: str, lang: str) -> tuple[str, str] | None:
+        """(kind, language) when text says someone is in danger now, in any live language;
+        the resident's language is preferred when its words matched."""
+        matched: list[tuple[str, str]] = []
+        order = sorted(self.languages, key=lambda code: (code != lang, code == "en"))
+        for code in order:
+            lexicon = danger.Lexicon({kind: tuple(self.phrases(code, key))
+                                      for kind, key in danger.KEYS.items()})
+            kind = danger.detect([lexicon], text)
+            if kind is not None:
+                matched.append((kind, code))
+        if not matched:
+            return None
+        kind = danger.LIFE if any(k == danger.LIFE for k, _ in matched) else danger.NOW
+        return kind, matched[0][1]
 
     # ---- the rules ----
 
@@ -235,6 +325,12 @@ class Dialogue:
     def _respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
         items: list[Item] = []
         first = not state.started
+        asked = state
+        state = replace(state, asking=None)  # answered now, whatever the answer
+        if turn.payload is None and turn.command is None and turn.text:
+            seen_danger = self.danger_in(turn.text, state.lang)
+            if seen_danger is not None:
+                return self._danger(state, *seen_danger)
         if first:
             state = replace(state, started=True)
             preselected = self._preselect(turn)
@@ -244,7 +340,7 @@ class Dialogue:
         payload = turn.payload
         command, argument = turn.command, turn.argument
         if payload is None and command is None:
-            choice = self._typed_choice(state, turn.text)
+            choice = self._typed_choice(asked, turn.text, turn.intent)
             if choice is not None:
                 payload = choice.payload
         if payload is not None and command is None:
@@ -263,8 +359,8 @@ class Dialogue:
         if not first:
             seen = self._detected(state, turn)
             if seen is not None and seen[0] == "ask":
-                return state, items + [{"kind": "ask_language", "lang": seen[1],
-                                        "flow": state.flow, "step": state.step}]
+                return replace(state, asking=seen[1]), items + [
+                    {"kind": "ask_language", "lang": seen[1], "flow": state.flow, "step": state.step}]
             if seen is not None:
                 state = replace(state, lang=seen[1])
                 items.append({"kind": "notice", "key": "ui.language_switched", "language": seen[1]})
@@ -299,6 +395,8 @@ class Dialogue:
             if not any(i.get("key") == "ui.greeting" for i in items):
                 items.append({"kind": "notice", "key": "ui.language_set"})
             if back is not None and back[0] != LANGUAGE_FLOW and self.step(*back) is not None:
+                # Back at that step for real, so "si" or "1" answers it, not the picker.
+                state = replace(state, flow=back[0], step=back[1])
                 return state, items + [{"kind": "step", "flow": back[0], "step": back[1]}]
             return self._enter(state, MENU_FLOW, items)
         if command in SYSTEM_COMMANDS:  # a ticket ended: say so, then the menu
@@ -308,6 +406,11 @@ class Dialogue:
             return self._enter(state, MENU_FLOW, items)
         if command == "media":  # a photo, voice note, sticker...: say we read text only
             return self._fallback(state, items, key="ui.text_only")
+        if command == "bot":  # the bot's guidance again, where the resident is (while waiting)
+            if self.step(state.flow, state.step) is not None and state.flow is not None:
+                assert state.step is not None
+                return state, items + [{"kind": "step", "flow": state.flow, "step": state.step}]
+            return self._enter(state, MENU_FLOW, items)
         if command == "resume":
             if self.step(state.flow, state.step) is not None and state.flow is not None:
                 assert state.step is not None
@@ -351,12 +454,18 @@ class Dialogue:
             asked_at is not None and asked_at.urgent))
         if flow_id != LANGUAGE_FLOW:
             state = replace(state, return_to=None)  # the picker's way back is stale now
+        deferred = False  # an urgent first answer was said: the disclaimer waits for the next turn
         for _ in range(MAX_CHAIN):
-            if self.flows[flow_id].disclaimer and not state.disclaimer_shown:
-                # Before the first rights text, however it was reached (menu, old button).
+            step = self.flows[flow_id].steps[step_id]
+            deferred = deferred or (step.action == "handoff"
+                                    and (self.flows[flow_id].urgent or step.urgent))
+            if self.flows[flow_id].disclaimer and not state.disclaimer_shown \
+                    and self.is_legal(step.say) and not deferred:
+                # Before the first rights text, however it was reached (menu, old button);
+                # not before a question ("Are they at your door now?"), and not before the
+                # first answer to someone in danger: what to do comes first, this follows.
                 state = replace(state, disclaimer_shown=True)
                 items.append({"kind": "notice", "key": "ui.disclaimer"})
-            step = self.flows[flow_id].steps[step_id]
             items.append({"kind": "step", "flow": flow_id, "step": step_id})
             if step.action == "handoff":
                 escalates = flow_id != HUMAN_FLOW  # the step itself calls the hotline
@@ -370,6 +479,16 @@ class Dialogue:
             else:
                 break
         return replace(state, flow=flow_id, step=step_id), items
+
+    def _danger(self, state: State, kind: str, lang: str) -> tuple[State, list[Item]]:
+        """One short message in the language of the words, with the buttons of where the
+        resident is; it asks the engine for an urgent ticket (or to make theirs urgent)."""
+        state = replace(state, lang=lang, started=True)
+        if self.step(state.flow, state.step) is None:
+            state = replace(state, flow=MENU_FLOW, step=self.flows[MENU_FLOW].first.id)
+        topic = state.flow if state.flow in self.topic_flows - {HUMAN_FLOW, DELETE_FLOW} else HUMAN_FLOW
+        return state, [{"kind": "danger", "key": f"danger.{kind}", "flow": state.flow,
+                        "step": state.step, "topic": topic, "urgent": True}]
 
     def _fallback(self, state: State, items: list[Item],
                   key: str = "ui.fallback") -> tuple[State, list[Item]]:

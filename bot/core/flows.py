@@ -23,6 +23,9 @@ OPTION_SCHEMA: dict[str, Any] = {
         "label": {"type": "string", "pattern": KEY_PATTERN},
         "goto": {"type": "string", "pattern": ID_PATTERN},
         "flow": {"type": "string", "pattern": ID_PATTERN},
+        # Content key of the words a resident may type for this button ("my son", "him"),
+        # comma-separated, translated through the catalogs like every text.
+        "words": {"type": "string", "pattern": KEY_PATTERN},
     },
     "oneOf": [{"required": ["goto"]}, {"required": ["flow"]}],
 }
@@ -72,6 +75,7 @@ class Option:
     goto: str | None
     flow: str | None
     line: int
+    words: str | None = None  # content key: typed words that mean this button
 
     @property
     def target(self) -> str:
@@ -162,7 +166,8 @@ def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, l
                                     f"step id '{raw['id']}' is used twice"))
             continue
         options = tuple(
-            Option(o["label"], o.get("goto"), o.get("flow"), doc.line(["steps", i, "options", j]))
+            Option(o["label"], o.get("goto"), o.get("flow"), doc.line(["steps", i, "options", j]),
+                   o.get("words"))
             for j, o in enumerate(raw.get("options", ()))
         )
         steps[raw["id"]] = Step(
@@ -187,7 +192,8 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
         if step.urgent:
             raw["urgent"] = True
         if step.options:
-            raw["options"] = [{"label": o.label, **({"goto": o.goto} if o.goto else {"flow": o.flow})}
+            raw["options"] = [{"label": o.label, **({"goto": o.goto} if o.goto else {"flow": o.flow}),
+                               **({"words": o.words} if o.words else {})}
                               for o in step.options]
         steps.append(raw)
     data: dict[str, Any] = {"id": flow.id, "title": flow.title}

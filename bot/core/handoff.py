@@ -8,49 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, replace
 
 from bot.core.content import Content
+from bot.core.languages import NATIVE_NAMES
+from bot.core.lines import CHICAGO, WEEKDAYS, open_at  # noqa: F401  (where they used to be)
 from bot.core.messages import Button, OutboundMessage
 from bot.core.render import Renderer
 
 HOTLINE = "rapid_response"  # the contact whose hours are the staff console's
-CHICAGO = ZoneInfo("America/Chicago")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STOP_PAYLOAD = "/stop"
-
-
-def _minutes(value: str) -> int:
-    hours, _, minutes = value.partition(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def open_at(hours: dict[str, str], when: dt.datetime) -> bool:
-    """Whether the hotline is staffed at `when` (any timezone; read in Chicago time).
-
-    A span ending before it starts ("20:00-02:00") runs past midnight; its early-morning
-    part counts on the next day.
-    """
-    local = when.astimezone(CHICAGO)
-    now = local.hour * 60 + local.minute
-    today = WEEKDAYS[local.weekday()]
-    yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
-    for day, earlier in ((today, False), (yesterday, True)):
-        value = hours.get(day, "closed")
-        if value == "24h":
-            if not earlier:
-                return True
-            continue
-        if value == "closed":
-            continue
-        start, _, end = value.partition("-")
-        a, b = _minutes(start), _minutes(end)
-        if not earlier and (a <= now < b or (b <= a and now >= a)):
-            return True
-        if earlier and b <= a and now < b:
-            return True
-    return False
 
 
 def hotline_open(content: Content, when: dt.datetime) -> bool:
@@ -62,12 +29,22 @@ def hotline_open(content: Content, when: dt.datetime) -> bool:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a waiting resident stands: 1 = next; `wait` from recent tickets, if any."""
+    """Where a waiting resident stands: 1 = next; `wait` from recent tickets, if any.
+
+    `open_now` is whether someone can answer now: staff on shift in the console when that
+    is known, the hotline's hours from content only as the fallback. `answers_in` are the
+    languages they answer in (of the staff on shift, or the hotline's in contacts.yml)."""
 
     position: int
     wait: dt.timedelta | None
     open_now: bool
     already_waiting: bool = False
+    answers_in: tuple[str, ...] = ()
+
+
+def hotline_languages(content: Content) -> tuple[str, ...]:
+    contact = content.contacts.get(HOTLINE)
+    return contact.languages if contact is not None else ()
 
 
 def wait_minutes(wait: dt.timedelta) -> int:
@@ -75,12 +52,23 @@ def wait_minutes(wait: dt.timedelta) -> int:
     return max(1, math.ceil(wait.total_seconds() / 60))
 
 
-def hotline_speaks(content: Content, lang: str) -> bool:
-    """Whether the hotline staff answer in `lang` (the `languages` of `rapid_response`)."""
-    contact = content.contacts.get(HOTLINE)
-    if contact is None or not contact.languages:
-        return True  # nothing recorded: make no claim about the staff's languages
-    return lang.split("_")[0] in {code.split("_")[0] for code in contact.languages}
+def _languages_line(renderer: Renderer, lang: str, place: Place, always: bool) -> str | None:
+    """Which languages the hotline answers in; when not the resident's, that they can still
+    write in theirs (staff see every message)."""
+    if not place.answers_in or (lang in place.answers_in and not always):
+        return None
+    names = ", ".join(NATIVE_NAMES.get(code, code) for code in place.answers_in)
+    if lang in place.answers_in:
+        return renderer.text(lang, "handoff.languages", languages=names)
+    return renderer.text(lang, "handoff.languages_other", languages=names,
+                         language=NATIVE_NAMES.get(lang, lang))
+
+
+def _place_line(renderer: Renderer, lang: str, place: Place) -> str:
+    line = renderer.text(lang, "handoff.queued", position=str(max(place.position, 1)))
+    if place.wait is not None:
+        return line + " " + renderer.text_n(lang, "handoff.wait", wait_minutes(place.wait))
+    return line + " " + renderer.text(lang, "handoff.wait_unknown")
 
 
 def status_messages(renderer: Renderer, lang: str, place: Place) -> list[OutboundMessage]:
@@ -92,17 +80,41 @@ def status_messages(renderer: Renderer, lang: str, place: Place) -> list[Outboun
         first.append(renderer.text(lang, "handoff.already_waiting"))
     taken = place.already_waiting and place.position == 0  # a person has the chat: no line
     if place.open_now and not taken:
-        line = renderer.text(lang, "handoff.queued", position=str(max(place.position, 1)))
-        if place.wait is not None:
-            line += " " + renderer.text_n(lang, "handoff.wait", wait_minutes(place.wait))
-        else:
-            line += " " + renderer.text(lang, "handoff.wait_unknown")
-        first.append(line)
+        first.append(_place_line(renderer, lang, place))
     elif not taken:
         first.append(renderer.text(lang, "handoff.after_hours"))
+    languages = _languages_line(renderer, lang, place, always=not taken)
+    if languages:
+        first[-1] += " " + languages
     stop = Button(renderer.label(lang, "handoff.stop"), STOP_PAYLOAD)
-    privacy = renderer.text(lang, "handoff.privacy")
-    if not hotline_speaks(renderer.content, lang):
-        privacy = f"{renderer.text(lang, 'handoff.language_notice')}\n\n{privacy}"
     return [OutboundMessage("\n\n".join(first), lang=lang, flow="system", step="handoff_status"),
-            OutboundMessage(privacy, (stop,), lang, "system", "handoff_privacy")]
+            OutboundMessage(renderer.text(lang, "handoff.privacy"), (stop,), lang, "system",
+                            "handoff_privacy")]
+
+
+def urgent_status(renderer: Renderer, lang: str, place: Place) -> OutboundMessage:
+    """For someone in danger: one short message (the place, or that the team reads this
+    when it starts; the languages if not theirs; what not to write). Its "Stop waiting"
+    button goes under the question (arrange_urgent)."""
+    parts = [renderer.text(lang, "handoff.urgent_queued", position=str(max(place.position, 1)))
+             if place.open_now else renderer.text(lang, "handoff.urgent_after_hours")]
+    languages = _languages_line(renderer, lang, place, always=False)
+    if languages:
+        parts.append(languages)
+    parts.append(renderer.text(lang, "handoff.privacy_short"))
+    return OutboundMessage(" ".join(parts), (), lang, "system", "handoff_urgent")
+
+
+def arrange_urgent(replies: list[OutboundMessage], asked: OutboundMessage,
+                   status: OutboundMessage, stop: Button) -> list[OutboundMessage]:
+    """At most two messages before the question: the urgent answer, then the status; the
+    question last, its buttons at the bottom of the screen and "Stop waiting" after them
+    (numbered last, so "1" is still the question's first answer everywhere). When the
+    answer itself carries the question's buttons, they move under the status."""
+    at = next(i for i, r in enumerate(replies) if r is asked)
+    question = next((i for i in range(at + 1, len(replies)) if replies[i].buttons), None)
+    if question is not None:
+        asking = replace(replies[question], buttons=replies[question].buttons + (stop,))
+        return replies[:question] + [status, asking] + replies[question + 1:]
+    moved = replace(status, buttons=asked.buttons + (stop,))
+    return replies[:at] + [replace(asked, buttons=())] + replies[at + 1:] + [moved]

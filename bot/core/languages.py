@@ -66,32 +66,64 @@ TYPED_NAMES = {
 }
 
 # Typed answers to a yes / no / not-sure question, in every language (lower case, no
-# accents: matched after bot.core.i18n.normalise). "Not sure" is tried first ("no se" is
-# not "no"); yes and no are recognised by the first word, or the first characters for
-# Chinese ("no tiene firma" answers no; "不是" answers no).
-NOT_SURE = ("not sure", "dont know", "don t know", "idk", "maybe", "no se", "no estoy seguro",
-            "no entiendo", "no comprendo", "dont understand", "don t understand", "nie rozumiem",
-            "不明白", "不懂", "لا افهم", "لا أفهم", "je ne comprends pas", "comprends pas",
-            "m pa konprann", "не розумію", "не зрозумів", "не зрозуміла",
-            "no estoy segura", "tal vez", "quizas", "nie wiem", "nie jestem pew", "moze",
-            "不知道", "不确定", "不清楚", "لا اعرف", "لا أعرف", "مش عارف", "ما بعرف", "مو متأكد",
-            "je ne sais pas", "sais pas", "pas sur", "peut etre", "m pa konnen", "pa konnen",
-            "m pa si", "petet", "не знаю", "не впевнен", "можливо", "незнаю",
-            "hindi ko alam", "di ko alam", "ewan", "ewan ko", "hindi sigurado", "di sigurado",
-            "hindi ko maintindihan", "baka", "siguro", "모르겠", "몰라", "잘 모르", "글쎄",
-            "확실하지", "पता नहीं", "मालूम नहीं", "समझ नहीं", "शायद", "pata nahi", "pta nahi",
-            "maloom nahi", "malum nahi", "samajh nahi", "shayad", "не уверен", "возможно",
-            "может быть", "не понимаю", "не уверена", "پتہ نہیں", "معلوم نہیں",
-            "سمجھ نہیں", "شاید", "ખબર નથી", "ખ્યાલ નથી", "કદાચ", "ખાતરી નથી", "khabar nathi",
-            "khabar nai")
-YES_WORDS = ("yes", "yeah", "yep", "yup", "si", "claro", "sip", "tak", "no tak", "oui",
-             "ouais", "wi", "так", "ага", "да", "نعم", "ايوه", "ايوة", "أيوه", "اه", "أجل",
+# accents: matched after bot.core.i18n.normalise, which also turns "ё"/"й" and Arabic hamza
+# forms into their base letters). "Not sure" is tried first and is never "no" ("no se",
+# "no c", "nie jestem pewna", "مش متأكد" all start like a no); Latin phrases match as whole
+# words, the others anywhere in the text. Then YES_PHRASES ("no tak" is Polish for yes),
+# then the first word, or the first characters for Chinese ("不是" answers no).
+NOT_SURE = (
+    # English
+    "not sure", "dont know", "don t know", "do not know", "idk", "maybe", "dunno", "no idea",
+    "unsure", "not certain", "no clue", "dont understand", "don t understand", "perhaps",
+    "i cant tell", "cant tell", "hard to say", "not really sure", "im not sure",
+    # Spanish, Spanglish and texting
+    "no se", "no c", "nose", "no sep", "ni idea", "no lo se", "no estoy seguro", "no estoy segura",
+    "no toy seguro", "no toy segura", "no entiendo", "no comprendo", "tal vez", "talvez",
+    "quizas", "quiza", "a lo mejor", "puede ser", "quien sabe", "no sabria", "no sabria decir",
+    # Polish
+    "nie wiem", "niewiem", "nie jestem pewna", "nie jestem pewien", "nie jestem pewny",
+    "nie jestem pewnien", "nie mam pojecia", "moze", "chyba", "trudno powiedziec", "nie rozumiem",
+    "bo ja wiem", "sam nie wiem", "sama nie wiem",
+    # Chinese
+    "不知道", "不确定", "不清楚", "不太确定", "说不准", "不好说", "不明白", "不懂", "也许", "可能吧",
+    "不一定", "搞不清",
+    # Arabic (and dialects)
+    "لا اعرف", "لا اعلم", "لا ادري", "ما ادري", "مدري", "مش عارف", "مش عارفه", "مش عارفة",
+    "ما بعرف", "مابعرف", "مش متاكد", "مش متاكده", "مش متاكدة", "مو متاكد", "مو متاكده",
+    "مو متاكدة", "لست متاكد", "لست متاكدا", "لست متاكدة", "غير متاكد", "غير متاكدة", "ربما",
+    "يمكن", "لا افهم", "مش فاهم", "مش فاهمة",
+    # French
+    "je ne sais pas", "je sais pas", "sais pas", "chais pas", "jsp", "pas sur", "pas sure",
+    "pas certain", "pas certaine", "peut etre", "je ne suis pas sur", "je ne suis pas sure",
+    "je ne comprends pas", "comprends pas", "aucune idee",
+    # Haitian Creole
+    "m pa konnen", "mwen pa konnen", "pa konnen", "m pa konn", "m pa sur", "mwen pa sur",
+    "pa sur", "m pa si", "mwen pa si", "petet", "pe tet", "m pa konprann", "mwen pa konprann",
+    # Ukrainian (and surzhyk, Russian)
+    "не знаю", "незнаю", "не впевнен", "не певен", "не певна", "не певний", "можливо", "мабуть",
+    "хз", "не розумію", "не зрозумів", "не зрозуміла", "не уверен", "не уверена", "может быть",
+    # Tagalog, Korean, Hindi, Urdu, Gujarati, Russian (romanised too)
+    "hindi ko alam", "di ko alam", "ewan", "ewan ko", "hindi sigurado", "di sigurado",
+    "hindi ko maintindihan", "baka", "siguro", "모르겠", "몰라", "잘 모르", "글쎄",
+    "확실하지", "पता नहीं", "मालूम नहीं", "समझ नहीं", "शायद", "pata nahi", "pta nahi",
+    "maloom nahi", "malum nahi", "samajh nahi", "shayad", "возможно", "не понимаю",
+    "پتہ نہیں", "معلوم نہیں", "سمجھ نہیں", "شاید", "ખબર નથી", "ખ્યાલ નથી", "કદાચ",
+    "ખાતરી નથી", "khabar nathi", "khabar nai",
+)
+YES_PHRASES = ("no tak", "no pewnie", "no jasne", "of course", "por supuesto", "bien sur")
+YES_WORDS = ("yes", "yeah", "yea", "yep", "yup", "ya", "yah", "yess", "yesss", "ye",
+             "sure", "correct", "right", "si", "sii", "siii", "sip", "simon", "aja",
+             "claro", "cierto", "afirmativo", "tak", "jasne", "pewnie", "oczywiscie", "owszem",
+             "oui", "ouais", "ouai", "ouep", "wi", "wiwi", "dako",
+             "так", "ага", "авжеж", "звісно", "звичайно", "да", "угу",
+             "نعم", "ايوه", "ايوة", "ايوا", "ايه", "اه", "اجل", "اكيد", "طبعا", "اي", "صح",
              "oo", "opo", "oho", "네", "예", "응", "맞아요", "हाँ", "हां", "जी", "haan", "haa",
-             "han", "ji", "ہاں", "جی", "હા", "હાં", "угу", "конечно")
-NO_WORDS = ("no", "nope", "nah", "not", "nie", "non", "ні", "нi", "нет", "ne", "لا",
-            "لأ", "مش", "hindi", "hinde", "di", "아니요", "아니오", "아니", "아뇨", "नहीं",
-            "नही", "ना", "nahi", "nahin", "nai", "نہیں", "نا", "ના", "નહીં", "нет")
-YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好")
+             "han", "ji", "ہاں", "جی", "હા", "હાં", "конечно")
+NO_WORDS = ("no", "nope", "nop", "nah", "naa", "not", "nel", "nelson", "nanay", "nones",
+            "negativo", "nie", "niet", "non", "ні", "нi", "нема", "немає", "нет", "ne",
+            "لا", "لأ", "مش", "كلا", "ابدا", "hindi", "hinde", "di", "아니요", "아니오", "아니", "아뇨",
+            "नहीं", "नही", "ना", "nahi", "nahin", "nai", "نہیں", "نا", "ના", "નહીં")
+YES_PREFIXES_ZH = ("是", "对", "有", "嗯", "好", "可以")
 NO_PREFIXES_ZH = ("不是", "不", "没有", "没")
 
 TYPED_NAMES = {code: tuple(dict.fromkeys(normalise(n) for n in names))

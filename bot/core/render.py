@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import os
+import datetime as dt
 import re
 from typing import Callable, Mapping
 
 from bot.core.content import Content
-from bot.core.dialogue import HUMAN_PAYLOAD, MENU_PAYLOAD, Dialogue, Item
+from bot.core.dialogue import Dialogue, Item
 from babel.numbers import format_decimal
 
 from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, isolate, reviewed_keys
 from bot.core.languages import NATIVE_NAMES
+from bot.core.lines import line_open_now
 from bot.core.messages import Button, OutboundMessage
 
 HOURS_WORDS = {"always": "ui.hours_always", "all_day": "ui.hours_all_day",
                "closed": "ui.hours_closed", "unconfirmed": "ui.hours_unconfirmed"}
 DIRECTORY_LINE = "ui.directory_line"
+# {line_now} in any text: the one confirmed line open at this hour, with its languages.
+LINE_NOW = "line_now"
+LINE_NOW_KEY, NO_LINE_NOW_KEY = "urgent.line_now", "urgent.no_line_now"
 
 
 TRANSLATION_PENDING = "ui.translation_pending"
@@ -87,6 +92,8 @@ class Renderer:
             raise ValueError(f"publish mode {self.publish!r}: use {' or '.join(PUBLISH_MODES)}")
         self._fields_cache: dict[str, dict[str, str]] = {}
         self._reviewed: dict[str, frozenset[str]] = {}
+        # What "now" is for {line_now}; the engine points it at its own clock.
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
 
     def reload(self) -> None:
         """Re-read the compiled catalogs (a translator ran `kyr i18n compile`)."""
@@ -151,10 +158,22 @@ class Renderer:
         if isolated and lang.split("_")[0] in RTL_LANGUAGES and translated != source:
             translated = isolate_latin(translated)
         fields = self._fields(lang) | extra
+        if f"{{{LINE_NOW}}}" in translated or f"{{{LINE_NOW}}}" in source:
+            fields = fields | {LINE_NOW: self.line_now(lang)}
         try:
             return fill(translated, fields)
         except (KeyError, ValueError):
             return fill(source, fields)
+
+    def line_now(self, lang: str) -> str:
+        """'Call X now: +1 ... Open now, in English, Español.', or the words for none open."""
+        contact = line_open_now(self.content, self.clock())
+        if contact is None:
+            return self.text(lang, NO_LINE_NOW_KEY)
+        view = self._views(lang)[contact.id]
+        names = ", ".join(NATIVE_NAMES.get(code, code) for code in contact.languages)
+        return self.text(lang, LINE_NOW_KEY, line_name=view.name, line_phone=view.phone,
+                         line_languages=names or view.name)
 
     def label(self, lang: str, key: str) -> str:
         """Button labels: short, one direction, and isolates would eat the 20-character limit."""
@@ -217,6 +236,9 @@ class Renderer:
         if kind == "fallback":
             return OutboundMessage(self.text(lang, item.get("key", "ui.fallback")), buttons, lang,
                                    flow_id, step_id)
+        if kind == "danger":  # said at once, with the buttons of where the resident was
+            return OutboundMessage(self.text(lang, item["key"]), buttons, lang, "system",
+                                   item["key"].replace(".", "_"), "handoff", item.get("topic"), True)
         text = self.text(lang, step.say)
         if step.directory:
             listing = self.directory(lang, step.directory)
@@ -231,8 +253,7 @@ class Renderer:
         text = "\n\n".join(dict.fromkeys([
             self.text(other, "ui.switch_language_prompt", language=name),
             self.text(lang, "ui.switch_language_prompt", language=name)]))
-        buttons = [Button(name, f"/lang {other}"),
-                   Button(NATIVE_NAMES.get(lang, lang), f"/lang {lang}"),
-                   Button(self.label(lang, "ui.main_menu"), MENU_PAYLOAD),
-                   Button(self.label(lang, "ui.talk_to_person"), HUMAN_PAYLOAD)]
+        # The same buttons the dialogue numbers when the answer is typed ("1", "Español").
+        buttons = [Button(spec.label if spec.literal else self.label(lang, spec.label), spec.payload)
+                   for spec in self.dialogue.ask_language_buttons(lang, other)]
         return OutboundMessage(text, tuple(buttons), lang, "system", "switch_language")

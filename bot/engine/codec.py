@@ -32,6 +32,9 @@ MAX_HINT = 20
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")  # "es", "zh_Hans"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+# Rasa reads any text that starts with "/" once stripped as its own intent syntax; "/ /x",
+# "//x", " \u3000/x" all do. Typed text loses every leading slash and space before NLU.
+_RASA_PREFIX = re.compile(r"^[\s/]+")
 
 Detect = Callable[[str], tuple["str | None", float]]
 WordCount = Callable[[str], int]
@@ -98,7 +101,7 @@ def encode(inbound: InboundMessage, detect: Detect | None = None,
         if command is not None:
             parse_data = command_data(text, *command)
         else:
-            text = text.lstrip("/").strip()
+            text = _RASA_PREFIX.sub("", text)
             if not text:  # an empty line: nothing to understand, say so kindly
                 parse_data = {"intent": {"name": FALLBACK_INTENT, "confidence": 1.0},
                               "entities": [], "text": ""}

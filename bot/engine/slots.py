@@ -28,6 +28,7 @@ def state_from(value: Optional[Dict[str, Any]]) -> State:
         started=bool(value.get("started")),
         return_to=(back[0], back[1]) if isinstance(back, list) and len(back) == 2 else None,
         trail=tuple(str(s) for s in value.get("trail") or ()),
+        asking=str(value["asking"]) if value.get("asking") else None,
     )
 
 
@@ -40,4 +41,5 @@ def state_value(state: State) -> Dict[str, Any]:
         "started": state.started,
         "return_to": list(state.return_to) if state.return_to else None,
         "trail": list(state.trail),
+        "asking": state.asking,
     }

@@ -157,6 +157,27 @@ class TicketService:
         with self.engine.connect() as connection:
             return [(k, a) for k, a in connection.execute(query)]
 
+    def staff_wrote(self, ticket_id: int) -> bool:
+        """Whether a staff member has written to the resident: from then on a person is
+        talking, and the bot steps back for free text."""
+        query = sa.select(ticket_messages.c.id).where(
+            ticket_messages.c.ticket_id == ticket_id, ticket_messages.c.kind == REPLY).limit(1)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
+    def last_notice(self, ticket_id: int, kind: str) -> Optional[dt.datetime]:
+        """When the bot last told the resident something of this kind (a receipt), if ever."""
+        query = sa.select(sa.func.max(ticket_events.c.at)).where(
+            ticket_events.c.ticket_id == ticket_id, ticket_events.c.kind == kind)
+        with self.engine.connect() as connection:
+            at = connection.execute(query).scalar()
+        return as_utc(at) if at is not None else None
+
+    def noticed(self, ticket_id: int, kind: str) -> None:
+        """Record that the bot told the resident something of this kind (no text kept)."""
+        with self.engine.begin() as connection:
+            self._event(connection, ticket_id, kind, "bot")
+
     def version(self) -> int:
         """Grows with every change to any ticket or transcript: the console's live cue."""
         with self.engine.connect() as connection:

@@ -46,7 +46,7 @@ def test_shipped_catalogs_pass_and_all_languages_go_live() -> None:
 
 
 def test_placeholder_mismatch_long_button_and_broken_po(project_copy: Path) -> None:
-    edit_po(project_copy, "es", "talk_to_person.hotline",
+    edit_po(project_copy, "es", "ice_at_door.prepare",
             lambda s: s.replace("{icirr_hotline.phone}", "{icirr_hotline.fone}"))
     edit_po(project_copy, "pl", "ui.yes", lambda s: "Tak, oczywiście, na pewno tak")
     found = errors(project_copy)
@@ -146,7 +146,7 @@ def test_translation_is_live_within_two_seconds_of_compile(trained, tmp_path: Pa
         titles = compile_and_titles()
         assert "Menú inicial" in titles, titles
         # A broken catalog compiled while running is not loaded: the good one stays live.
-        edit_po(home, "es", "talk_to_person.hotline",
+        edit_po(home, "es", "ice_at_door.prepare",
                 lambda s: s.replace("{icirr_hotline.phone}", "{icirr_hotline.fone}"))
         edit_po(home, "es", "ui.main_menu", lambda s: "Menú roto")
         titles = compile_and_titles()

@@ -61,8 +61,9 @@ def test_script_mode_persists_across_restarts_and_survives_bad_lines(trained, tm
     ana = [m for m in second if m["user"] == "ana"]
     steps = [m["step"] for m in ana]
     assert ana[0]["flow"] == "ice_at_door" and "ask_signed" in steps
-    # Agents at the door now: a ticket for the hotline opened, and she is told where she stands.
-    assert steps[-2:] == ["handoff_status", "handoff_privacy"]
+    # Agents at the door now: what to do, where she stands with the hotline, the question.
+    assert steps == ["at_door", "handoff_urgent", "ask_signed"]
+    assert ana[-1]["buttons"][-1]["payload"] == "/stop"
     local = [m for m in second if m["user"] == "local"]
     assert local, "invalid input still gets an answer"
 

@@ -84,7 +84,7 @@ async def test_start_registers_commands_per_language_and_webhook(channel, api: F
 async def test_spanish_text_gets_spanish_guidance_with_buttons(channel, api: FakeBotAPI, services: Services) -> None:  # type: ignore[no-untyped-def]
     data = unique(fixture("text_es"), "text_es")
     await channel.process(data)
-    sent = await api.wait_for("sendMessage", 3)
+    sent = await api.wait_for("sendMessage", 2)  # greeting, the question (the disclaimer follows it)
     chat = data["message"]["chat"]["id"]
     assert {int(m["chat_id"]) for m in sent} == {chat}
     assert sent[0]["text"] == services.renderer.text("es", "ui.greeting")
@@ -138,7 +138,7 @@ async def test_group_answered_once_with_a_private_link(channel, api: FakeBotAPI,
 async def test_duplicates_and_edits_are_not_answered_twice(channel, api: FakeBotAPI) -> None:  # type: ignore[no-untyped-def]
     data = unique(fixture("text_es"), "dupe")
     await channel.process(data)
-    count = len(await api.wait_for("sendMessage", 3))
+    count = len(await api.wait_for("sendMessage", 2))
     await channel.process(data)  # the same update_id again
     edited = unique(fixture("edited_message"), "dupe")
     await channel.process(edited)
@@ -185,7 +185,7 @@ async def test_kyr_serve_polls_telegram_and_answers(trained, api: FakeBotAPI, tm
         assert health == {"ok": True, "channels": ["telegram"]}
         await api.wait_for("deleteWebhook")
         await api.updates.put(unique(fixture("text_es"), "serve"))
-        sent = await api.wait_for("sendMessage", 3, timeout=30)
+        sent = await api.wait_for("sendMessage", 2, timeout=30)
         assert sent[0]["text"].startswith("Hola")
     finally:
         process.terminate()
@@ -223,7 +223,7 @@ async def test_webhook_rejects_a_wrong_secret_and_accepts_the_right_one(trained,
         await asyncio.sleep(0.5)
         assert api.of("sendMessage") == []
         assert await asyncio.to_thread(post, secret) == 200
-        sent = await api.wait_for("sendMessage", 3, timeout=30)
+        sent = await api.wait_for("sendMessage", 2, timeout=30)
         assert sent[0]["text"].startswith("Hola")
     finally:
         process.terminate()

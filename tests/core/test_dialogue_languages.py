@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core.dialogue import Dialogue, State, UserTurn
 from bot.core.flows import require_flows
 from bot.core.languages import NATIVE_NAMES
@@ -27,8 +29,29 @@ def test_three_confident_words_switch_and_answer() -> None:
 def test_two_confident_words_ask_in_both_and_keep_the_place() -> None:
     state, items = dialogue().respond(AT_DOOR, UserTurn(intent="legal_help", text="x",
                                                         detected="pl", detected_p=0.95, words=2))
-    assert state == AT_DOOR
+    assert state == replace(AT_DOOR, asking="pl")  # the same place; the question is remembered
     assert items == [{"kind": "ask_language", "lang": "pl", "flow": "ice_at_door", "step": "ask_now"}]
+
+
+def test_digits_at_the_language_question_answer_it_not_the_step_below() -> None:
+    d = dialogue()
+    asked, _ = d.respond(AT_DOOR, UserTurn(intent="legal_help", text="x", detected="pl",
+                                           detected_p=0.95, words=2))
+    state, items = d.respond(asked, UserTurn(intent="nlu_fallback", text="1"))
+    assert state.lang == "pl" and state.asking is None
+    assert items[-1] == {"kind": "step", "flow": "ice_at_door", "step": "ask_now"}
+    state, _ = d.respond(asked, UserTurn(intent="nlu_fallback", text="2"))
+    assert state.lang == "en" and (state.flow, state.step) == ("ice_at_door", "ask_now")
+
+
+def test_after_the_picker_the_step_answers_typed_words_again() -> None:
+    d = dialogue()
+    picking, _ = d.respond(AT_DOOR, UserTurn(intent="kyr_command", command="lang"))
+    back, items = d.respond(picking, UserTurn(intent="kyr_command", command="lang", argument="es"))
+    assert (back.flow, back.step, back.lang) == ("ice_at_door", "ask_now", "es")
+    # "1" is the step's first button now, not the picker's first language.
+    state, items = d.respond(back, UserTurn(intent="nlu_fallback", text="1"))
+    assert state.lang == "es" and items[-1]["step"] == "ask_signed"
 
 
 def test_one_word_or_unsure_or_out_of_scope_changes_nothing() -> None:

@@ -41,7 +41,7 @@ def test_translation_by_key_with_english_fallback(tmp_path: Path) -> None:
     content = require_content(PROJECT_ROOT / "content")
     compile_catalog(tmp_path, "es", {
         ("ui.fallback", content.text("ui.fallback")): "Perdón, no entendí.",
-        ("talk_to_person.hotline", content.text("talk_to_person.hotline")):
+        ("ice_at_door.prepare", content.text("ice_at_door.prepare")):
             "Llame a {icirr_hotline.name} al {icirr_hotline.phone}.",
     })
     r = renderer(tmp_path, ("en", "es"))
@@ -50,7 +50,7 @@ def test_translation_by_key_with_english_fallback(tmp_path: Path) -> None:
     # draft, the greeting says once that drafts are shown (KYR_PUBLISH=drafts, the default).
     assert r.text("es", "ui.greeting") == (content.text("ui.greeting") + "\n\n"
                                           + content.text("ui.drafts_notice"))
-    assert "+1 855-435-7693" in r.text("es", "talk_to_person.hotline")
+    assert "+1 855-435-7693" in r.text("es", "ice_at_door.prepare")
     assert r.text("en", "ui.fallback") == content.text("ui.fallback")
 
 
@@ -64,10 +64,10 @@ def test_a_stale_translation_is_not_used(tmp_path: Path) -> None:
 def test_broken_placeholder_in_a_translation_falls_back(tmp_path: Path) -> None:
     content = require_content(PROJECT_ROOT / "content")
     compile_catalog(tmp_path, "es", {
-        ("talk_to_person.hotline", content.text("talk_to_person.hotline")): "Llame {nadie.phone}",
+        ("ice_at_door.prepare", content.text("ice_at_door.prepare")): "Llame {nadie.phone}",
     })
     r = renderer(tmp_path, ("en", "es"))
-    assert "+1 855-435-7693" in r.text("es", "talk_to_person.hotline")
+    assert "+1 855-435-7693" in r.text("es", "ice_at_door.prepare")
 
 
 def test_hours_follow_the_locale() -> None:

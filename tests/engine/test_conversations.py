@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 import pytest
@@ -34,6 +35,15 @@ def assert_well_formed(reply, flows: dict[str, Flow]) -> None:  # type: ignore[n
         assert len(message.text) <= 4096
         assert all(len(b.title) <= 20 for b in message.buttons), message.buttons
     steps = [m.step for m in reply]
+    if "handoff_urgent" in steps:  # someone in danger: the answer, one status, the question
+        at = steps.index("handoff_urgent")
+        assert at <= 1 and reply[-1].buttons[-1].payload == "/stop"  # "Stop waiting" numbered last
+        last = dataclasses.replace(reply[-1], buttons=reply[-1].buttons[:-1])
+        if at == len(reply) - 1:  # the answer's own buttons moved under the status: as if
+            answer = reply[at - 1]  # the answer still carried them
+            reply = reply[:at - 1] + [dataclasses.replace(answer, buttons=last.buttons)]
+        else:
+            reply = reply[:at] + reply[at + 1:-1] + [last]
     if "handoff_status" in steps:  # a ticket opened: the place in line, then a way to stop
         tail = reply[steps.index("handoff_status"):]
         assert [m.step for m in tail] == ["handoff_status", "handoff_privacy"]
@@ -116,7 +126,8 @@ async def test_branches_lead_to_different_advice(bot: TestBot) -> None:
     await bot.press("Agents at my door")
     await bot.press("Yes")
     signed = await bot.press_payload("ice_at_door:ask_signed>judicial")
-    await bot.say("/menu")
+    await bot.say("/menu")  # waiting for a person: the menu asks first
+    await bot.press("Stop waiting")
     await bot.press("Agents at my door")
     await bot.press("Yes")
     unsigned = await bot.press_payload("ice_at_door:ask_signed>administrative")
@@ -149,12 +160,23 @@ async def test_out_of_scope_is_not_guessed_into_a_rights_flow(bot: TestBot) -> N
 
 async def test_disclaimer_once_per_conversation(bot: TestBot) -> None:
     await bot.say("/menu")
-    first = await bot.press("Agents at my door")
+    question = await bot.press("Agents at my door")  # a question, not yet a rights text
+    first = await bot.press("No")  # the first rights text: the disclaimer goes with it
     second = await bot.say("/menu")
     third = await bot.press("Stopped in public")
-    notices = [m.step for m in first + second + third if m.step == "disclaimer"]
+    fourth = await bot.press("No")
+    notices = [m.step for m in question + first + second + third + fourth if m.step == "disclaimer"]
     assert notices == ["disclaimer"]
     assert "not legal advice" in first[0].text
+
+
+async def test_the_first_answer_to_danger_comes_before_the_disclaimer(bot: TestBot) -> None:
+    await bot.say("/menu")
+    await bot.press("Agents at my door")
+    urgent = await bot.press("Yes")
+    assert [m.step for m in urgent] == ["at_door", "handoff_urgent", "ask_signed"]
+    after = await bot.press("No")
+    assert [m.step for m in after] == ["disclaimer", "administrative"]  # it follows
 
 
 @pytest.mark.parametrize("command,flow", [

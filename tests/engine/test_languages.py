@@ -32,12 +32,14 @@ async def test_a_full_flow_in_every_language(services: Services, bot: TestBot, l
     assert all(m.lang == lang for m in menu)
     assert menu[-1].text == t("main_menu.prompt")
     door = await bot.press(t("ice_at_door.title"))
-    assert [m.step for m in door] == ["disclaimer", "ask_now"]
-    assert door[0].text == t("ui.disclaimer") and door[-1].text == t("ice_at_door.ask_now")
+    assert [m.step for m in door] == ["ask_now"]  # a question: the disclaimer waits
+    assert door[-1].text == t("ice_at_door.ask_now")
     at_door = await bot.press(t("ui.yes"))
-    # Agents are there now: the hotline is alerted (place in line, what not to share).
-    assert [m.step for m in at_door] == ["at_door", "ask_signed", "handoff_status", "handoff_privacy"]
+    # Agents are there now: what to do first, one status line, then the question.
+    assert [m.step for m in at_door] == ["at_door", "handoff_urgent", "ask_signed"]
     refused = await bot.press(t("ui.no"))
+    assert [m.step for m in refused] == ["disclaimer", "administrative"]
+    assert refused[0].text == t("ui.disclaimer")
     assert refused[-1].step == "administrative" and refused[-1].text == t("ice_at_door.administrative")
     more = await bot.press(t("ui.next"))
     assert more[-1].step == "more" and t("ice_at_door.more") in more[-1].text
@@ -110,8 +112,9 @@ async def test_typed_language_requests_switch_directly(bot: TestBot, text: str, 
 
 async def test_arabic_isolates_numbers_and_latin_names(services: Services, bot: TestBot) -> None:
     await bot.say("/lang ar")
-    reply = await bot.say("/human")
-    text = next(m.text for m in reply if m.step == "hotline")
+    await bot.press_payload("main_menu:menu>@ice_at_door")
+    reply = await bot.press_payload("ice_at_door:ask_now>prepare")
+    text = next(m.text for m in reply if m.step == "prepare")
     assert f"{LRI}+1 855-435-7693" in text
     assert "ICIRR" in text and text.count(LRI) >= 2
 

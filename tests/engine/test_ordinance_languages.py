@@ -269,26 +269,24 @@ async def test_typed_answers_to_a_question(bot: TestBot, lang: str, typed: str, 
 
 
 @pytest.mark.parametrize("lang", NEW)
-async def test_the_hotline_may_answer_in_english_or_spanish(services: Services, bot: TestBot,
-                                                           lang: str) -> None:
+async def test_the_hotline_may_answer_in_english_or_spanish(bot: TestBot, lang: str) -> None:
     await bot.say(f"/lang {lang}")
     reply = await bot.say("/human")
-    privacy = next(m for m in reply if m.step == "handoff_privacy")
-    notice = services.renderer.text(lang, "handoff.language_notice")
-    assert notice != services.renderer.content.text("handoff.language_notice")  # translated
-    assert privacy.text.startswith(notice) and privacy.lang == lang
-    assert len(privacy.text) <= 1024 and len(privacy.text.split("\n\n")) <= 3
+    status = next(m for m in reply if m.step == "handoff_status")
+    # "The hotline team answers in English, Español. You can still write in <language>"
+    assert NATIVE_NAMES[lang] in status.text and NATIVE_NAMES["es"] in status.text
+    assert status.lang == lang
     await bot.say("/stop")
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-async def test_no_language_notice_where_the_hotline_speaks_the_language(services: Services,
-                                                                       bot: TestBot,
+async def test_no_language_notice_where_the_hotline_speaks_the_language(bot: TestBot,
                                                                        lang: str) -> None:
     await bot.say(f"/lang {lang}")
     reply = await bot.say("/human")
-    privacy = next(m for m in reply if m.step == "handoff_privacy")
-    assert privacy.text == services.renderer.text(lang, "handoff.privacy")
+    status = next(m for m in reply if m.step == "handoff_status")
+    others = [NATIVE_NAMES[code] for code in NEW]
+    assert not any(name in status.text for name in others)
     await bot.say("/stop")
 
 

@@ -94,13 +94,20 @@ class TerminalChannel(Channel):
 
     def __init__(self, out: IO[str] = sys.stdout) -> None:
         self.out = out
-        self.last_buttons: list[tuple[str, str]] = []
+        self.last_buttons: list[tuple[str, str]] = []  # every button of the last reply, numbered
+        self._fresh = True
+
+    def begin_reply(self) -> None:
+        """A new reply: its buttons replace the last reply's, numbered from 1 across all of
+        its messages (the step's answers first, then "Stop waiting")."""
+        self._fresh = True
 
     async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
-        self.out.write("\n" + numbered_text(message) + "\n")
+        if message.buttons and self._fresh:
+            self.last_buttons, self._fresh = [], False
+        self.out.write("\n" + numbered_text(message, len(self.last_buttons) + 1) + "\n")
         self.out.flush()
-        if message.buttons:
-            self.last_buttons = [(b.title, b.payload) for b in message.buttons]
+        self.last_buttons += [(b.title, b.payload) for b in message.buttons]
         return SENT
 
     def to_inbound(self, user: str, typed: str) -> InboundMessage:
@@ -131,6 +138,7 @@ async def run_terminal(conversation: Conversation, lang: Optional[str], user: st
                 out.write("\n")
                 return
             replies = await conversation.handle(channel.to_inbound(user, typed.rstrip("\n")))
+            channel.begin_reply()
             if not replies:  # a ticket is open: the line went to the hotline's transcript
                 out.write("\n(kept for the hotline staff; in the terminal no one can answer. "
                           "/stop ends the wait)\n")

@@ -1,0 +1,118 @@
+"""Danger in a resident's own words, in any live language, typos included.
+
+"estan rompiendo la puerta", "they are taking him", "someone is hurt": the bot must answer
+these at once, in any state (also while a ticket waits), with 911 for danger to life and
+the hotline line that is open now. The words are content (`danger.words_*` in
+content/danger.yml, comma-separated, translated through the catalogs), so editors and
+translators extend them without a developer; this module only matches them.
+
+Matching is deliberately forgiving: a phrase matches when its words appear in order in the
+message, each word equal or within one typo (two for long words), with at most two other
+words between them ("they are breaking down the door"). Chinese, written without spaces,
+is matched as a substring. A false alarm costs one short urgent message; a missed one can
+cost a life, so the lexicon errs on the side of answering.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from bot.core.i18n import normalise
+
+LIFE = "life"  # someone hurt, a weapon, cannot breathe: 911 first
+NOW = "now"  # agents forcing their way in, someone being taken: what to do, the line open now
+KINDS = (LIFE, NOW)  # checked in this order: danger to life wins
+KEYS = {LIFE: "danger.words_life", NOW: "danger.words_now"}
+MAX_GAP = 2  # other words allowed between two words of a phrase
+_SEPARATORS = re.compile(r"[,;\n\u3001\u060c\uff0c\uff1b]")  # , ; newline 、 ، ， ；
+
+
+def has_han(text: str) -> bool:
+    return any("\u3400" <= c <= "\u9fff" for c in text)
+
+
+def split_phrases(text: str) -> list[str]:
+    """'my son, mi hijo; him' -> ['my son', 'mi hijo', 'him'], normalised, empty ones dropped."""
+    return [p for p in (normalise(part) for part in _SEPARATORS.split(text)) if p]
+
+
+def typo_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count one), or limit+1 once above it."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def word_matches(wanted: str, typed: str) -> bool:
+    """Equal, or a typo away: short words (under 4 letters) must be exact."""
+    if wanted == typed:
+        return True
+    if len(wanted) < 4:
+        return False
+    limit = 2 if len(wanted) >= 8 else 1
+    return typo_distance(wanted, typed, limit) <= limit
+
+
+def phrase_in(phrase: str, words: list[str], joined: str) -> bool:
+    """Whether a normalised phrase occurs in a message's normalised words (see module doc)."""
+    if has_han(phrase):
+        return phrase.replace(" ", "") in joined
+    wanted = phrase.split()
+    if len(wanted) == 1 and len(wanted[0]) < 8:  # one word alone: "shot" is not "shop",
+        return wanted[0] in words  # "saigne" is not "signe", "senyen" is not "genyen"
+    for start, word in enumerate(words):
+        if not word_matches(wanted[0], word):
+            continue
+        at, ok = start, True
+        for part in wanted[1:]:
+            window = words[at + 1: at + 2 + MAX_GAP]
+            hit = next((k for k, w in enumerate(window) if word_matches(part, w)), None)
+            if hit is None:
+                ok = False
+                break
+            at += 1 + hit
+        if ok:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The danger phrases of one language, by kind."""
+
+    phrases: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_texts(cls, texts: dict[str, str]) -> "Lexicon":
+        """{kind: 'comma, separated, phrases'} as the catalogs give them."""
+        return cls({kind: tuple(split_phrases(text)) for kind, text in texts.items()})
+
+
+def detect(lexicons: Iterable[Lexicon], text: str) -> str | None:
+    """LIFE, NOW or None for a message, trying every language's lexicon."""
+    normalised = normalise(text)
+    if not normalised:
+        return None
+    words = normalised.split()
+    joined = normalised.replace(" ", "")
+    found: set[str] = set()
+    for lexicon in lexicons:
+        for kind in KINDS:
+            if kind not in found and any(phrase_in(p, words, joined)
+                                         for p in lexicon.phrases.get(kind, ())):
+                found.add(kind)
+    return next((kind for kind in KINDS if kind in found), None)
