@@ -17,7 +17,7 @@ from bot.core.messages import InboundMessage, OutboundMessage
 from bot.core.render import Renderer
 from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
-from bot.handoff.tickets import RESIDENT, SYSTEM, Ticket, TicketService
+from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketService
 from bot.app.residents import TICKET, Residents
 from bot.storage.db import utc_now
 from bot.storage.offload import off_loop
@@ -110,8 +110,9 @@ class ConversationService:
         raw = clean_text(inbound.payload if inbound.payload is not None else inbound.text or "")
         command = parse_command(raw)
         if command is None and inbound.payload is not None:  # a rights-script button
-            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
-                           f"The resident tapped a button: {raw[:80]}", resident_acted=True)
+            # The payload, not words: the console shows the button's words and the answer.
+            await off_loop(self.tickets.add_message, ticket.id, RESIDENT, BUTTON, raw[:80],
+                           resident_acted=True)
             return None
         if command is None:
             return await self._typed_while_waiting(ticket, inbound, raw)
