@@ -297,7 +297,8 @@ async def test_expiry_warns_then_login_returns_to_the_ticket_with_the_draft(
         await log_in(page, server, "ines-expiry")
         await page.goto(f"{server}/staff/tickets/{ticket_id}")
         await page.click("#claim")
-        await page.fill("#reply-text", "Ya casi termino de escribir")
+        async with page.expect_response("**/staff/keepalive"):  # typing is activity: it lands first
+            await page.fill("#reply-text", "Ya casi termino de escribir")
         idle_for(IDLE_MINUTES - 3)  # three minutes left: the page warns
         await resident.say("sigo aquí")  # any change: the page hears how long is left
         await expect(page.locator("#expiry")).to_be_visible(timeout=15_000)
