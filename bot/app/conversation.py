@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Callable
+from typing import Callable
+
+import sqlalchemy as sa
 
 from bot.core.dialogue import HUMAN_FLOW, parse_command
 from bot.core.handoff import (STOP_PAYLOAD, Place, arrange_urgent, hotline_languages, hotline_open,
@@ -22,7 +24,8 @@ from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
 from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
-from bot.handoff.tickets import RESIDENT, SYSTEM, Ticket, TicketService
+from bot.handoff.staff import StaffDirectory
+from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketService
 from bot.app.residents import TICKET, Residents
 from bot.storage.db import utc_now
 from bot.storage.offload import off_loop
@@ -35,24 +38,14 @@ RECEIPT_EVERY = dt.timedelta(minutes=5)  # "the hotline sees your messages", at 
 RECEIPT, QUIET = "receipt", "quiet"  # ticket events: the bot told the resident so (no text)
 
 
-def staff_presence(db: Any) -> Callable[[], set[str] | None]:
+def staff_presence(db: sa.engine.Engine) -> Callable[[], set[str] | None]:
     """The console's "on shift" presence as the languages staff answer in now, or None
-    when it is not known: no console accounts (the terminal, a test), or a console
-    without presence. Read at each ticket, never cached: a volunteer answering at 1 am
-    counts, and one who went off shift at 10 pm does not."""
-    directory: list[Any] = []
+    when it is not known (no console accounts: the terminal, a test). Read at each ticket,
+    never cached: a volunteer answering at 1 am counts, one who went off at 10 pm does not."""
+    staff = StaffDirectory(db)
 
     def languages() -> set[str] | None:
-        from bot.handoff.staff import StaffDirectory
-
-        if not hasattr(StaffDirectory, "on_shift_languages"):
-            return None
-        if not directory:
-            directory.append(StaffDirectory(db))
-        staff = directory[0]
-        if not staff.names():
-            return None
-        return set(staff.on_shift_languages())
+        return staff.on_shift_languages() if staff.names() else None
 
     return languages
 
@@ -186,8 +179,9 @@ class ConversationService:
         raw = clean_text(inbound.payload if inbound.payload is not None else inbound.text or "")
         command = parse_command(raw)
         if command is None and inbound.payload is not None:  # a rights-script button
-            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
-                           f"The resident tapped a button: {raw[:80]}", resident_acted=True)
+            # The payload, not words: the console shows the button's words and the answer.
+            await off_loop(self.tickets.add_message, ticket.id, RESIDENT, BUTTON, raw[:80],
+                           resident_acted=True)
             return None
         if command is None:
             return await self._typed_while_waiting(ticket, inbound, raw)

@@ -67,8 +67,11 @@ class Relay:
                 return result.reason or result.outcome.value
         return None
 
-    async def reply(self, ticket_id: int, staff: str, text: str) -> tuple[int, Optional[str]]:
-        """Send a staff reply; returns the transcript line and why it was not delivered."""
+    async def reply(self, ticket_id: int, staff: str, text: str,
+                    outgoing: Optional[str] = None) -> tuple[int, Optional[str]]:
+        """Send a staff reply; returns the transcript line and why it was not delivered.
+        `outgoing`: the text as set for the resident's screen (bot.handoff.replies), when
+        it differs from what staff typed (which the transcript keeps)."""
         text = text.strip()[:MAX_REPLY]
         if not text:
             raise TicketError("the reply is empty")
@@ -76,7 +79,7 @@ class Relay:
         if ticket.status != CLAIMED or ticket.assignee != staff:
             raise TicketError(f"ticket {ticket_id} is not claimed by you: claim it first")
         message_id = await off_loop(self.tickets.add_message, ticket_id, f"staff:{staff}", REPLY, text)
-        reason = await self._deliver(ticket, [OutboundMessage(text, lang=ticket.language,
+        reason = await self._deliver(ticket, [OutboundMessage(outgoing or text, lang=ticket.language,
                                                               flow="system", step="staff_reply")])
         await off_loop(self.tickets.delivered, message_id, reason is None, reason)
         return message_id, reason

@@ -71,7 +71,7 @@ TYPED_NAMES = {
 # "no c", "nie jestem pewna", "مش متأكد" all start like a no); Latin phrases match as whole
 # words, the others anywhere in the text. Then YES_PHRASES ("no tak" is Polish for yes),
 # then the first word, or the first characters for Chinese ("不是" answers no).
-NOT_SURE = (
+NOT_SURE: tuple[str, ...] = (
     # English
     "not sure", "dont know", "don t know", "do not know", "idk", "maybe", "dunno", "no idea",
     "unsure", "not certain", "no clue", "dont understand", "don t understand", "perhaps",
@@ -111,7 +111,7 @@ NOT_SURE = (
     "ખાતરી નથી", "khabar nathi", "khabar nai",
 )
 YES_PHRASES = ("no tak", "no pewnie", "no jasne", "of course", "por supuesto", "bien sur")
-YES_WORDS = ("yes", "yeah", "yea", "yep", "yup", "ya", "yah", "yess", "yesss", "ye",
+YES_WORDS: tuple[str, ...] = ("yes", "yeah", "yea", "yep", "yup", "ya", "yah", "yess", "yesss", "ye",
              "sure", "correct", "right", "si", "sii", "siii", "sip", "simon", "aja",
              "claro", "cierto", "afirmativo", "tak", "jasne", "pewnie", "oczywiscie", "owszem",
              "oui", "ouais", "ouai", "ouep", "wi", "wiwi", "dako",
@@ -119,7 +119,7 @@ YES_WORDS = ("yes", "yeah", "yea", "yep", "yup", "ya", "yah", "yess", "yesss", "
              "نعم", "ايوه", "ايوة", "ايوا", "ايه", "اه", "اجل", "اكيد", "طبعا", "اي", "صح",
              "oo", "opo", "oho", "네", "예", "응", "맞아요", "हाँ", "हां", "जी", "haan", "haa",
              "han", "ji", "ہاں", "جی", "હા", "હાં", "конечно")
-NO_WORDS = ("no", "nope", "nop", "nah", "naa", "not", "nel", "nelson", "nanay", "nones",
+NO_WORDS: tuple[str, ...] = ("no", "nope", "nop", "nah", "naa", "not", "nel", "nelson", "nanay", "nones",
             "negativo", "nie", "niet", "non", "ні", "нi", "нема", "немає", "нет", "ne",
             "لا", "لأ", "مش", "كلا", "ابدا", "hindi", "hinde", "di", "아니요", "아니오", "아니", "아뇨",
             "नहीं", "नही", "ना", "nahi", "nahin", "nai", "نہیں", "نا", "ના", "નહીં")

@@ -26,18 +26,22 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.storage.schema import ticket_events, ticket_messages, tickets
+from bot.storage.schema import ticket_events, ticket_messages, ticket_reads, tickets
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"
 
 logger = logging.getLogger(__name__)
 
-# Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system.
-RESIDENT, REPLY, NOTE, SYSTEM = "resident", "reply", "note", "system"
+# Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system, or
+# button: a rights-script button the resident tapped, kept as its payload (a content
+# reference, not their words), so the console shows the button's words and the bot's answer.
+RESIDENT, REPLY, NOTE, SYSTEM, BUTTON = "resident", "reply", "note", "system", "button"
+FROM_RESIDENT = (RESIDENT, BUTTON)
+MAX_ID = 2**31 - 1  # the id columns are 32-bit: a larger number names no ticket
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 
-STATE_EVENTS = ("opened", "claimed", "transferred", "escalated", "closed")
+STATE_EVENTS = ("opened", "claimed", "transferred", "unclaimed", "escalated", "closed")
 FORGOTTEN = "forgotten"  # the resident key of a ticket past its retention
 
 
@@ -69,6 +73,15 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class InboxState:
+    """One ticket as one staff member sees it: resident lines not yet read by them, and
+    whether the resident spoke last (a reply is owed)."""
+
+    unread: int
+    needs_reply: bool
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     ticket_id: int
@@ -97,6 +110,8 @@ class TicketService:
     # ---- reading ----
 
     def get(self, ticket_id: int, connection: Optional[Connection] = None) -> Ticket:
+        if not 0 < ticket_id <= MAX_ID:  # 10**30 in a URL: not a ticket, not a driver overflow
+            raise TicketError(f"ticket {ticket_id} does not exist")
         query = sa.select(tickets).where(tickets.c.id == ticket_id)
         if connection is None:
             with self.engine.connect() as own:
@@ -178,6 +193,61 @@ class TicketService:
         with self.engine.begin() as connection:
             self._event(connection, ticket_id, kind, "bot")
 
+    def last_event(self, ticket_id: int, *kinds: str) -> Optional[tuple[str, str]]:
+        """(kind, actor) of the newest state change (or of the given kinds), or None."""
+        found = self.events(ticket_id, *kinds)
+        return found[-1] if found else None
+
+    def handed_to(self, staff: str) -> dict[int, str]:
+        """Tickets this person holds because a colleague passed them on: id -> who did."""
+        newest = sa.select(ticket_events.c.ticket_id, sa.func.max(ticket_events.c.id).label("id")).where(
+            ticket_events.c.kind.in_(("claimed", "transferred"))).group_by(
+            ticket_events.c.ticket_id).subquery()
+        query = sa.select(tickets.c.id, ticket_events.c.actor).select_from(
+            tickets.join(newest, newest.c.ticket_id == tickets.c.id).join(
+                ticket_events, ticket_events.c.id == newest.c.id)).where(
+            tickets.c.status == CLAIMED, tickets.c.assignee == staff,
+            ticket_events.c.kind == "transferred")
+        with self.engine.connect() as connection:
+            return {int(i): str(a).split(":", 1)[-1] for i, a in connection.execute(query)}
+
+    def inbox(self, staff: str, ids: list[int]) -> dict[int, InboxState]:
+        """Unread resident lines and owed replies for these tickets, as `staff` sees them."""
+        if not ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(
+                ticket_messages.c.ticket_id, ticket_messages.c.id, ticket_messages.c.kind).where(
+                ticket_messages.c.ticket_id.in_(ids),
+                ticket_messages.c.kind.in_(FROM_RESIDENT + (REPLY,))).order_by(ticket_messages.c.id)).all()
+            read = dict(connection.execute(sa.select(ticket_reads.c.ticket_id, ticket_reads.c.message_id).where(
+                ticket_reads.c.staff == staff, ticket_reads.c.ticket_id.in_(ids))).all())
+        unread: dict[int, int] = {i: 0 for i in ids}
+        last: dict[int, str] = {}
+        for ticket_id, message_id, kind in rows:
+            last[ticket_id] = kind
+            if kind in FROM_RESIDENT and message_id > read.get(ticket_id, 0):
+                unread[ticket_id] += 1
+        return {i: InboxState(unread[i], last.get(i) in FROM_RESIDENT) for i in ids}
+
+    def mark_read(self, staff: str, ticket_id: int) -> None:
+        """`staff` has seen the transcript up to its newest line."""
+        with self.engine.begin() as connection:
+            newest = connection.execute(sa.select(sa.func.max(ticket_messages.c.id)).where(
+                ticket_messages.c.ticket_id == ticket_id)).scalar()
+            if newest is None:
+                return
+            changed = connection.execute(sa.update(ticket_reads).where(
+                ticket_reads.c.staff == staff, ticket_reads.c.ticket_id == ticket_id).values(
+                message_id=newest)).rowcount
+            if not changed:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(sa.insert(ticket_reads).values(
+                            staff=staff, ticket_id=ticket_id, message_id=newest))
+                except sa.exc.IntegrityError:  # the ticket was erased meanwhile, or a race
+                    pass
+
     def version(self) -> int:
         """Grows with every change to any ticket or transcript: the console's live cue."""
         with self.engine.connect() as connection:
@@ -199,6 +269,11 @@ class TicketService:
             return None
 
     # ---- the one writer ----
+
+    def _line(self, connection: Connection, ticket_id: int, author: str, kind: str, text: str) -> None:
+        connection.execute(sa.insert(ticket_messages).values(
+            ticket_id=ticket_id, author=author, kind=kind, at=utc_now(),
+            sealed=self.fernet.encrypt(text.encode()).decode()))
 
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
         connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
@@ -243,7 +318,7 @@ class TicketService:
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
                 sealed=self.fernet.encrypt(text.encode()).decode(),
                 delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
-            if kind == RESIDENT or resident_acted:
+            if kind in FROM_RESIDENT or resident_acted:
                 connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
                     last_inbound_at=now))
             self._event(connection, ticket_id, kind, author)
@@ -299,6 +374,7 @@ class TicketService:
             ids = connection.execute(sa.select(tickets.c.id).where(
                 tickets.c.resident == resident)).scalars().all()
             if ids:
+                connection.execute(sa.delete(ticket_reads).where(ticket_reads.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(ticket_messages).where(ticket_messages.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(ticket_events).where(ticket_events.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(tickets).where(tickets.c.id.in_(ids)))
@@ -317,9 +393,11 @@ class TicketService:
             self._event(connection, ticket_id, "claimed", f"staff:{staff}")
         return self.get(ticket_id)
 
-    def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False) -> Ticket:
+    def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False,
+                 note: str = "") -> Ticket:
         """Staff pass on their claimed ticket; a supervisor may pass on anyone's, or give a
-        waiting ticket to someone (when the assignee went off shift, say)."""
+        waiting ticket to someone (when the assignee went off shift, say). The transcript
+        says who passed it to whom, with the sender's note, for the receiver to read first."""
         with self.engine.begin() as connection:
             condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == staff)
             if supervisor:
@@ -330,8 +408,44 @@ class TicketService:
                 claimed_at=sa.func.coalesce(tickets.c.claimed_at, utc_now()))).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
+            note = note.strip()[:1000]
+            self._line(connection, ticket_id, f"staff:{staff}", NOTE,
+                       f"Passed to {to_staff}." + (f" {note}" if note else ""))
             self._event(connection, ticket_id, "transferred", f"staff:{staff}")
         return self.get(ticket_id)
+
+    def unclaim(self, ticket_id: int, staff: str, supervisor: bool = False) -> Ticket:
+        """Back to the waiting queue, for anyone to take (the assignee, or a supervisor)."""
+        with self.engine.begin() as connection:
+            condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == staff)
+            if supervisor:
+                condition = tickets.c.status == CLAIMED
+            changed = connection.execute(sa.update(tickets).where(
+                tickets.c.id == ticket_id, condition).values(
+                assignee=None, status=OPEN, claimed_at=None)).rowcount
+            if changed != 1:
+                raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
+            self._event(connection, ticket_id, "unclaimed", f"staff:{staff}")
+        return self.get(ticket_id)
+
+    def held_by(self, staff: str) -> list[int]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(sa.select(tickets.c.id).where(
+                tickets.c.status == CLAIMED, tickets.c.assignee == staff).order_by(tickets.c.id)).scalars())
+
+    def hand_over(self, staff: str, to_staff: Optional[str], note: str = "") -> list[int]:
+        """End of a shift: every ticket `staff` holds goes to a colleague, or back to the queue."""
+        moved = []
+        for ticket_id in self.held_by(staff):
+            try:
+                if to_staff:
+                    self.transfer(ticket_id, staff, to_staff, note=note)
+                else:
+                    self.unclaim(ticket_id, staff)
+                moved.append(ticket_id)
+            except TicketError:  # closed or passed on meanwhile: nothing left to hand over
+                continue
+        return moved
 
     def close(self, ticket_id: int, actor: str, disposition: str, supervisor: bool = False) -> Ticket:
         """Staff close their claimed ticket, a supervisor any open one; the resident (actor

@@ -116,6 +116,16 @@ ticket_events = sa.Table(
     sqlite_autoincrement=True,  # the console's version (newest id) must never go back
 )
 
+# What each staff member has read of each ticket (the newest transcript line they saw):
+# the console's unread marks. Deleted with the ticket.
+ticket_reads = sa.Table(
+    "kyr_ticket_reads", metadata,
+    sa.Column("staff", sa.String(80), primary_key=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("message_id", sa.Integer, nullable=False),
+)
+
 
 # ---- staff (bot.handoff.staff) ----
 
@@ -126,6 +136,7 @@ staff_accounts = sa.Table(
     sa.Column("languages", sa.String(200), nullable=False, default=""),  # "es,pl"
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("console_language", sa.String(12), nullable=True),  # the console's texts; None: en
 )
 
 staff_sessions = sa.Table(
@@ -133,7 +144,17 @@ staff_sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("staff", sa.String(80), nullable=False, index=True),
     sa.Column("csrf", sa.String(64), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),  # the absolute limit
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True),  # the last thing they did
+)
+
+# Who is on shift: marked by the person, and only counted while a console page of theirs is
+# open (it checks in every minute). The bot asks this before saying a person is connected.
+staff_presence = sa.Table(
+    "kyr_staff_presence", metadata,
+    sa.Column("staff", sa.String(80), primary_key=True),
+    sa.Column("on_shift", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 login_failures = sa.Table(
@@ -148,6 +169,8 @@ audit_log = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("staff", sa.String(80), nullable=False),
     sa.Column("ticket_id", sa.Integer, nullable=False, index=True),
-    sa.Column("action", sa.String(30), nullable=False),  # "opened transcript"
+    sa.Column("action", sa.String(30), nullable=False),  # bot.handoff.staff.ACTIONS
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.String(120), nullable=True),  # "to luis", a disposition
+    sa.Column("visit", sa.String(16), nullable=True),  # which login session (hash prefix)
 )

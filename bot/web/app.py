@@ -117,7 +117,7 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
             lines += [f'kyr_untranslated_shown{{lang="{lang}"}} {n}' for lang, n in fallbacks.items()]
         return PlainTextResponse("\n".join(lines) + "\n")
 
-    console = Console(live)
+    console = Console(live, environment)
     app = Starlette(routes=[
         *console.routes(),
         Route("/healthz", healthz),
@@ -131,5 +131,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     # Rasa holds websockets at 10.4; uvicorn's default websocket stack needs a newer one.
+    # proxy_headers off: the console decides whose X-Forwarded-For to believe
+    # (KYR_TRUSTED_PROXIES), not uvicorn's default of trusting 127.0.0.1.
     uvicorn.run(create_app(settings), host=host, port=port, ws="wsproto", log_level="warning",
-                access_log=False)  # access logs would carry chat-bearing URLs of some platforms
+                access_log=False, proxy_headers=False)  # access logs would carry chat-bearing URLs of some platforms

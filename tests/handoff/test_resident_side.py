@@ -113,7 +113,7 @@ async def test_agents_at_the_door_now_opens_an_urgent_ticket_and_buttons_still_w
     step = next(r for r in replies if r.step == "ask_signed")
     signed = next(b for b in step.buttons if b.title == "Yes")
     assert "judicial" in [r.step for r in await bot.press_payload(signed.payload)]
-    assert any("tapped a button" in (m.text or "") for m in services.tickets.messages(ticket.id))
+    assert any((m.kind, m.text) == ("button", signed.payload) for m in services.tickets.messages(ticket.id))
 
 
 async def test_after_hours_they_get_the_hours_and_emergency_numbers_and_can_leave_a_message(

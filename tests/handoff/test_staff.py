@@ -63,7 +63,7 @@ def test_bad_accounts_are_refused(directory: StaffDirectory) -> None:
             directory.add(bad_name, role, (), password)
 
 
-def test_failures_lock_the_name_and_the_address(directory: StaffDirectory) -> None:
+def test_failures_lock_the_name_at_that_address_and_the_address(directory: StaffDirectory) -> None:
     who, other = name(), name()
     directory.add(who, "staff", (), PASSWORD)
     directory.add(other, "staff", (), PASSWORD)
@@ -73,10 +73,13 @@ def test_failures_lock_the_name_and_the_address(directory: StaffDirectory) -> No
             directory.authenticate(who, "wrong", office)
     for _ in range(3):  # retrying while locked does not make the lock last longer
         with pytest.raises(TooManyAttempts):  # the right password, too late
-            directory.authenticate(who, PASSWORD, address())
+            directory.authenticate(who, PASSWORD, office)
+    # Someone who knows the name cannot lock its owner out from elsewhere: the name's lock
+    # holds at the address that guessed, and the owner logs in from home (any case).
+    assert directory.authenticate(who.upper(), PASSWORD, address()).name == who
     with directory.engine.connect() as connection:
         counted = connection.execute(sa.select(sa.func.count()).select_from(login_failures).where(
-            login_failures.c.key == _digest(f"name:{who.lower()}"))).scalar()
+            login_failures.c.key == _digest(f"name:{who.lower()}|client:{office}"))).scalar()
     assert counted == MAX_FAILURES
     # A colleague in the same office still gets in: one person's typos lock their name only.
     assert directory.authenticate(other, PASSWORD, office).name == other

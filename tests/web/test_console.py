@@ -93,7 +93,10 @@ async def test_pages_need_a_session(app) -> None:  # type: ignore[no-untyped-def
         assert (await c.get("/staff")).headers["location"] == "/staff/login"
         assert (await c.get("/staff/fragments/queue")).status_code == 401
         assert (await c.post("/staff/tickets/1/claim", data={})).status_code in (303, 403)
-        assert (await c.post("/staff/tickets/1/claim", data={})).headers["location"] == "/staff/login"
+        assert (await c.post("/staff/tickets/1/claim", data={})).headers["location"] == \
+            "/staff/login?next=%2Fstaff%2Ftickets%2F1&expired=1"  # back to the ticket after login
+        fetched = await c.post("/staff/tickets/1/claim", data={}, headers={"X-Console": "fetch"})
+        assert fetched.status_code == 401 and fetched.json()["signed_out"]
 
 
 # ---- queues ----
@@ -200,12 +203,15 @@ async def test_a_refused_send_is_shown_with_the_platform_reason(app, services: S
     assert "not delivered: rejected by WhatsApp (HTTP 400)" in (await client.get(page)).text
 
 
-async def test_every_transcript_opening_is_audited_and_only_supervisors_read_the_log(
+async def test_every_transcript_opening_is_audited_once_per_visit_and_only_supervisors_read_the_log(
         app, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
     ticket_id = await resident_asks(services, "audit-user")
+    other_id = await resident_asks(services, "audit-user-2")
     staff = await login(name="nadia-audit")
     await staff.get(f"/staff/tickets/{ticket_id}")
-    await staff.get(f"/staff/tickets/{ticket_id}")
+    await staff.get(f"/staff/tickets/{ticket_id}")  # a refresh: the same visit
+    await staff.get(f"/staff/tickets/{other_id}")
+    await staff.get(f"/staff/tickets/{ticket_id}")  # back after another ticket: a new visit
     assert (await staff.get("/staff/audit")).status_code == 403
     supervisor = await login(role="supervisor")
     log = (await supervisor.get(f"/staff/audit?ticket={ticket_id}")).text
