@@ -368,6 +368,8 @@ async def main_async(args: argparse.Namespace) -> int:
         ]
         if args.quick:
             plan = plan[:1]
+        if args.runs:
+            plan = [plan[int(i)] for i in args.runs.split(",")]
         for name, url, workers, crash in plan:
             runs.append(await ours(name, url(), workers, args.residents, args.messages, folder, crash))
             print(table(runs[-1:]), file=sys.stderr, flush=True)
@@ -396,6 +398,8 @@ def main() -> int:
         "KYR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test_serve"))
     parser.add_argument("--quick", action="store_true", help="SQLite, 1 worker only")
     parser.add_argument("--no-stock", action="store_true")
+    parser.add_argument("--runs", help="which of ours to run, e.g. 1,2,3 (0 SQLite, 1 PG, "
+                        "2 PG 2 workers, 3 crash)")
     return asyncio.run(main_async(parser.parse_args()))
 
 
