@@ -168,7 +168,7 @@ async def settle(graph: Graph, wanted: int, timeout: float) -> None:
     while time.monotonic() < deadline:
         now = len(graph.got)
         quiet = quiet + 1 if now == last else 0
-        if (now >= wanted and quiet >= 10) or quiet >= 100:  # 1 s quiet when done; 10 s stuck
+        if (now >= wanted and quiet >= 10) or quiet >= 600:  # 1 s quiet when done; 60 s stuck
             return
         last = now
         await asyncio.sleep(0.1)
