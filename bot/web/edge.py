@@ -218,9 +218,9 @@ def telegram_update(update: dict[str, Any]) -> Envelope | None:
         user_id, chat_id = _id(user.get("id")), _id(chat.get("id"))
         if user_id is None or chat_id is None or chat.get("type") != "private":
             return None
-        body = {"user": user_id, "to": chat_id, "payload": str(query.get("data") or "")[:64],
-                "hint": _hint(user), "callback": _id(query.get("id"))}
-        return Envelope("telegram", update_id, user_id, "message", body)  # no date: a tap
+        tap = {"user": user_id, "to": chat_id, "payload": str(query.get("data") or "")[:64],
+               "hint": _hint(user), "callback": _id(query.get("id"))}
+        return Envelope("telegram", update_id, user_id, "message", tap)  # no date: a tap
     message = update.get("message")
     if not isinstance(message, dict):  # edited_message and the rest: never answered twice
         return Envelope("telegram", update_id, "-", "ignored", {})
