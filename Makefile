@@ -37,8 +37,9 @@ test: model browser  ## set everything up and run the whole suite
 	$(BIN)/kyr content check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: model  ## benchmark the engine against a stock Rasa agent (prints a table)
+bench: model  ## benchmark the engine and kyr serve against stock Rasa (prints tables)
 	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.serving
 
 eval-nlu: model  ## NLU accuracy per language: held-out, 5-fold cross-validation, PNG in build/eval
 	$(BIN)/kyr eval-nlu --folds 5

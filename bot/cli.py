@@ -160,7 +160,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.web.app import serve
 
     silence_rasa_event_logs()
-    serve(settings, args.host, args.port)
+    serve(settings, args.host, args.port, args.workers)
     return 0
 
 
@@ -288,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="webhooks, health and every configured channel")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (more than 1 needs PostgreSQL and Telegram webhooks)")
     serve.set_defaults(func=cmd_serve)
 
     purge = sub.add_parser("purge", help="delete conversations idle for longer than the retention")

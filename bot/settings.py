@@ -27,6 +27,14 @@ class Settings:
     secret_key_env: str | None
     retention_days: int
     transcript_hours: int
+    # Serving (kyr serve): messages older than this by their platform timestamp are
+    # recorded and not answered (0 = answer any age); /metrics needs this bearer token
+    # unless asked from loopback; worker processes; WhatsApp's messages per second.
+    max_message_age_hours: float = 24.0
+    metrics_token: str | None = None
+    workers: int = 1
+    whatsapp_mps: float = 80.0
+    lease_seconds: float = 30.0  # a dead worker's messages are taken again after this
 
     @property
     def content_dir(self) -> Path:
@@ -85,4 +93,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         secret_key_env=env.get("KYR_SECRET_KEY") or None,
         retention_days=int(env.get("KYR_RETENTION_DAYS") or 30),
         transcript_hours=int(env.get("KYR_TRANSCRIPT_HOURS") or 72),
+        max_message_age_hours=float(env.get("KYR_MAX_MESSAGE_AGE_HOURS") or 24),
+        metrics_token=env.get("KYR_METRICS_TOKEN") or None,
+        workers=max(1, int(env.get("KYR_WORKERS") or 1)),
+        whatsapp_mps=float(env.get("KYR_WHATSAPP_MPS") or 80),
+        lease_seconds=float(env.get("KYR_LEASE_SECONDS") or 30),
     )

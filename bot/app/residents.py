@@ -18,8 +18,9 @@ from bot.handoff.tickets import TicketService
 from bot.identity import resident_key
 from bot.storage import once
 from bot.storage.addresses import AddressBook
-from bot.storage.db import addresses, deliveries, utc_now
+from bot.storage.db import addresses, deliveries, shred_files, utc_now
 from bot.storage.offload import off_loop
+from bot.storage.schema import inbox, outbox
 from bot.storage.tracker_store import KyrTrackerStore
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,13 @@ class Residents:
         self._addresses.forget(resident)  # for every purpose
         with self.db.begin() as connection:
             connection.execute(sa.delete(deliveries).where(deliveries.c.resident == resident))
+            # Their finished queue rows (hashes and times only); rows still pending are
+            # this turn's and its reply ("your data is deleted"), which must still go out.
+            connection.execute(sa.delete(inbox).where(
+                inbox.c.conversation == resident, inbox.c.state.in_(("done", "stale", "failed"))))
+            connection.execute(sa.delete(outbox).where(
+                outbox.c.conversation == resident, outbox.c.state.in_(("sent", "failed"))))
+        shred_files(self.db)
 
     def purge_expired(self, retention: dt.timedelta, transcripts: dt.timedelta) -> tuple[int, int]:
         """What the retention settings say must go: (conversations, transcript lines)."""
@@ -83,4 +91,5 @@ class Residents:
         conversations = self.conversations.purge(retention)
         once.forget_old(self.db)  # handled-once keys of webhooks, after 3 days
         lines = self.tickets.purge_transcripts(transcripts)
+        shred_files(self.db)
         return conversations, lines

@@ -40,6 +40,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # Deleted rows are overwritten with zeros, not left in free pages of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -74,3 +76,12 @@ def make_engine(url: str, upgrade: bool = True) -> Engine:
 def describe(url: str) -> str:
     """The URL without its password, for logs and messages."""
     return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def shred_files(engine: Engine) -> None:
+    """After an erasure or a purge: SQLite folds its WAL into the file and truncates it, so
+    the deleted rows (zeroed by secure_delete) leave no copy in the log. PostgreSQL keeps
+    dead row versions until VACUUM reuses the space; see README "Production"."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

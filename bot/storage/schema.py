@@ -174,3 +174,56 @@ audit_log = sa.Table(
     sa.Column("detail", sa.String(120), nullable=True),  # "to luis", a disposition
     sa.Column("visit", sa.String(16), nullable=True),  # which login session (hash prefix)
 )
+
+
+# The durable inbox and outbox (bot.app.inbox, bot.app.outbox). Times are epoch seconds
+# (floats): the claim queries compare them in SQL, and a float compares the same way on
+# SQLite and PostgreSQL, where a timestamp does not (SQLite keeps text). Platform ids are
+# keyed hashes; payloads and addresses are sealed and dropped once a row is done.
+inbox = sa.Table(
+    "kyr_inbox",
+    metadata,
+    # Arrival order: a conversation's rows are handled in id order.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    # Keyed hash of the platform's message or update id: the dedupe key.
+    sa.Column("key", sa.String(64), nullable=False),
+    # Keyed hash of (channel, sender): at most one row of a conversation is handled at a time.
+    sa.Column("conversation", sa.String(80), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # message, status, group
+    sa.Column("sealed", sa.Text, nullable=True),  # the message, encrypted; NULL once done
+    # todo -> doing -> done; stale (too old by its platform time); failed (gave up)
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("lease", sa.String(32), nullable=True),  # the token of the worker holding it
+    sa.Column("lease_until", sa.Float, nullable=True),  # also "not before" after a failure
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("platform_at", sa.Float, nullable=True),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("channel", "key", name="uq_kyr_inbox_key"),
+    sa.Index("ix_kyr_inbox_conversation", "conversation", "id"),
+    sa.Index("ix_kyr_inbox_state", "state", "id"),
+)
+
+outbox = sa.Table(
+    "kyr_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("conversation", sa.String(80), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),  # 0 reply, 1 staff, 2 bulk
+    # The inbox row this answers and the part number: a turn's replies are written once.
+    sa.Column("inbox_id", sa.Integer, nullable=True),
+    sa.Column("part", sa.Integer, nullable=False, default=0),
+    sa.Column("sealed", sa.Text, nullable=True),  # address + message, encrypted; NULL once sent
+    sa.Column("state", sa.String(10), nullable=False),  # todo, doing, sent, failed
+    sa.Column("lease", sa.String(32), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("inbox_id", "part", name="uq_kyr_outbox_part"),
+    sa.Index("ix_kyr_outbox_conversation", "channel", "conversation", "id"),
+    sa.Index("ix_kyr_outbox_state", "channel", "state", "priority", "id"),
+)

@@ -175,7 +175,8 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 90.0) ->
 async def test_kyr_serve_polls_telegram_and_answers(trained, api: FakeBotAPI, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=api.base,
-               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="serve-test")
+               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="serve-test",
+               KYR_MAX_MESSAGE_AGE_HOURS="0")  # the recorded fixture is months old
     env.pop("TELEGRAM_WEBHOOK_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],
                                cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -196,7 +197,8 @@ async def test_webhook_rejects_a_wrong_secret_and_accepts_the_right_one(trained,
     port = free_port()
     env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=api.base,
                TELEGRAM_WEBHOOK_URL="https://bot.example.org/webhooks/telegram",
-               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="webhook-test")
+               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="webhook-test",
+               KYR_MAX_MESSAGE_AGE_HOURS="0")  # the recorded fixture is months old
     process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],
                                cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)

@@ -194,7 +194,8 @@ async def test_kyr_serve_whatsapp_webhook(trained, graph: FakeGraphAPI, tmp_path
     port = free_port()
     env = dict(os.environ, WHATSAPP_TOKEN="TOKEN", WHATSAPP_PHONE_NUMBER_ID="106540352242922",
                WHATSAPP_APP_SECRET=SECRET, WHATSAPP_VERIFY_TOKEN=VERIFY, WHATSAPP_API_BASE=graph.base(),
-               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="wa-serve")
+               KYR_DATA_DIR=str(tmp_path), KYR_SECRET_KEY="wa-serve",
+               KYR_MAX_MESSAGE_AGE_HOURS="0")  # the recorded fixture is months old
     env.pop("TELEGRAM_BOT_TOKEN", None)
     process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], cwd=PROJECT_ROOT,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -23,6 +23,9 @@ from starlette.routing import BaseRoute, Route
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.app.pacing import CONNECTIONS
 
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json, quiet_http_loggers,
                                split_text)
@@ -59,13 +62,18 @@ class TelegramChannel(Channel):
                  webhook_url: Optional[str] = None) -> None:
         quiet_http_loggers()
         self.context = context
+        # A bounded pool with timeouts (bot.app.pacing): the outbox sender's concurrency.
         self.bot = ExtBot(token, base_url=api_base or DEFAULT_API,
+                          request=HTTPXRequest(connection_pool_size=CONNECTIONS, read_timeout=10.0,
+                                               write_timeout=10.0, connect_timeout=5.0,
+                                               pool_timeout=10.0),
                           rate_limiter=AIORateLimiter(max_retries=2))
         self.webhook_url = webhook_url
         self.secret = webhook_secret(context.secret)
         self.once = Once(context.db, CHANNEL)
         self.username = ""
         self._poller: Optional[asyncio.Task[None]] = None
+        self.intake: Optional[Callable[[dict[str, Any]], Awaitable[None]]] = None
 
     # ---- lifecycle ----
 
@@ -116,8 +124,15 @@ class TelegramChannel(Channel):
                 delay = min(delay * 2, 60.0)
                 continue
             for update in updates:
+                # With the server's inbox, an update is stored before the next getUpdates
+                # (whose offset acknowledges it); on its own, the channel handles it here.
+                try:
+                    await (self.intake or self.process)(update.to_dict())
+                except Exception as exc:  # not stored: not acknowledged, asked for again
+                    logger.warning("telegram update not stored (%s)", type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    break
                 offset = update.update_id + 1
-                await self.process(update.to_dict())
 
     # ---- inbound ----
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.app.pacing import http_client
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json, numbered_text,
                                quiet_http_loggers, split_text)
 from bot.channels.whatsapp.parse import (CHANNEL, OUTSIDE_WINDOW, Status, parse_message,
@@ -76,7 +77,7 @@ class WhatsAppChannel(Channel):
         self.http: Optional[httpx.AsyncClient] = None
 
     async def start(self) -> None:
-        self.http = httpx.AsyncClient(timeout=15.0)
+        self.http = http_client()  # bounded, with timeouts, reused for every send
         self.once.forget_old()
 
     async def stop(self) -> None:

@@ -1,0 +1,246 @@
+"""The durable inbox: a webhook's messages are rows before the platform hears 200.
+
+A row is written in the same transaction that dedupes its platform id (a unique key), so
+a message is either stored once or recognised as a redelivery. Workers claim rows with a
+lease: at most one row of a conversation is claimed at a time, always the earliest one
+not done, so a resident's messages are handled one by one in arrival order, on any
+worker. On PostgreSQL the claim is `FOR UPDATE SKIP LOCKED` (workers never wait for each
+other); on SQLite the claim is one UPDATE (SQLite serialises writers; one process).
+
+A worker that dies leaves its rows leased; when the lease runs out another worker takes
+them again. A row is done only in the transaction that writes its replies to the outbox,
+and only if the worker still holds the lease: a slow worker whose lease was taken over
+cannot add a second set of replies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+from cryptography.fernet import InvalidToken
+from sqlalchemy.engine import Connection, Engine
+
+from bot.app.queue_tables import inbox
+from bot.identity import resident_key
+from bot.storage.addresses import sealer
+
+logger = logging.getLogger(__name__)
+
+LEASE = 60.0  # seconds a claim holds without renewal; a live worker renews every LEASE/3
+MAX_ATTEMPTS = 5  # a message that fails this often is recorded as failed, and the next goes
+KEEP = 3 * 24 * 3600.0  # done rows (hashes only) are kept this long: the dedupe window
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One platform message as the edge hands it over (raw ids; hashed before storing)."""
+
+    channel: str
+    platform_id: str  # the message or update id the platform redelivers with
+    sender: str  # the platform's id of the resident or chat: the conversation
+    kind: str  # "message", "status", "group"
+    body: dict[str, Any]
+    platform_at: float | None = None  # the platform's own timestamp, epoch seconds
+
+
+@dataclass(frozen=True)
+class Taken:
+    id: int
+    channel: str
+    conversation: str
+    kind: str
+    body: dict[str, Any]
+    attempts: int
+    lease: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    new: int = 0
+    duplicate: int = 0
+    stale: int = 0
+
+
+_READY = f"""
+    SELECT i.id FROM {inbox.name} i
+    WHERE i.state IN ('todo', 'doing')
+      AND (i.lease_until IS NULL OR i.lease_until < :now)
+      AND NOT EXISTS (SELECT 1 FROM {inbox.name} e
+                      WHERE e.conversation = i.conversation AND e.id < i.id
+                        AND e.state IN ('todo', 'doing'))
+    ORDER BY i.id LIMIT :n"""
+# Read first: an idle or busy-everywhere poll costs no write lock (SQLite has one).
+_ANY_READY = sa.text(_READY)
+
+
+def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
+    lock = " FOR UPDATE OF i SKIP LOCKED" if dialect == "postgresql" else ""
+    return sa.text(f"""
+        UPDATE {inbox.name} SET state = 'doing', lease = :lease, lease_until = :until,
+               attempts = attempts + 1
+        WHERE id IN ({_READY}{lock})""")
+
+
+def insert_ignoring_duplicates(engine: Engine, table: sa.Table, *keys: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING in the engine's dialect (rowcount 0 = duplicate)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+
+class Inbox:
+    def __init__(self, engine: Engine, secret: bytes, max_age: float | None = None,
+                 lease: float = LEASE, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.secret = secret
+        self.fernet = sealer(secret, b"kyr-inbox-v1")
+        self.max_age = max_age
+        self.lease = lease
+        self.clock = clock
+        self._insert = insert_ignoring_duplicates(engine, inbox, "channel", "key")
+        self._claim = _claim_sql(engine.dialect.name)
+
+    def key(self, channel: str, platform_id: str) -> str:
+        """Keyed: a message id can carry a phone number (WhatsApp's wamid does)."""
+        raw = f"{channel}:{platform_id}".encode("utf-8", "surrogatepass")
+        return hmac.new(self.secret, raw, hashlib.sha256).hexdigest()
+
+    def conversation(self, channel: str, sender: str) -> str:
+        return resident_key(self.secret, channel, sender)
+
+    # ---- the edge ----
+
+    def put(self, envelopes: Iterable[Envelope]) -> Stored:
+        """Store a body's messages in one transaction; only then may the edge say 200."""
+        now = self.clock()
+        new = duplicate = stale = 0
+        with self.engine.begin() as connection:
+            for envelope in envelopes:
+                too_old = (self.max_age is not None and envelope.platform_at is not None
+                           and envelope.platform_at < now - self.max_age)
+                row = {"channel": envelope.channel,
+                       "key": self.key(envelope.channel, envelope.platform_id),
+                       "conversation": self.conversation(envelope.channel, envelope.sender),
+                       "kind": envelope.kind, "attempts": 0, "platform_at": envelope.platform_at,
+                       "received_at": now,
+                       # A stale message is recorded (its id is deduped), never answered.
+                       "state": "stale" if too_old else "todo",
+                       "sealed": None if too_old else self.seal(envelope.body),
+                       "done_at": now if too_old else None}
+                if not connection.execute(self._insert.values(**row)).rowcount:
+                    duplicate += 1
+                elif too_old:
+                    stale += 1
+                else:
+                    new += 1
+        return Stored(new, duplicate, stale)
+
+    def seal(self, body: dict[str, Any]) -> str:
+        return self.fernet.encrypt(json.dumps(body, ensure_ascii=False).encode()).decode()
+
+    def unseal(self, sealed: str | None) -> dict[str, Any] | None:
+        if sealed is None:
+            return None
+        try:
+            value = json.loads(self.fernet.decrypt(sealed.encode()))
+        except (InvalidToken, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    # ---- workers ----
+
+    def take(self, limit: int) -> list[Taken]:
+        """Claim up to `limit` rows, each the next of a conversation no one is handling."""
+        if limit <= 0:
+            return []
+        token = uuid.uuid4().hex
+        now = self.clock()
+        with self.engine.connect() as connection:
+            if connection.execute(_ANY_READY, {"now": now, "n": 1}).first() is None:
+                return []
+        with self.engine.begin() as connection:
+            connection.execute(self._claim, {"lease": token, "until": now + self.lease,
+                                             "now": now, "n": limit})
+            rows = connection.execute(sa.select(
+                inbox.c.id, inbox.c.channel, inbox.c.conversation, inbox.c.kind, inbox.c.sealed,
+                inbox.c.attempts).where(inbox.c.lease == token).order_by(inbox.c.id)).all()
+        taken = []
+        for row in rows:
+            body = self.unseal(row.sealed)
+            if body is None:  # sealed with another key, or damaged: nothing to answer
+                self._finish(row.id, token, "failed")
+                continue
+            taken.append(Taken(row.id, row.channel, row.conversation, row.kind, body,
+                               row.attempts, token))
+        return taken
+
+    def renew(self, taken: Taken) -> bool:
+        """Extend the lease of a row still being handled; False if it was taken over."""
+        with self.engine.begin() as connection:
+            return bool(connection.execute(sa.update(inbox).where(
+                inbox.c.id == taken.id, inbox.c.lease == taken.lease,
+                inbox.c.state == "doing").values(lease_until=self.clock() + self.lease)).rowcount)
+
+    def complete(self, taken: Taken, write: Callable[[Connection], None] | None = None) -> bool:
+        """Done, with its replies written by `write` in the same transaction.
+
+        False (and nothing written) when the lease was lost: another worker has the row.
+        """
+        with self.engine.begin() as connection:
+            if not self._mark(connection, taken.id, taken.lease, "done"):
+                return False
+            if write is not None:
+                write(connection)
+        return True
+
+    def retry(self, taken: Taken) -> str:
+        """The handler failed: try again later (in order), or give up after MAX_ATTEMPTS."""
+        if taken.attempts >= MAX_ATTEMPTS:
+            self._finish(taken.id, taken.lease, "failed")
+            return "failed"
+        delay = min(0.5 * 2 ** taken.attempts, 30.0)
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(inbox).where(
+                inbox.c.id == taken.id, inbox.c.lease == taken.lease).values(
+                state="todo", lease=None, lease_until=self.clock() + delay))
+        return "retry"
+
+    def _finish(self, row_id: int, token: str, state: str) -> None:
+        with self.engine.begin() as connection:
+            self._mark(connection, row_id, token, state)
+
+    def _mark(self, connection: Connection, row_id: int, token: str, state: str) -> bool:
+        return bool(connection.execute(sa.update(inbox).where(
+            inbox.c.id == row_id, inbox.c.lease == token, inbox.c.state == "doing").values(
+            state=state, sealed=None, lease=None, lease_until=None,
+            done_at=self.clock())).rowcount)
+
+    # ---- housekeeping ----
+
+    def forget_old(self, keep: float = KEEP) -> int:
+        """Finished rows past the dedupe window go (hashes only remain until then)."""
+        with self.engine.begin() as connection:
+            return int(connection.execute(sa.delete(inbox).where(
+                inbox.c.state.in_(("done", "stale", "failed")),
+                inbox.c.done_at < self.clock() - keep)).rowcount)
+
+    def counts(self) -> dict[str, int]:
+        """Rows by state, for /metrics: the same numbers on every worker."""
+        with self.engine.connect() as connection:
+            return {state: int(n) for state, n in connection.execute(
+                sa.select(inbox.c.state, sa.func.count()).group_by(inbox.c.state))}
+
+    def waiting(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).where(
+                inbox.c.state.in_(("todo", "doing")))).scalar() or 0)

@@ -1,0 +1,274 @@
+"""The durable outbox: every reply is a row before anything is sent.
+
+A turn's replies are written in the transaction that marks its inbox row done, so a crash
+either loses neither or keeps both. Senders, one per channel in every worker, claim rows
+the way inbox workers do: the earliest unsent row of each conversation (a resident's
+replies arrive in order), replies to residents (priority 0) before staff messages (1) and
+bulk (2), paced by the platform's limits (bot.app.pacing). 429s, 5xx and timeouts are
+retried with backoff; a final failure is recorded for staff (kyr_deliveries) and the
+conversation's next rows go on.
+
+A reply is sent twice only if a sender dies after the platform accepted it and before the
+row was marked sent (no platform here takes an idempotency key): at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+import sqlalchemy as sa
+from cryptography.fernet import InvalidToken
+from sqlalchemy.engine import Connection, Engine
+
+from bot.app.pacing import Pacer
+from bot.app.queue_tables import in_db_thread, outbox
+from bot.core.messages import Button, OutboundMessage
+from bot.storage.addresses import record_delivery, sealer
+
+logger = logging.getLogger(__name__)
+
+REPLY, STAFF, BULK = 0, 1, 2
+LEASE = 60.0
+MAX_ATTEMPTS = 6  # about 30 s of backoff in all, then recorded as failed
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One message to send: to `address` (the platform's chat id or number) on `channel`."""
+
+    channel: str
+    conversation: str  # the resident's keyed hash: order and pacing are per conversation
+    address: str
+    item: dict[str, Any]  # {"message": {...}} or a channel-specific action
+    priority: int = REPLY
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    conversation: str
+    address: str
+    item: dict[str, Any]
+    attempts: int
+    lease: str
+    lease_until: float  # by this clock's time; a send must not start near it
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a send came to: ok, or why not and whether trying again can help."""
+
+    ok: bool
+    reason: str | None = None
+    retry: bool = False
+    retry_after: float | None = None  # the platform's Retry-After, seconds
+
+
+def message_item(message: OutboundMessage) -> dict[str, Any]:
+    return {"message": dataclasses.asdict(message)}
+
+
+def message_of(item: dict[str, Any]) -> OutboundMessage | None:
+    raw = item.get("message")
+    if not isinstance(raw, dict):
+        return None
+    fields = dict(raw)
+    fields["buttons"] = tuple(Button(str(b["title"]), str(b["payload"]))
+                              for b in fields.get("buttons") or ())
+    return OutboundMessage(**fields)
+
+
+_READY = f"""
+    SELECT o.id FROM {outbox.name} o
+    WHERE o.channel = :channel AND o.state IN ('todo', 'doing')
+      AND (o.lease_until IS NULL OR o.lease_until < :now)
+      AND NOT EXISTS (SELECT 1 FROM {outbox.name} e
+                      WHERE e.channel = o.channel AND e.conversation = o.conversation
+                        AND e.id < o.id AND e.state IN ('todo', 'doing'))
+    ORDER BY o.priority, o.id LIMIT :n"""
+_ANY_READY = sa.text(_READY)  # read first: an empty poll takes no write lock
+
+
+def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
+    lock = " FOR UPDATE OF o SKIP LOCKED" if dialect == "postgresql" else ""
+    return sa.text(f"""
+        UPDATE {outbox.name} SET state = 'doing', lease = :lease, lease_until = :until,
+               attempts = attempts + 1
+        WHERE id IN ({_READY}{lock})""")
+
+
+class Outbox:
+    def __init__(self, engine: Engine, secret: bytes, lease: float = LEASE,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.fernet = sealer(secret, b"kyr-outbox-v1")
+        self.lease = lease
+        self.clock = clock
+        self._claim = _claim_sql(engine.dialect.name)
+
+    def write(self, connection: Connection, drafts: Iterable[Draft],
+              inbox_id: int | None = None) -> int:
+        """Insert in the caller's transaction (the one that marks the inbox row done)."""
+        now = self.clock()
+        rows = [{"channel": d.channel, "conversation": d.conversation, "priority": d.priority,
+                 "inbox_id": inbox_id, "part": part, "state": "todo", "attempts": 0,
+                 "created_at": now,
+                 "sealed": self.fernet.encrypt(json.dumps(
+                     {"to": d.address, "item": d.item}, ensure_ascii=False).encode()).decode()}
+                for part, d in enumerate(drafts)]
+        if rows:
+            connection.execute(sa.insert(outbox), rows)
+        return len(rows)
+
+    def enqueue(self, drafts: Iterable[Draft]) -> int:
+        """Messages not answering an inbox row (staff replies, alerts): their own transaction."""
+        with self.engine.begin() as connection:
+            return self.write(connection, drafts)
+
+    def claim(self, channel: str, limit: int) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        token = uuid.uuid4().hex
+        now = self.clock()
+        with self.engine.connect() as connection:
+            if connection.execute(_ANY_READY, {"now": now, "n": 1, "channel": channel}).first() is None:
+                return []
+        with self.engine.begin() as connection:
+            connection.execute(self._claim, {"lease": token, "until": now + self.lease,
+                                             "now": now, "n": limit, "channel": channel})
+            rows = connection.execute(sa.select(
+                outbox.c.id, outbox.c.conversation, outbox.c.sealed, outbox.c.attempts).where(
+                outbox.c.lease == token).order_by(outbox.c.priority, outbox.c.id)).all()
+        claimed = []
+        for row in rows:
+            try:
+                value = json.loads(self.fernet.decrypt(row.sealed.encode()))
+                claimed.append(Claimed(row.id, channel, row.conversation, str(value["to"]),
+                                       dict(value["item"]), row.attempts, token,
+                                       now + self.lease))
+            except (InvalidToken, ValueError, KeyError, TypeError, AttributeError):
+                self._set(row.id, token, state="failed", reason="unreadable outbox row")
+        return claimed
+
+    def sent(self, claimed: Claimed) -> bool:
+        return self._set(claimed.id, claimed.lease, state="sent", sent_at=self.clock())
+
+    def retry_later(self, claimed: Claimed, delay: float) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(outbox).where(
+                outbox.c.id == claimed.id, outbox.c.lease == claimed.lease).values(
+                state="todo", lease=None, lease_until=self.clock() + delay))
+
+    def failed(self, claimed: Claimed, reason: str) -> None:
+        """Given up: recorded for staff (the delivery failures the console lists)."""
+        if self._set(claimed.id, claimed.lease, state="failed", reason=reason[:200]):
+            record_delivery(self.engine, claimed.channel, claimed.conversation, "failed",
+                            None, reason)
+
+    def _set(self, row_id: int, token: str, **values: Any) -> bool:
+        with self.engine.begin() as connection:
+            return bool(connection.execute(sa.update(outbox).where(
+                outbox.c.id == row_id, outbox.c.lease == token, outbox.c.state == "doing").values(
+                sealed=None, lease=None, lease_until=None, **values)).rowcount)
+
+    def forget_old(self, keep: float) -> int:
+        with self.engine.begin() as connection:
+            return int(connection.execute(sa.delete(outbox).where(
+                outbox.c.state.in_(("sent", "failed")),
+                outbox.c.created_at < self.clock() - keep)).rowcount)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self.engine.connect() as connection:
+            return {(channel, state): int(n) for channel, state, n in connection.execute(
+                sa.select(outbox.c.channel, outbox.c.state, sa.func.count()).group_by(
+                    outbox.c.channel, outbox.c.state))}
+
+
+Deliver = Callable[[str, dict[str, Any]], Awaitable[Delivery]]
+
+
+class Sender:
+    """Drains one channel's rows: at most `concurrency` sends in flight, paced."""
+
+    def __init__(self, box: Outbox, channel: str, deliver: Deliver, pacer: Pacer,
+                 concurrency: int = 16, idle: float = 0.05) -> None:
+        self.box = box
+        self.channel = channel
+        self.deliver = deliver
+        self.pacer = pacer
+        self.concurrency = concurrency
+        self.idle = idle
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.counters: dict[str, int] = {}
+        self._stopping = asyncio.Event()
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self.in_flight)
+            claimed: list[Claimed] = []
+            if free > 0:
+                try:
+                    claimed = await in_db_thread(self.box.engine, self.box.claim, self.channel, free)
+                except Exception as exc:  # the database is away: wait, try again
+                    logger.warning("outbox claim failed (%s)", type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    continue
+            for row in claimed:
+                task = asyncio.create_task(self._one(row))
+                self.in_flight.add(task)
+                task.add_done_callback(self.in_flight.discard)
+            if not claimed:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.idle)
+                except asyncio.TimeoutError:
+                    pass
+            elif len(self.in_flight) >= self.concurrency:
+                await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let the sends in flight finish (their rows are marked)."""
+        self._stopping.set()
+        if self.in_flight:
+            await asyncio.wait(self.in_flight, timeout=grace)
+
+    async def _one(self, row: Claimed) -> None:
+        try:
+            await self.pacer.wait(row.address)
+            if self.box.clock() > row.lease_until - self.box.lease / 4:
+                # Waited so long that the lease may pass mid-send and another worker send
+                # it too: hand the row back unsent instead.
+                await in_db_thread(self.box.engine, self.box.retry_later, row, 0.0)
+                self.count("released")
+                return
+            result = await self.deliver(row.address, row.item)
+        except Exception as exc:  # a bug or a library's surprise: retried like a timeout
+            logger.warning("%s send raised %s", self.channel, type(exc).__name__)
+            result = Delivery(False, f"send error ({type(exc).__name__})", retry=True)
+        try:
+            await in_db_thread(self.box.engine, self._record, row, result)
+        except Exception as exc:
+            logger.warning("outbox row could not be marked (%s); its lease will expire",
+                           type(exc).__name__)
+
+    def _record(self, row: Claimed, result: Delivery) -> None:
+        if result.ok:
+            self.box.sent(row)
+            self.count("sent")
+        elif result.retry and row.attempts < MAX_ATTEMPTS:
+            delay = max(result.retry_after or 0.0, min(2.0 ** (row.attempts - 1), 16.0))
+            self.box.retry_later(row, delay)
+            self.count("retried")
+        else:
+            self.box.failed(row, result.reason or "send failed")
+            self.count("failed")

@@ -1,0 +1,406 @@
+"""`make bench` part 2: `kyr serve` over HTTP vs stock `rasa run` REST, on 127.0.0.1.
+
+`python -m tests.bench.serving [--residents 500] [--messages 5] [--quick]`
+
+Ours: signed WhatsApp webhooks into `kyr serve --workers N` (SQLite 1 worker, PostgreSQL
+1 and 2 workers), replies collected by a Graph API test double. Each resident sends its
+messages 0.2 s apart without waiting for answers (a raid: people type fast), all residents
+at once. A reference resident first sends the same script one message at a time; every
+resident's replies must equal its replies in the same order (else "reordered"), none
+missing ("lost"), none extra ("duplicated"). Latency: a message's webhook POST to the
+first reply of that message at the double. A crash run SIGKILLs one worker mid-burst
+(uvicorn's supervisor starts a new one) and counts the same things.
+
+Stock: `rasa run --enable-api` with Rasa's SQLTrackerStore on SQLite, the same NLU data
+(tests/bench/stock.py), the same residents and messages on its REST channel, which
+answers in the HTTP response: each resident waits for each answer (REST has no other
+way), latency = the request. Every loop here is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+from tests.channels.local_server import LocalServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "bench-app-secret"
+SCRIPT = ["hola", "/menu", "/lang fr", "/menu", "/lang en", "/menu", "/help", "/menu"]
+GAP = 0.2  # seconds between one resident's messages
+CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "LOG_LEVEL": "WARNING", "RASA_TELEMETRY_ENABLED": "false",
+             "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)}
+
+
+class Graph(LocalServer):
+    """The Graph API double: who got what, when."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str, float]] = []
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v21.0/{phone}/messages", self.receive)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        text = body["text"]["body"] if body.get("type") == "text" else \
+            body["interactive"]["body"]["text"]
+        self.got.append((body["to"], text, time.monotonic()))
+        return web.json_response({"messages": [{"id": f"wamid.{len(self.got)}"}]})
+
+
+@dataclass
+class Run:
+    name: str
+    residents: int
+    messages: int
+    replies: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    acknowledged: int = 0
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_rss_mb: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
+
+    @property
+    def rate(self) -> float:
+        return self.acknowledged / self.seconds if self.seconds else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class Sampler:
+    """Peak RSS of a process tree, sampled every 0.5 s, per process id."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, {}  # type: ignore[var-annotated]
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            for pid in [self.pid, *children(self.pid)]:
+                self.peak[pid] = max(self.peak.get(pid, 0.0), rss_mb(pid))
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> list[float]:
+        self.task.cancel()
+        workers = [v for pid, v in self.peak.items() if pid != self.pid] or list(self.peak.values())
+        return sorted(workers, reverse=True)
+
+
+def webhook(user: str, text: str, n: int) -> bytes:
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "messages", "value": {"messages": [
+            {"from": user, "id": f"wamid.bench.{user}.{n}", "timestamp": str(int(time.time())),
+             "type": "text", "text": {"body": text}}]}}]}]}).encode()
+
+
+def sign(body: bytes) -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    return {"X-Hub-Signature-256": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
+            "Content-Type": "application/json"}
+
+
+async def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"the server exited with {process.returncode}")
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/healthz", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(1.0)
+    raise SystemExit("the server did not become healthy")
+
+
+async def settle(graph: Graph, wanted: int, timeout: float) -> None:
+    deadline, last, quiet = time.monotonic() + timeout, -1, 0
+    while time.monotonic() < deadline:
+        now = len(graph.got)
+        quiet = quiet + 1 if now == last else 0
+        if (now >= wanted and quiet >= 10) or quiet >= 600:  # 1 s quiet when done; 60 s stuck
+            return
+        last = now
+        await asyncio.sleep(0.1)
+
+
+async def ours(name: str, database_url: str, workers: int, residents: int, messages: int,
+               folder: Path, crash: bool = False) -> Run:
+    graph = Graph()
+    await graph.start()
+    port = free_port()
+    env = {**os.environ, **CHILD_ENV, "DATABASE_URL": database_url, "KYR_SECRET_KEY": "bench",
+           "KYR_DATA_DIR": str(folder), "KYR_LEASE_SECONDS": "10",
+           "WHATSAPP_TOKEN": "T", "WHATSAPP_PHONE_NUMBER_ID": "1", "WHATSAPP_APP_SECRET": SECRET,
+           "WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_API_BASE": f"http://127.0.0.1:{graph.port}/v21.0"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    log = (folder / f"{name}.log").open("w")
+    print(f"{name}: starting kyr serve --workers {workers}", file=sys.stderr, flush=True)
+    server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port),
+                               "--workers", str(workers)], cwd=ROOT, env=env,
+                              stdout=log, stderr=log, start_new_session=True)
+    run = Run(name, residents, messages)
+    script = SCRIPT[:messages]
+    try:
+        await wait_healthy(port, server)
+        sampler = Sampler(server.pid)
+        url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+            reference = "1555000000"
+            expected: list[int] = []  # replies per message of the script, one at a time
+            for n, text in enumerate(script):
+                before = len(graph.got)
+                body = webhook(reference, text, n)
+                await http.post(url, content=body, headers=sign(body))
+                await settle(graph, before + 1, 30)
+                expected.append(len(graph.got) - before)
+            baseline = [t for to, t, _ in graph.got if to == reference]
+            starts = [sum(expected[:k]) for k in range(len(script))]
+            posted: dict[tuple[str, int], float] = {}
+            print(f"{name}: {residents} residents x {messages} messages", file=sys.stderr, flush=True)
+
+            async def resident(i: int) -> None:
+                user = f"1556{i:06d}"
+                await asyncio.sleep(random.random() * GAP)
+                for n, text in enumerate(script):
+                    body = webhook(user, text, n)
+                    sent = time.monotonic()
+                    try:
+                        response = await http.post(url, content=body, headers=sign(body))
+                        if response.status_code == 200:
+                            posted[(user, n)] = sent
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(GAP)
+
+            began = time.monotonic()
+            burst = asyncio.gather(*(resident(i) for i in range(residents)))
+            if crash:
+                await asyncio.sleep(3.0)
+                victims = children(server.pid)
+                if victims:
+                    os.kill(victims[0], signal.SIGKILL)
+                    run.note = f"SIGKILLed worker {victims[0]} 3 s into the burst"
+            await burst
+            wanted = len(baseline) * (residents + 1)
+            await settle(graph, wanted, 600)
+            last = max((t for _, _, t in graph.got), default=began)
+            run.seconds = last - began
+            run.peak_rss_mb = sampler.stop()
+        run.acknowledged = len(posted)
+        by_user: dict[str, list[tuple[str, float]]] = {}
+        for to, text, at in graph.got:
+            by_user.setdefault(to, []).append((text, at))
+        for i in range(residents):
+            user = f"1556{i:06d}"
+            got = by_user.get(user, [])
+            run.replies += len(got)
+            acked = [n for n in range(len(script)) if (user, n) in posted]
+            want = sum(expected[n] for n in acked)
+            texts = [t for t, _ in got]
+            run.lost += max(0, want - len(texts))
+            run.duplicated += max(0, len(texts) - want)
+            if len(acked) == len(script) and texts != baseline and len(texts) >= len(baseline):
+                # Duplicates aside, is the first occurrence order the baseline's?
+                deduped = [t for k, t in enumerate(texts) if t not in texts[:k]]
+                if deduped[:len(set(baseline))] != list(dict.fromkeys(baseline)):
+                    run.reordered += 1
+            if texts[:len(baseline)] == baseline:
+                for n in acked:
+                    run.latencies.append(got[starts[n]][1] - posted[(user, n)])
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+        log.close()
+        await graph.stop()
+    return run
+
+
+async def stock(residents: int, messages: int, folder: Path) -> Run:
+    from bot.engine.training import nlu_files
+    from bot.settings import load_settings
+    from tests.bench.stock import ensure_model
+
+    model = ensure_model(nlu_files(load_settings({"KYR_HOME": str(ROOT)})), ROOT / "build" / "bench" / "stock")
+    port = free_port()
+    endpoints = folder / "endpoints.yml"
+    endpoints.write_text(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {folder / 'stock.sqlite3'}\n")
+    log = (folder / "stock.log").open("w")
+    print("stock: starting rasa run", file=sys.stderr, flush=True)
+    server = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--enable-api", "-m", str(model),
+                               "--port", str(port), "-i", "127.0.0.1", "--endpoints", str(endpoints)],
+                              cwd=folder, env={**os.environ, **CHILD_ENV}, stdout=log, stderr=log,
+                              start_new_session=True)
+    run = Run("stock rasa run (SQLite)", residents, messages)
+    script = SCRIPT[:messages]
+    try:
+        deadline = time.monotonic() + 300
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=120) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(1.0)
+            sampler = Sampler(server.pid)
+            url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+
+            async def resident(i: int) -> None:
+                await asyncio.sleep(random.random() * GAP)
+                for text in script:
+                    started = time.monotonic()
+                    try:
+                        response = await http.post(url, json={"sender": f"s{i}", "message": text})
+                        if response.status_code == 200:
+                            run.acknowledged += 1
+                            run.replies += len(response.json())
+                            run.latencies.append(time.monotonic() - started)
+                        else:
+                            run.lost += 1
+                    except httpx.HTTPError:
+                        run.lost += 1
+                    await asyncio.sleep(GAP)
+
+            began = time.monotonic()
+            await asyncio.gather(*(resident(i) for i in range(residents)))
+            run.seconds = time.monotonic() - began
+            run.peak_rss_mb = sampler.stop()
+        run.note = "REST answers in the response; each resident waits for each answer"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+    return run
+
+
+def table(runs: list[Run]) -> str:
+    lines = ["| run | acked | replies | lost | dup | reordered | p50 ms | p99 ms | msg/s | peak RSS MB per worker | note |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in runs:
+        rss = ", ".join(f"{v:.0f}" for v in r.peak_rss_mb)
+        lines.append(f"| {r.name} | {r.acknowledged} | {r.replies} | {r.lost} | {r.duplicated} | "
+                     f"{r.reordered} | {r.pct(50):.0f} | {r.pct(99):.0f} | {r.rate:.1f} | {rss} | {r.note} |")
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    random.seed(7)
+    runs: list[Run] = []
+    pg = args.postgres
+    with tempfile.TemporaryDirectory(prefix="kyr-serving-") as tmp:
+        folder = Path(tmp)
+
+        def fresh_pg() -> str:
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(pg, future=True)
+            with engine.begin() as connection:  # every bot table: a run starts empty
+                for (table_name,) in connection.execute(sa.text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND (tablename LIKE 'kyr_%' OR tablename = 'alembic_version')")):
+                    connection.execute(sa.text(f'DROP TABLE "{table_name}" CASCADE'))
+            engine.dispose()
+            return pg
+
+        plan: list[tuple[str, Any, int, bool]] = [
+            ("ours SQLite 1 worker", lambda: f"sqlite:///{folder / 'one.sqlite3'}", 1, False),
+            ("ours PostgreSQL 1 worker", fresh_pg, 1, False),
+            ("ours PostgreSQL 2 workers", fresh_pg, 2, False),
+            ("ours PostgreSQL 2 workers, crash", fresh_pg, 2, True),
+        ]
+        if args.quick:
+            plan = plan[:1]
+        if args.runs:
+            plan = [plan[int(i)] for i in args.runs.split(",")]
+        for name, url, workers, crash in plan:
+            runs.append(await ours(name, url(), workers, args.residents, args.messages, folder, crash))
+            print(table(runs[-1:]), file=sys.stderr, flush=True)
+        if not args.no_stock:
+            runs.append(await stock(args.residents, args.messages, folder))
+    report = "\n\n".join([
+        f"## Serving: kyr serve vs stock rasa run ({args.residents} residents x {args.messages} "
+        "messages, 127.0.0.1)", table(runs),
+        f"- machine: nproc {os.cpu_count()}; script per resident: {SCRIPT[:args.messages]}, "
+        f"{GAP} s apart, not waiting for answers (ours) / waiting (stock REST)",
+        "- latency: ours = webhook POST to the first reply at the Graph API double; stock = "
+        "the REST request; msg/s = acknowledged messages / (last reply - first POST)",
+    ])
+    print(report)
+    out = ROOT / "build" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "serving.md").write_text(report + "\n", encoding="utf-8")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.serving", description=__doc__)
+    parser.add_argument("--residents", type=int, default=500)
+    parser.add_argument("--messages", type=int, default=5)
+    parser.add_argument("--postgres", default=os.environ.get(
+        "KYR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test_serve"))
+    parser.add_argument("--quick", action="store_true", help="SQLite, 1 worker only")
+    parser.add_argument("--no-stock", action="store_true")
+    parser.add_argument("--runs", help="which of ours to run, e.g. 1,2,3 (0 SQLite, 1 PG, "
+                        "2 PG 2 workers, 3 crash)")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
