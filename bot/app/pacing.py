@@ -23,7 +23,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
-import httpx
 
 # (overall msgs/s, overall burst, per chat msgs/s, per chat burst)
 LIMITS: dict[str, tuple[float, float, float, float]] = {
@@ -31,8 +30,6 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "whatsapp": (80.0, 80.0, 1.0 / 6.0, 45.0),
 }
 DEFAULT = (20.0, 20.0, 1.0, 3.0)
-CONNECTIONS = 16  # per channel and worker: the sender's concurrency
-TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
 
 
 class TokenBucket:
@@ -88,9 +85,3 @@ class Pacer:
         wait = max(self.per_chat.delay(chat), self.overall.delay())
         if wait > 0:
             await asyncio.sleep(wait)
-
-
-def http_client(connections: int = CONNECTIONS, **kwargs: object) -> httpx.AsyncClient:
-    """One per channel, reused: bounded connections, timeouts on every phase."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(limits=limits, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]

@@ -4,13 +4,13 @@ draft reaches a channel. The only place that knows both the queues and the engin
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 
 from bot.app.inbox import Taken
+from bot.app.relay import Outlet
 from bot.app.outbox import Deliver, Delivery, Draft, message_item, message_of
-from bot.channels.base import Channel
 from bot.core.delivery import Outcome
 from bot.core.languages import language_from_hint
 from bot.core.messages import InboundMessage, OutboundMessage
@@ -25,7 +25,7 @@ OUTSIDE_WINDOW = 131047  # Meta: more than 24 hours since the resident last wrot
 class EngineTurns:
     """`services` is bot.app.services.Services: the conversation service runs the turn."""
 
-    def __init__(self, services: Any, channels: dict[str, Channel] | None = None) -> None:
+    def __init__(self, services: Any, channels: Mapping[str, Outlet] | None = None) -> None:
         self.services = services
         self.channels = channels if channels is not None else {}
 
@@ -68,7 +68,7 @@ class EngineTurns:
         record_delivery(self.services.db, row.channel, row.conversation, "failed", code, reason)
 
 
-def channel_deliver(channel: Channel) -> Deliver:
+def channel_deliver(channel: Outlet) -> Deliver:
     """Send a draft through a channel: its SendResult, or a network error, as a Delivery.
 
     (The channels retry 429 and 5xx briefly themselves; RETRY is what is left after.)"""

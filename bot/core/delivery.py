@@ -64,3 +64,6 @@ def outside_window(capabilities: Capabilities, last_inbound: dt.datetime | None,
     """Whether free text may no longer reach a resident who last wrote at `last_inbound`."""
     window = capabilities.reply_window
     return window is not None and last_inbound is not None and now - last_inbound > window
+
+
+CONNECTIONS = 16  # sends in flight per channel and worker: the outbox sender's concurrency

@@ -13,7 +13,8 @@ from typing import Any
 
 from bot.app.inbox import Inbox, Taken
 from bot.app.outbox import Delivery, Draft, Outbox, Sender
-from bot.app.pacing import Pacer, http_client
+from bot.app.pacing import Pacer
+from bot.channels.http import http_client
 from bot.app.worker import InboxWorker
 from bot.storage.db import make_engine
 

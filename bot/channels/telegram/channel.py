@@ -25,7 +25,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.app.pacing import CONNECTIONS
+from bot.core.delivery import CONNECTIONS
 
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json, quiet_http_loggers,
                                split_text)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app.pacing import http_client
+from bot.channels.http import http_client
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json, numbered_text,
                                quiet_http_loggers, split_text)
 from bot.channels.whatsapp.parse import (CHANNEL, OUTSIDE_WINDOW, Status, parse_message,
