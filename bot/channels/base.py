@@ -43,6 +43,8 @@ class ChannelContext:
         """The keyed hash the bot knows a resident by (for delivery records)."""
         return resident_key(self.secret, channel, user)
 
+logger = logging.getLogger(__name__)
+
 
 def split_text(text: str, limit: int = 4096) -> list[str]:
     """Chunks under `limit`, cut at paragraph, then line, then word boundaries."""
@@ -68,6 +70,18 @@ def quiet_http_loggers() -> None:
     """
     for name in ("telegram", "httpx", "httpcore", "aiohttp.client"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def count_failed_delivery(engine: object, channel: str, path: str) -> None:
+    """Count a message that did not reach a resident, for the transparency report; the
+    engine carries the counters (a channel never imports the application layer)."""
+    counters = getattr(engine, "counters", None)
+    if counters is None:
+        return
+    try:
+        counters.delivery_failed(channel, path)
+    except Exception:  # a count is never worth a lost send
+        logger.exception("a failed delivery could not be counted")
 
 
 def numbered_text(message: OutboundMessage, start: int = 1) -> str:
