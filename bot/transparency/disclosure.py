@@ -132,30 +132,35 @@ def feasible_range(grid: Sequence[Sequence[int | None]], target: Entry) -> tuple
 
 
 def _candidates(grid: Sequence[Sequence[int]], hidden: set[Entry], line: Iterable[Entry],
-                n_rows: int, n_columns: int) -> list[Entry]:
+                n_rows: int, n_columns: int, may_hide: set[Entry] | None) -> list[Entry]:
     """Shown entries of a line, best complement first: inner cells before totals, then
     cells with counts before zeros (hiding a zero protects little), then the smallest."""
     def cost(entry: Entry) -> tuple[int, int, int]:
         i, j = entry
         value = grid[i][j]
         return (int(i == n_rows or j == n_columns), int(value == 0), value)
-    return sorted((e for e in line if e not in hidden), key=cost)
+    return sorted((e for e in line if e not in hidden and (may_hide is None or e in may_hide)),
+                  key=cost)
 
 
 def protect(table: Table, threshold: int = THRESHOLD, protection: float | None = None,
-            noise_scale: float | None = None) -> Published:
-    """Suppress what must be hidden (see the module's docstring)."""
+            noise_scale: float | None = None, hidden_already: Iterable[Entry] = (),
+            may_hide: set[Entry] | None = None) -> Published:
+    """Suppress what must be hidden (see the module's docstring).
+
+    `hidden_already`: entries hidden by an earlier pass (see `protect_by_row`); `may_hide`:
+    the only entries this pass may hide in addition (None: any)."""
     if threshold < 1:
         raise ValueError("the threshold is at least 1")
     wanted = threshold / 2 if protection is None else protection
     grid = table.extended()
     n_rows, n_columns = len(table.rows), len(table.columns)
     primary = {(i, j) for i, row in enumerate(grid) for j, v in enumerate(row) if 0 < v < threshold}
-    hidden = set(primary)
+    hidden = set(primary) | set(hidden_already)
     all_lines = [parts + [total] for parts, total in lines(n_rows, n_columns)]
 
     def hide_one_more(line: list[Entry]) -> bool:
-        found = _candidates(grid, hidden, line, n_rows, n_columns)
+        found = _candidates(grid, hidden, line, n_rows, n_columns, may_hide)
         if found:
             hidden.add(found[0])
         return bool(found)
@@ -192,6 +197,27 @@ def protect(table: Table, threshold: int = THRESHOLD, protection: float | None =
         column_totals=tuple(out[n_rows][:n_columns]), total=out[n_rows][n_columns],
         threshold=threshold, primary=len(primary), secondary=len(hidden) - len(primary),
         noise_scale=noise_scale)
+
+
+def protect_by_row(table: Table, threshold: int = THRESHOLD, protection: float | None = None,
+                   with_totals: bool = True, noise_scale: float | None = None) -> Published:
+    """Each row protected on its own, so a row shows the same whatever rows come after it:
+    the running quarter adds a week at a time, and two snapshots must not differ by more
+    than the new week (differencing them would otherwise expose a hidden count). Column
+    totals, when wanted, are then shown only where the audit allows, hiding totals only.
+    """
+    hidden: set[Entry] = set()
+    n_rows, n_columns = len(table.rows), len(table.columns)
+    for i, row in enumerate(table.cells):
+        alone = protect(Table((table.rows[i],), table.columns, (row,)), threshold, protection)
+        hidden |= {(i, j) for j, v in enumerate(alone.cells[0]) if v is None}
+        if alone.row_totals[0] is None:
+            hidden.add((i, n_columns))
+    totals = {(n_rows, j) for j in range(n_columns + 1)}
+    if not with_totals:
+        hidden |= totals
+    return protect(table, threshold, protection, noise_scale, hidden_already=hidden,
+                   may_hide=totals)
 
 
 def merge_sparse(counts: dict[str, dict[str, int]], threshold: int = THRESHOLD,

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AsyncIterator, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from bot.channels.registry import build_channels
 from bot.handoff.tickets import URGENT
 from bot.settings import Settings
 from bot.web.console import Console
+from bot.web.transparency import Dashboard
 
 if TYPE_CHECKING:  # the services import Rasa: loaded in the lifespan, off the event loop
     from bot.app.services import Services
@@ -118,8 +119,22 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
         return PlainTextResponse("\n".join(lines) + "\n")
 
     console = Console(live)
+    transparency: list[Any] = []
+
+    def transparency_service() -> Any:
+        """The public dashboard's service, on the bot's database (bot/web/transparency.py)."""
+        if not transparency:
+            from bot.storage.db import make_engine
+            from bot.transparency.service import Transparency
+
+            database = live.services.db if live.services is not None else \
+                make_engine(settings.database_url)
+            transparency.append(Transparency(settings, database))
+        return transparency[0]
+
     app = Starlette(routes=[
         *console.routes(),
+        *Dashboard(transparency_service).routes(),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ], lifespan=lifespan)
