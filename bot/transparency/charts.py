@@ -60,7 +60,7 @@ def _empty(figure: Figure) -> None:
 def trend(data: dict[str, Any], _: Translator) -> Figure | None:
     """Weekly trend of the most opened topics (up to 6; the rest are in the table)."""
     t = table(data, "topics")
-    figure, axes = _figure(_(TITLES["topics"]), wide=True)
+    figure, axes = _figure(_.of(TITLES["topics"]), wide=True)
     if t is None or not t["rows"]:
         _empty(figure)
         return None
@@ -85,7 +85,7 @@ def trend(data: dict[str, Any], _: Translator) -> Figure | None:
 def bars(data: dict[str, Any], _: Translator, table_id: str) -> Figure | None:
     """One bar per column: its total over the period (hidden totals left out, and said)."""
     t = table(data, table_id)
-    figure, axes = _figure(_(TITLES[table_id]))
+    figure, axes = _figure(_.of(TITLES[table_id]))
     values = column_values(t) if t else []
     if t is None or not any(v > 0 for v in values if not math.isnan(v)):
         _empty(figure)
@@ -104,7 +104,7 @@ def bars(data: dict[str, Any], _: Translator, table_id: str) -> Figure | None:
 def by_area(data: dict[str, Any], _: Translator, table_id: str) -> Figure | None:
     """Stacked bars per community area (reports by verification, alerts)."""
     t = table(data, table_id)
-    figure, axes = _figure(_(TITLES[table_id]))
+    figure, axes = _figure(_.of(TITLES[table_id]))
     if t is None or not any(v for row in t["cells"] for v in row):
         _empty(figure)
         return None

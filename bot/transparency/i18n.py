@@ -59,6 +59,10 @@ class Translator:
                 text = str(entry.string)
         return text.format(**values) if values else text
 
+    def of(self, message: str, **values: object) -> str:
+        """The same, for a message held in a variable (marked with N_ where it is written)."""
+        return self(message, **values)
+
 
 def extract() -> Catalog:
     """Every string marked in bot/transparency (Python and templates) as a catalog."""

@@ -76,7 +76,7 @@ TOTAL = N_("Total")
 
 def value_label(_: Translator, dimension: str, value: str) -> str:
     if value == "other":
-        return _(OTHER)
+        return _.of(OTHER)
     if dimension == "language":
         # In the report's language and script (charts are drawn with a Latin font).
         code = {"zh_hans": "zh_Hans"}.get(value, value)
@@ -86,10 +86,10 @@ def value_label(_: Translator, dimension: str, value: str) -> str:
         except (ValueError, UnknownLocaleError):
             return value
     known = VALUES.get(dimension, {}).get(value)
-    return _(known) if known else value
+    return _.of(known) if known else value
 
 
 def row_label(_: Translator, axis: str, value: str) -> str:
     if axis == "area":
-        return _(OTHER) if value == "other" else area_name(value)
+        return _.of(OTHER) if value == "other" else area_name(value)
     return value  # a block's first day, ISO: the same in every language

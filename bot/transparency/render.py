@@ -72,18 +72,18 @@ def view(data: dict[str, Any], lang: str, home: Path = PROJECT_ROOT,
                 for label, cells, total in zip(t["rows"], t["cells"], t["row_totals"])]
         totals = None if data["running"] else {
             "cells": [_cell(v) for v in t["column_totals"]], "total": _cell(t["total"])}
-        tables.append({"id": t["id"], "title": _(TITLES[t["id"]]), "note": _(NOTES[t["id"]]),
+        tables.append({"id": t["id"], "title": _.of(TITLES[t["id"]]), "note": _.of(NOTES[t["id"]]),
                        "columns": columns, "rows": rows, "totals": totals,
                        "hidden": t["suppressed_primary"] + t["suppressed_secondary"]})
     days = data["holdings"].get("retention_days", 30)
     hours = data["holdings"].get("transcript_hours", 72)
-    held = [(_(what), _(how, days=days, hours=hours)) for what, how in HOLDINGS]
+    held = [(_.of(what), _.of(how, days=days, hours=hours)) for what, how in HOLDINGS]
     legal = None
     if data.get("legal_requests") is not None:
         found = data["legal_requests"]
         legal = {"received": found["received"], "answered": found["answered"],
-                 "rows": [(_(LEGAL_KINDS.get(kind, kind)),
-                           [(_(LEGAL_OUTCOMES.get(o, o)), n) for o, n in sorted(outcomes.items())])
+                 "rows": [(_.of(LEGAL_KINDS.get(kind, kind)),
+                           [(_.of(LEGAL_OUTCOMES.get(o, o)), n) for o, n in sorted(outcomes.items())])
                           for kind, outcomes in sorted(found["by_kind"].items())]}
     figures = [charts.svg(f) for _name, f in charts.figures(data, _)] if with_charts else []
     period = data["period"]
@@ -91,8 +91,8 @@ def view(data: dict[str, Any], lang: str, home: Path = PROJECT_ROOT,
         "_": _, "lang": _.lang, "data": data, "tables": tables, "holdings": held, "legal": legal,
         "charts": figures, "period_label": period["label"], "start": period["start"],
         "last_day": period["last_day"], "threshold": data["threshold"], "hidden": HIDDEN,
-        "total_label": _(TOTAL), "noise": data.get("noise"),
-        "hidden_note": _(charts.HIDDEN_NOTE, n=data["threshold"]),
+        "total_label": _.of(TOTAL), "noise": data.get("noise"),
+        "hidden_note": _.of(charts.HIDDEN_NOTE, n=data["threshold"]),
     }
 
 
@@ -108,7 +108,7 @@ def csv_text(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT) 
     writer.writerow(["period", "table", "title", "row", "column", "column_label", "count", "hidden"])
     label = data["period"]["label"]
     for t in data["tables"]:
-        title = _(TITLES[t["id"]])
+        title = _.of(TITLES[t["id"]])
         grid = [list(cells) + [total] for cells, total in zip(t["cells"], t["row_totals"])]
         rows = list(t["rows"])
         if not data["running"]:
@@ -117,7 +117,7 @@ def csv_text(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT) 
         columns = list(t["columns"]) + ["total"]
         for row, values in zip(rows, grid):
             for column, value in zip(columns, values):
-                column_label = _(TOTAL) if column == "total" else value_label(_, t["dimension"], column)
+                column_label = _.of(TOTAL) if column == "total" else value_label(_, t["dimension"], column)
                 writer.writerow([label, t["id"], title, row, column, column_label,
                                  "" if value is None else value, "1" if value is None else "0"])
     return out.getvalue()
@@ -126,8 +126,8 @@ def csv_text(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT) 
 def json_text(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT) -> str:
     _ = Translator(lang, home)
     titled = dict(data, language=_.lang,
-                  titles={t["id"]: _(TITLES[t["id"]]) for t in data["tables"]},
-                  hidden_means=_(charts.HIDDEN_NOTE, n=data["threshold"]))
+                  titles={t["id"]: _.of(TITLES[t["id"]]) for t in data["tables"]},
+                  hidden_means=_.of(charts.HIDDEN_NOTE, n=data["threshold"]))
     return json.dumps(titled, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -146,9 +146,9 @@ def pdf_bytes(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT)
                  (_("Know Your Rights bot, {period}", period=context["period_label"]), 12, "normal"),
                  (_("From {start} to {end}", start=context["start"], end=context["last_day"]), 10,
                   "normal"), ("", 10, "normal")]
-        lines += [(text, 9, "normal") for text in _wrap(_(INTRO, n=data["threshold"]), 95)]
+        lines += [(text, 9, "normal") for text in _wrap(_.of(INTRO, n=data["threshold"]), 95)]
         if context["noise"]:
-            lines += [(text, 9, "normal") for text in _wrap(_(NOISE, eps=context["noise"]
+            lines += [(text, 9, "normal") for text in _wrap(_.of(NOISE, eps=context["noise"]
                                                              ["epsilon_per_event"]), 95)]
         y = 0.92
         for text, size, weight in lines:
