@@ -74,10 +74,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.transparency.store import TransparencyError
 
     if args.threshold < 2:
-        print("--threshold must be at least 2", file=sys.stderr)
+        print("kyr report: " + "--threshold must be at least 2", file=sys.stderr)
         return 2
     if args.noise is not None and args.noise <= 0:
-        print("--noise must be a positive scale", file=sys.stderr)
+        print("kyr report: " + "--noise must be a positive scale", file=sys.stderr)
         return 2
     service = Transparency(settings, make_engine(settings.database_url), args.threshold)
     try:
@@ -96,10 +96,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         if args.report_command == "legal-request":
             return _legal(args, service)
         if args.quarter and (args.start or args.last):
-            print("give --quarter or --from/--to, not both", file=sys.stderr)
+            print("kyr report: " + "give --quarter or --from/--to, not both", file=sys.stderr)
             return 2
         if bool(args.start) != bool(args.last):
-            print("--from and --to go together", file=sys.stderr)
+            print("kyr report: " + "--from and --to go together", file=sys.stderr)
             return 2
         if args.start:
             period = report.between(args.start, args.last)
@@ -116,7 +116,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         Path(args.output).write_bytes(body)
         print(f"wrote {args.output} ({len(body)} bytes)", file=sys.stderr)
     elif args.format == "pdf" and sys.stdout.isatty():
-        print("a PDF is not for the terminal: add -o FILE", file=sys.stderr)
+        print("kyr report: " + "a PDF is not for the terminal: add -o FILE", file=sys.stderr)
         return 2
     else:
         sys.stdout.buffer.write(body)
