@@ -135,10 +135,11 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def rows_for(kind: str, day: dt.date, area: str = "", amount: int = 1,
-             **dimensions: object) -> list[dict[str, Any]]:
+             dimensions: Mapping[str, object] | None = None) -> list[dict[str, Any]]:
     """The rows one event adds to: its kind's total and one per known dimension."""
     if kind not in KINDS:
         raise ValueError(f"unknown counter kind {kind!r}")
+    dimensions = dimensions or {}
     unknown = set(dimensions) - set(KINDS[kind])
     if unknown:
         raise ValueError(f"{kind} has no dimension(s) {', '.join(sorted(unknown))}")
@@ -160,7 +161,7 @@ class Counters:
     def record(self, kind: str, connection: Optional[Connection] = None, area: str = "",
                when: dt.datetime | None = None, **dimensions: object) -> None:
         """Count one event; inside the effect's transaction when `connection` is given."""
-        rows = rows_for(kind, community_day(when or self.clock()), area, **dimensions)
+        rows = rows_for(kind, community_day(when or self.clock()), area, dimensions=dimensions)
         if connection is not None:
             _upsert(connection, rows)
             return
@@ -171,7 +172,9 @@ class Counters:
                    connection: Optional[Connection] = None) -> None:
         """Several events of one effect (a turn) in one statement: (kind, dimensions)."""
         day = community_day(self.clock())
-        rows = [row for kind, dimensions in events for row in rows_for(kind, day, **dimensions)]
+        rows = [row for kind, dimensions in events
+                for row in rows_for(kind, day, str(dimensions.get("area") or ""),
+                                    dimensions={k: v for k, v in dimensions.items() if k != "area"})]
         if not rows:
             return
         # Two events of one turn may add to the same cell: one row each, summed first.

@@ -136,6 +136,6 @@ def _legal(args: argparse.Namespace, service: Any) -> int:
         print(f"legal request {args.id}: {args.outcome}")
     else:
         for r in store.requests():
-            answered = r.answered_on.isoformat() if r.answered_on else "-"
-            print(f"{r.id}\t{r.received_on.isoformat()}\t{r.kind}\t{answered}\t{r.outcome}")
+            when = r.answered_on.isoformat() if r.answered_on else "-"
+            print(f"{r.id}\t{r.received_on.isoformat()}\t{r.kind}\t{when}\t{r.outcome}")
     return 0

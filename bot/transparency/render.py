@@ -7,7 +7,6 @@ format can show what another hides.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from pathlib import Path

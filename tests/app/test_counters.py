@@ -46,7 +46,7 @@ def test_labels_are_slugs_and_free_text_becomes_other() -> None:
     assert wait_bucket(dt.timedelta(minutes=15)) == "15_60m"
     assert wait_bucket(dt.timedelta(hours=9)) == "over_4h"
     with pytest.raises(ValueError):
-        rows_for("tickets_opened", dt.date(2026, 1, 1), resident="x")  # no such dimension
+        rows_for("tickets_opened", dt.date(2026, 1, 1), dimensions={"resident": "x"})  # no such dimension
     with pytest.raises(ValueError):
         rows_for("no_such_kind", dt.date(2026, 1, 1))
 
