@@ -240,3 +240,19 @@ def test_a_scripted_day_gives_exactly_the_expected_counts(trained, tmp_path: Pat
                                           "WHERE sealed IS NOT NULL")).scalar() == 0
     assert table(engine) == found
     engine.dispose()
+
+
+def test_channels_count_failed_deliveries_through_the_engine(tmp_path: Path) -> None:
+    from bot.channels.base import count_failed_delivery
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'k.sqlite3'}")
+
+    class Holder:  # what a channel holds: something with `counters`
+        counters = Counters(engine)
+
+    count_failed_delivery(Holder(), "whatsapp", "send")
+    count_failed_delivery(Holder(), "whatsapp", "status")
+    count_failed_delivery(object(), "telegram", "send")  # nothing to count with: no error
+    found = table(engine)
+    assert found[(c.DELIVERIES_FAILED, "", "", "")] == 2
+    assert found[(c.DELIVERIES_FAILED, "", "path", "status")] == 1
