@@ -29,17 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.core.handoff import CHICAGO
-from bot.storage.db import metadata, utc_now
-
-counts = sa.Table(
-    "kyr_counts", metadata,
-    sa.Column("day", sa.Date, primary_key=True),  # Chicago date of the event
-    sa.Column("kind", sa.String(40), primary_key=True),
-    sa.Column("area", sa.String(40), primary_key=True, default=""),  # community area slug or ""
-    sa.Column("dimension", sa.String(20), primary_key=True, default=""),  # "" = the kind's total
-    sa.Column("value", sa.String(40), primary_key=True, default=""),
-    sa.Column("n", sa.Integer, nullable=False),
-)
+from bot.storage.db import utc_now
+from bot.storage.schema import conversations, counts
 
 # ---- the vocabulary: every kind the service counts, and the dimensions each carries ----
 
@@ -156,7 +147,6 @@ class Counters:
     def __init__(self, engine: Engine, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.engine = engine
         self.clock = clock
-        metadata.create_all(engine, tables=[counts])
 
     def record(self, kind: str, connection: Optional[Connection] = None, area: str = "",
                when: dt.datetime | None = None, **dimensions: object) -> None:
@@ -190,6 +180,13 @@ class Counters:
             return
         with self.engine.begin() as own:
             _upsert(own, list(merged.values()))
+
+    def has_conversation(self, resident: str) -> bool:
+        """Whether a conversation is stored (one primary-key lookup, no tracker parsing):
+        a turn without one starts a conversation."""
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(conversations.c.resident).where(
+                conversations.c.resident == resident)).first() is not None
 
     # ---- the effects that exist today ----
 

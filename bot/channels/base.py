@@ -34,6 +34,9 @@ class ChannelContext:
     renderer: Renderer
     db: Database
     secret: bytes
+    # Counts a message that never reached a resident (channel, path), for the transparency
+    # report (bot.app.counters.Counters.delivery_failed); None counts nothing.
+    failed_delivery: Callable[[str, str], None] | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -72,14 +75,13 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def count_failed_delivery(engine: object, channel: str, path: str) -> None:
-    """Count a message that did not reach a resident, for the transparency report; the
-    engine carries the counters (a channel never imports the application layer)."""
-    counters = getattr(engine, "counters", None)
-    if counters is None:
+def count_failed_delivery(context: ChannelContext, channel: str, path: str) -> None:
+    """Count a message that did not reach a resident ("send": refused by the platform,
+    "status": reported failed later), through the callback the context carries."""
+    if context.failed_delivery is None:
         return
     try:
-        counters.delivery_failed(channel, path)
+        context.failed_delivery(channel, path)
     except Exception:  # a count is never worth a lost send
         logger.exception("a failed delivery could not be counted")
 

@@ -17,15 +17,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
 
-from bot.transparency.i18n import N_, Translator  # noqa: E402
+from bot.transparency.i18n import Translator  # noqa: E402
 from bot.transparency.labels import CHART_TITLES as TITLES, row_label, value_label  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9,
                      "svg.hashsalt": "kyr-report"})  # the same SVG for the same numbers
 COLOURS = ("#1b5e9e", "#c2571a", "#2e7d32", "#7b3f98", "#b0881a", "#00838f", "#6d4c41",
            "#ad1457", "#546e7a", "#9e9d24")
-HIDDEN_NOTE = N_("Gaps and missing bars: counts hidden to protect residents (fewer than {n}, "
-                 "or able to reveal one).")
 
 
 def table(data: dict[str, Any], table_id: str) -> dict[str, Any] | None:

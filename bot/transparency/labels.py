@@ -70,6 +70,8 @@ VALUES = {
                 "false": N_("Found false"), "pending": N_("Being verified")},
     "": {"count": N_("Count")},
 }
+HIDDEN_NOTE = N_("Gaps and missing bars: counts hidden to protect residents (fewer than {n}, "
+                 "or able to reveal one).")
 OTHER = N_("Other")
 TOTAL = N_("Total")
 

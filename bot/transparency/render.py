@@ -15,9 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.settings import PROJECT_ROOT
-from bot.transparency import charts
 from bot.transparency.i18n import N_, Translator
-from bot.transparency.labels import NOTES, TITLES, TOTAL, row_label, value_label
+from bot.transparency.labels import HIDDEN_NOTE, NOTES, TITLES, TOTAL, row_label, value_label
 
 HERE = Path(__file__).parent
 HIDDEN = "–"  # how a hidden count is shown (an en dash), explained on every page
@@ -84,14 +83,18 @@ def view(data: dict[str, Any], lang: str, home: Path = PROJECT_ROOT,
                  "rows": [(_.of(LEGAL_KINDS.get(kind, kind)),
                            [(_.of(LEGAL_OUTCOMES.get(o, o)), n) for o, n in sorted(outcomes.items())])
                           for kind, outcomes in sorted(found["by_kind"].items())]}
-    figures = [charts.svg(f) for _name, f in charts.figures(data, _)] if with_charts else []
+    figures: list[str] = []
+    if with_charts:  # matplotlib loads on the first chart, not when the web app starts
+        from bot.transparency import charts
+
+        figures = [charts.svg(f) for _name, f in charts.figures(data, _)]
     period = data["period"]
     return {
         "_": _, "lang": _.lang, "data": data, "tables": tables, "holdings": held, "legal": legal,
         "charts": figures, "period_label": period["label"], "start": period["start"],
         "last_day": period["last_day"], "threshold": data["threshold"], "hidden": HIDDEN,
         "total_label": _.of(TOTAL), "noise": data.get("noise"),
-        "hidden_note": _.of(charts.HIDDEN_NOTE, n=data["threshold"]),
+        "hidden_note": _.of(HIDDEN_NOTE, n=data["threshold"]),
     }
 
 
@@ -126,7 +129,7 @@ def json_text(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT)
     _ = Translator(lang, home)
     titled = dict(data, language=_.lang,
                   titles={t["id"]: _.of(TITLES[t["id"]]) for t in data["tables"]},
-                  hidden_means=_.of(charts.HIDDEN_NOTE, n=data["threshold"]))
+                  hidden_means=_.of(HIDDEN_NOTE, n=data["threshold"]))
     return json.dumps(titled, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -134,6 +137,8 @@ def pdf_bytes(data: dict[str, Any], lang: str = "en", home: Path = PROJECT_ROOT)
     """A cover page, one page per chart, the tables, what is held and the legal requests."""
     import matplotlib.pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
+
+    from bot.transparency import charts
 
     context = view(data, lang, home, with_charts=False)
     _ = context["_"]

@@ -17,30 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.app.counters import slug
-from bot.storage.db import as_utc, metadata, utc_now
-
-published_reports = sa.Table(
-    "kyr_published_reports", metadata,
-    sa.Column("quarter", sa.String(6), primary_key=True),  # "2026Q4"
-    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("published_by", sa.String(80), nullable=False),  # an admin's name
-    sa.Column("data", sa.Text, nullable=False),  # the protected report, JSON
-)
-
-legal_requests = sa.Table(
-    "kyr_legal_requests", metadata,
-    # Requests from authorities for data about residents (subpoenas, warrants, court
-    # orders, informal asks), entered by an admin. No names, case numbers or free text:
-    # the report publishes how many, of which kind, and what the service answered.
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("received_on", sa.Date, nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("answered_on", sa.Date, nullable=True),
-    sa.Column("outcome", sa.String(20), nullable=False),
-    sa.Column("entered_by", sa.String(80), nullable=False),
-    sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
-    sqlite_autoincrement=True,
-)
+from bot.storage.db import as_utc, utc_now
+from bot.storage.schema import legal_requests, published_reports
 
 REQUEST_KINDS = ("subpoena", "warrant", "court_order", "administrative", "informal", "other")
 # "no_data": the service held nothing responsive (what minimal storage is for).
@@ -71,7 +49,6 @@ class PublishedReport:
 class TransparencyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, tables=[published_reports, legal_requests])
 
     # ---- legal requests ----
 

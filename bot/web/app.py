@@ -47,7 +47,8 @@ class Live:
 
 def channel_context(services: Services) -> ChannelContext:
     return ChannelContext(services.conversation.handle, services.renderer, services.db,
-                          services.settings.secret_key())
+                          services.settings.secret_key(),
+                          failed_delivery=services.counters.delivery_failed)
 
 
 PURGE_EVERY = 3600.0  # seconds

@@ -242,17 +242,16 @@ def test_a_scripted_day_gives_exactly_the_expected_counts(trained, tmp_path: Pat
     engine.dispose()
 
 
-def test_channels_count_failed_deliveries_through_the_engine(tmp_path: Path) -> None:
-    from bot.channels.base import count_failed_delivery
+def test_channels_count_failed_deliveries_through_their_context(tmp_path: Path) -> None:
+    from bot.channels.base import ChannelContext, count_failed_delivery
 
     engine = make_engine(f"sqlite:///{tmp_path / 'k.sqlite3'}")
-
-    class Holder:  # what a channel holds: something with `counters`
-        counters = Counters(engine)
-
-    count_failed_delivery(Holder(), "whatsapp", "send")
-    count_failed_delivery(Holder(), "whatsapp", "status")
-    count_failed_delivery(object(), "telegram", "send")  # nothing to count with: no error
+    counters = Counters(engine)
+    context = ChannelContext(handle=None, renderer=None, db=engine, secret=b"s",  # type: ignore[arg-type]
+                             failed_delivery=counters.delivery_failed)
+    count_failed_delivery(context, "whatsapp", "send")
+    count_failed_delivery(context, "whatsapp", "status")
+    count_failed_delivery(ChannelContext(None, None, engine, b"s"), "telegram", "send")  # type: ignore[arg-type]
     found = table(engine)
-    assert found[(c.DELIVERIES_FAILED, "", "", "")] == 2
+    assert found[(c.DELIVERIES_FAILED, "", "", "")] == 2  # the context without a counter: none
     assert found[(c.DELIVERIES_FAILED, "", "path", "status")] == 1

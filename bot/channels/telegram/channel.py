@@ -24,7 +24,8 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.channels.base import (Channel, ChannelContext, Count, accept_json, quiet_http_loggers,
+from bot.channels.base import (Channel, ChannelContext, Count, accept_json,
+                               count_failed_delivery, quiet_http_loggers,
                                split_text)
 from bot.channels.telegram.parse import CHANNEL, parse_update
 from bot.channels.telegram.plugin import CAPABILITIES, LIMITS
@@ -183,6 +184,8 @@ class TelegramChannel(Channel):
             except TelegramError as exc:
                 logger.warning("telegram sendMessage failed: %s", type(exc).__name__)
                 reason = f"Telegram refused the message ({type(exc).__name__})"
-                return retry_later(reason) if isinstance(exc, (RetryAfter, NetworkError)) \
-                    else refused(reason)
+                if isinstance(exc, (RetryAfter, NetworkError)):
+                    return retry_later(reason)
+                await off_loop(count_failed_delivery, self.context, CHANNEL, "send")
+                return refused(reason)
         return SENT
