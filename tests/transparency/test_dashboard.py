@@ -36,7 +36,7 @@ def published(seeded: Counters, report_settings: Settings) -> Transparency:
 
 
 def client(settings: Settings) -> httpx.AsyncClient:
-    app = create_app(settings, env={}, engine=None, channels={})
+    app = create_app(settings, env={})
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kyr.test")
 
 
@@ -138,7 +138,7 @@ def test_kyr_report(seeded: Counters, report_settings: Settings, tmp_path: Path,
 
 @pytest.fixture
 async def server(published: Transparency, report_settings: Settings) -> AsyncIterator[str]:
-    app = create_app(report_settings, env={}, engine=None, channels={})
+    app = create_app(report_settings, env={})
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
