@@ -181,8 +181,10 @@ def test_a_scripted_day_gives_exactly_the_expected_counts(trained, tmp_path: Pat
     expected = {
         (c.CONVERSATIONS, "", "", ""): 4,
         (c.CONVERSATIONS, "", "channel", "console"): 4,
-        (c.TOPICS, "", "", ""): 4,
-        (c.TOPICS, "", "topic", "ice_at_door"): 2,
+        # Ana's "they are knocking hard" while waiting is guided through ice_at_door again
+        # (main's "never silent in danger"): its first step is shown a second time.
+        (c.TOPICS, "", "", ""): 5,
+        (c.TOPICS, "", "topic", "ice_at_door"): 3,
         (c.TOPICS, "", "topic", "talk_to_person"): 1,
         (c.TOPICS, "", "topic", "delete_my_data"): 1,
         (c.TICKETS_OPENED, "", "", ""): 2,
