@@ -312,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read the password from the first line of stdin instead of asking")
     staff_sub.add_parser("list", help="names, roles and languages")
     staff.set_defaults(func=cmd_staff)
+
+    from bot.transparency.cli import add_parser as add_report_parser
+
+    add_report_parser(sub)  # kyr report ...: the transparency report (bot/transparency/cli.py)
     return parser
 
 

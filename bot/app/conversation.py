@@ -26,6 +26,8 @@ from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
 from bot.handoff.staff import StaffDirectory
 from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketService
+from bot.app import counters as counting
+from bot.app.counters import Counters
 from bot.app.residents import TICKET, Residents
 from bot.storage.db import utc_now
 from bot.storage.offload import off_loop
@@ -52,8 +54,10 @@ def staff_presence(db: sa.engine.Engine) -> Callable[[], set[str] | None]:
 
 class ConversationService:
     def __init__(self, engine: Engine, tickets: TicketService, residents: Residents,
-                 renderer: Renderer, reload: Callable[[], object] = lambda: None) -> None:
+                 renderer: Renderer, reload: Callable[[], object] = lambda: None,
+                 counters: Counters | None = None) -> None:
         self.engine = engine
+        self.counters = counters  # the transparency report's counts (None: not counted)
         self.tickets = tickets
         self.residents = residents
         self.renderer = renderer
@@ -75,11 +79,36 @@ class ConversationService:
             answered = await self._while_waiting(ticket, inbound)
             if answered is not None:
                 return answered
+        started = ticket is None and self.counters is not None and \
+            not await off_loop(self.counters.has_conversation, sender)
         replies = await self.engine.turn(sender, inbound)
+        if self.counters is not None:
+            await off_loop(self._count, inbound, replies, started)
         replies = await self._effects(sender, inbound, ticket, replies)
         if ticket is not None:
             replies = await off_loop(self._guided_while_waiting, ticket, inbound, replies)
         return replies
+
+    def _count(self, inbound: InboundMessage, replies: list[OutboundMessage],
+               started: bool) -> None:
+        """The turn's counts: a conversation started, topics opened, a deletion confirmed.
+        (Tickets count themselves, in their own transactions: TicketService's observer.)"""
+        assert self.counters is not None
+        events: list[tuple[str, dict[str, object]]] = []
+        lang = replies[-1].lang if replies else "en"
+        if started:
+            events.append((counting.CONVERSATIONS, {"language": lang, "channel": inbound.channel}))
+        dialogue = self.renderer.dialogue
+        entered = {r.flow: r.lang for r in replies if r.flow in dialogue.topic_flows
+                   and r.step == dialogue.flows[r.flow].first.id}
+        events += [(counting.TOPICS, {"topic": topic, "language": language})
+                   for topic, language in sorted(entered.items())]
+        if any(r.action == DELETE_MY_DATA for r in replies):
+            events.append((counting.DELETIONS, {"channel": inbound.channel, "language": lang}))
+        try:
+            self.counters.record_all(events)
+        except Exception:  # a count is never worth a resident's answer
+            logger.exception("counters could not be written")
 
     async def _effects(self, sender: str, inbound: InboundMessage, ticket: Ticket | None,
                        replies: list[OutboundMessage]) -> list[OutboundMessage]:

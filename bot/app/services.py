@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine as Database
 
 from bot.app.conversation import ConversationService, staff_presence
+from bot.app.counters import Counters
 from bot.app.relay import Outlet, Relay
 from bot.app.residents import Residents
 from bot.catalogs.checks import live_languages
@@ -41,6 +42,7 @@ class Services:
     tickets: TicketService
     residents: Residents
     conversation: ConversationService
+    counters: Counters
     channels: dict[str, Outlet] = field(default_factory=dict)  # set by whoever runs channels
 
     @property
@@ -100,11 +102,13 @@ def build(settings: Settings) -> Services:
     renderer = load_renderer(settings)
     store = KyrTrackerStore(None, db)
     engine = Engine.load(settings, renderer, store)
-    tickets = TicketService(db, secret)
+    counters = Counters(db)  # the transparency report's counts, written by each effect
+    tickets = TicketService(db, secret, observer=counters.ticket_changed)
     residents = Residents(db, secret, tickets, store)
-    conversation = ConversationService(engine, tickets, residents, renderer)
+    conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
     conversation.presence = staff_presence(db)
-    services = Services(settings, db, renderer, engine, tickets, residents, conversation)
+    services = Services(settings, db, renderer, engine, tickets, residents, conversation,
+                        counters)
     conversation.reload = services.reload_catalogs
     services.purge_expired()
     return services

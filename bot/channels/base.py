@@ -34,6 +34,9 @@ class ChannelContext:
     renderer: Renderer
     db: Database
     secret: bytes
+    # Counts a message that never reached a resident (channel, path), for the transparency
+    # report (bot.app.counters.Counters.delivery_failed); None counts nothing.
+    failed_delivery: Callable[[str, str], None] | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -42,6 +45,8 @@ class ChannelContext:
     def resident(self, channel: str, user: str) -> str:
         """The keyed hash the bot knows a resident by (for delivery records)."""
         return resident_key(self.secret, channel, user)
+
+logger = logging.getLogger(__name__)
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:
@@ -68,6 +73,17 @@ def quiet_http_loggers() -> None:
     """
     for name in ("telegram", "httpx", "httpcore", "aiohttp.client"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def count_failed_delivery(context: ChannelContext, channel: str, path: str) -> None:
+    """Count a message that did not reach a resident ("send": refused by the platform,
+    "status": reported failed later), through the callback the context carries."""
+    if context.failed_delivery is None:
+        return
+    try:
+        context.failed_delivery(channel, path)
+    except Exception:  # a count is never worth a lost send
+        logger.exception("a failed delivery could not be counted")
 
 
 def numbered_text(message: OutboundMessage, start: int = 1) -> str:

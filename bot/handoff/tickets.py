@@ -17,7 +17,7 @@ import json
 import logging
 import statistics
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -102,9 +102,15 @@ def _ticket(row: sa.engine.RowMapping) -> Ticket:
     return Ticket(**data)
 
 
+# Told of each state change inside its transaction, with the ticket as it now is: the
+# application layer counts them (bot.app.counters) without this module knowing of it.
+Observer = Callable[[Connection, str, "Ticket"], None]
+
+
 class TicketService:
-    def __init__(self, engine: Engine, secret: bytes) -> None:
+    def __init__(self, engine: Engine, secret: bytes, observer: Optional[Observer] = None) -> None:
         self.engine = engine
+        self.observer = observer
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
 
     # ---- reading ----
@@ -279,6 +285,10 @@ class TicketService:
         connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
                                                            actor=actor, at=utc_now()))
 
+    def _observe(self, connection: Connection, ticket_id: int, event: str) -> None:
+        if self.observer is not None:
+            self.observer(connection, event, self.get(ticket_id, connection))
+
     def open(self, resident: str, channel: str, topic: str, language: str,
              path: tuple[str, ...] = (), after_hours: bool = False, urgent: bool = False,
              known_closed: bool = False) -> Ticket:
@@ -300,6 +310,7 @@ class TicketService:
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
                     path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
                 self._event(connection, ticket_id, "opened", "resident")
+                self._observe(connection, ticket_id, "opened")
         except sa.exc.IntegrityError:  # opened a moment ago by another message: that one
             existing = self.open_for(resident)
             if existing is None:
@@ -333,6 +344,7 @@ class TicketService:
                 tickets.c.priority != URGENT).values(priority=URGENT)).rowcount
             if changed:
                 self._event(connection, ticket_id, "escalated", "resident")
+                self._observe(connection, ticket_id, "escalated")
         return bool(changed)
 
     def seen(self, ticket_id: int) -> None:
@@ -391,6 +403,7 @@ class TicketService:
                     raise AlreadyClaimed(f"ticket {ticket_id} was claimed by {current.assignee}")
                 raise TicketError(f"ticket {ticket_id} is {current.status}: it cannot be claimed")
             self._event(connection, ticket_id, "claimed", f"staff:{staff}")
+            self._observe(connection, ticket_id, "claimed")
         return self.get(ticket_id)
 
     def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False,
@@ -402,6 +415,7 @@ class TicketService:
             condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == staff)
             if supervisor:
                 condition = tickets.c.status != CLOSED
+            was_waiting = self.get(ticket_id, connection).status == OPEN
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(
                 assignee=to_staff, status=CLAIMED,
@@ -412,6 +426,8 @@ class TicketService:
             self._line(connection, ticket_id, f"staff:{staff}", NOTE,
                        f"Passed to {to_staff}." + (f" {note}" if note else ""))
             self._event(connection, ticket_id, "transferred", f"staff:{staff}")
+            if was_waiting:  # given to someone while it waited: this is when a person took it
+                self._observe(connection, ticket_id, "claimed")
         return self.get(ticket_id)
 
     def unclaim(self, ticket_id: int, staff: str, supervisor: bool = False) -> Ticket:
@@ -461,4 +477,5 @@ class TicketService:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
             self._event(connection, ticket_id, "closed",
                         "resident" if actor == "resident" else f"staff:{actor}")
+            self._observe(connection, ticket_id, "closed")
         return self.get(ticket_id)

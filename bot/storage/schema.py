@@ -227,3 +227,39 @@ outbox = sa.Table(
     sa.Index("ix_kyr_outbox_conversation", "channel", "conversation", "id"),
     sa.Index("ix_kyr_outbox_state", "channel", "state", "priority", "id"),
 )
+
+# ---- the transparency report (bot.app.counters, bot.transparency) ----
+
+counts = sa.Table(
+    "kyr_counts", metadata,
+    # Daily aggregates written at each effect: no identity, no text, nothing finer than a
+    # (Chicago) day and a community area; kept through every purge.
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("area", sa.String(40), primary_key=True, default=""),  # community area slug or ""
+    sa.Column("dimension", sa.String(20), primary_key=True, default=""),  # "" = the kind's total
+    sa.Column("value", sa.String(40), primary_key=True, default=""),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+published_reports = sa.Table(
+    "kyr_published_reports", metadata,
+    sa.Column("quarter", sa.String(6), primary_key=True),  # "2026Q4"
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_by", sa.String(80), nullable=False),  # an admin's name
+    sa.Column("data", sa.Text, nullable=False),  # the protected report, JSON
+)
+
+legal_requests = sa.Table(
+    "kyr_legal_requests", metadata,
+    # Requests from authorities for residents' data, entered by an admin: kind, dates and
+    # outcome only (no names, case numbers or free text).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("answered_on", sa.Date, nullable=True),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("entered_by", sa.String(80), nullable=False),
+    sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)

@@ -33,6 +33,7 @@ from bot.handoff.tickets import URGENT
 from bot.settings import Settings
 from bot.web import edge
 from bot.web.console import Console
+from bot.web.transparency import Dashboard
 
 if TYPE_CHECKING:  # the services import Rasa: loaded in the lifespan, off the event loop
     from bot.app.services import Services
@@ -73,7 +74,8 @@ class Live:
 
 def channel_context(services: Services) -> ChannelContext:
     return ChannelContext(services.conversation.handle, services.renderer, services.db,
-                          services.settings.secret_key())
+                          services.settings.secret_key(),
+                          failed_delivery=services.counters.delivery_failed)
 
 
 PURGE_EVERY = 3600.0  # seconds
@@ -259,8 +261,22 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
         return PlainTextResponse("\n".join(lines) + "\n")
 
     console = Console(live, environment)
+    transparency: list[Any] = []
+
+    def transparency_service() -> Any:
+        """The public dashboard's service, on the bot's database (bot/web/transparency.py)."""
+        if not transparency:
+            from bot.storage.db import make_engine
+            from bot.transparency.service import Transparency
+
+            database = live.services.db if live.services is not None else \
+                make_engine(settings.database_url)
+            transparency.append(Transparency(settings, database))
+        return transparency[0]
+
     app = Starlette(routes=[
         *console.routes(),
+        *Dashboard(transparency_service).routes(),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ], lifespan=lifespan)

@@ -27,7 +27,8 @@ from telegram.request import HTTPXRequest
 
 from bot.core.delivery import CONNECTIONS
 
-from bot.channels.base import (Channel, ChannelContext, Count, accept_json, quiet_http_loggers,
+from bot.channels.base import (Channel, ChannelContext, Count, accept_json,
+                               count_failed_delivery, quiet_http_loggers,
                                split_text)
 from bot.channels.telegram.parse import CHANNEL, parse_update
 from bot.channels.telegram.plugin import CAPABILITIES, LIMITS
@@ -198,6 +199,8 @@ class TelegramChannel(Channel):
             except TelegramError as exc:
                 logger.warning("telegram sendMessage failed: %s", type(exc).__name__)
                 reason = f"Telegram refused the message ({type(exc).__name__})"
-                return retry_later(reason) if isinstance(exc, (RetryAfter, NetworkError)) \
-                    else refused(reason)
+                if isinstance(exc, (RetryAfter, NetworkError)):
+                    return retry_later(reason)
+                await off_loop(count_failed_delivery, self.context, CHANNEL, "send")
+                return refused(reason)
         return SENT

@@ -22,12 +22,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels.http import http_client
-from bot.channels.base import (Channel, ChannelContext, Count, accept_json, numbered_text,
+from bot.channels.base import (Channel, ChannelContext, Count, accept_json,
+                               count_failed_delivery, numbered_text,
                                quiet_http_loggers, split_text)
 from bot.channels.whatsapp.parse import (CHANNEL, OUTSIDE_WINDOW, Status, parse_message,
                                          parse_status, values)
 from bot.channels.whatsapp.plugin import CAPABILITIES, LIMITS
-from bot.core.delivery import SENT, SendResult, refused, retry_later
+from bot.core.delivery import SENT, Outcome, SendResult, refused, retry_later
 from bot.core.messages import OutboundMessage
 from bot.storage.addresses import record_delivery
 from bot.storage.offload import off_loop
@@ -145,6 +146,7 @@ class WhatsAppChannel(Channel):
         if status.state == "failed":
             resident = self.context.resident(CHANNEL, status.recipient)
             record_delivery(self.context.db, CHANNEL, resident, "failed", status.code, status.reason)
+            count_failed_delivery(self.context, CHANNEL, "status")
 
     async def _message(self, message: dict[str, Any]) -> None:
         inbound = parse_message(message)
@@ -195,6 +197,8 @@ class WhatsAppChannel(Channel):
                 resident = self.context.resident(CHANNEL, recipient)
                 await off_loop(record_delivery, self.context.db, CHANNEL, resident, "failed", code,
                                result.reason)
+                if result.outcome is Outcome.REFUSED:  # a retry may still get through
+                    await off_loop(count_failed_delivery, self.context, CHANNEL, "send")
                 return result
         return SENT
 
