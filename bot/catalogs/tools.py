@@ -11,7 +11,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.core.i18n import read_catalog, reviewed_keys  # noqa: F401 (callers import them here)
+from bot.core.i18n import REVIEWED_TAG, read_catalog, reviewed_keys  # noqa: F401 (callers import them here)
 from bot.core.i18n import is_reviewed as _is_reviewed
 
 from bot.core.languages import NATIVE_NAMES

@@ -132,11 +132,17 @@ def isolate(value: str, lang: str) -> str:
     return value
 
 
+def _indic_mark(char: str) -> bool:
+    """A vowel sign, virama or nukta of the Indic scripts (Devanagari to Sinhala): part of
+    the word, not an accent ("मदद", "ખબર" would otherwise fall apart into letters)."""
+    return "\u0900" <= char <= "\u0dff" and unicodedata.category(char) in ("Mn", "Mc")
+
+
 def normalise(text: str) -> str:
     """For matching typed words to buttons: no accents, no case, no punctuation."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join("".join(c if c.isalnum() else " " for c in kept).split())
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c) or _indic_mark(c))
+    return " ".join("".join(c if c.isalnum() or _indic_mark(c) else " " for c in kept).split())
 
 
 def format_hours(hours: dict[str, str], lang: str, words: dict[str, str]) -> str:

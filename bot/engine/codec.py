@@ -35,6 +35,9 @@ _CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 # Rasa reads any text that starts with "/" once stripped as its own intent syntax; "/ /x",
 # "//x", " \u3000/x" all do. Typed text loses every leading slash and space before NLU.
 _RASA_PREFIX = re.compile(r"^[\s/]+")
+# What is left of '/intent{"entity": ...}' is no resident's words: answered as unreadable,
+# never read for a topic or a language ("payload /lang es" would switch to Spanish).
+_RASA_SYNTAX = re.compile(r"^[\w-]+\s*\{.*\}\s*$", re.S)
 
 Detect = Callable[[str], tuple["str | None", float]]
 WordCount = Callable[[str], int]
@@ -102,6 +105,8 @@ def encode(inbound: InboundMessage, detect: Detect | None = None,
             parse_data = command_data(text, *command)
         else:
             text = _RASA_PREFIX.sub("", text)
+            if _RASA_SYNTAX.match(text):
+                text = ""
             if not text:  # an empty line: nothing to understand, say so kindly
                 parse_data = {"intent": {"name": FALLBACK_INTENT, "confidence": 1.0},
                               "entities": [], "text": ""}

@@ -130,3 +130,12 @@ def test_extractor_gives_plurals_as_npgettext() -> None:
     data = (b"texts:\n  queue.ahead:\n    text: One person\n    plural: \"{count} people\"\n")
     found = list(extract(extract_yaml, io.BytesIO(data)))
     assert found[0][1] == ("One person", "{count} people") and found[0][3] == "queue.ahead"
+
+
+def test_normalise_keeps_indic_vowel_signs_and_folds_latin_accents() -> None:
+    from bot.core.i18n import normalise
+
+    assert normalise("मदद करो!") == "मदद करो"  # vowel signs and virama are part of the word
+    assert normalise("ખબર નથી") == "ખબર નથી"
+    assert normalise("पता नहीं") != normalise("पत नह")  # "not known" is not its bare letters
+    assert normalise("ÉTÉ, Está") == "ete esta"
