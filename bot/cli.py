@@ -323,13 +323,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
     settings = load_settings()
-    from bot.core.problems import ContentError, StartupError
+    from bot.core.problems import ContentError, StartupError, UsageError
 
     try:
         return int(args.func(args, settings))
     except StartupError as exc:
         print(f"kyr: {exc}", file=sys.stderr)
         return 3
+    except UsageError as exc:
+        print(f"kyr: {exc}", file=sys.stderr)
+        return 2
     except ContentError as exc:
         print("The content has errors; run 'kyr content check':", file=sys.stderr)
         for problem in exc.problems:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.languages import NATIVE_NAMES
+from bot.core.problems import StartupError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ALL_LANGUAGES = tuple(NATIVE_NAMES)  # every language the bot has names and catalogs for
@@ -58,7 +59,7 @@ class Settings:
         if self.secret_key_env:
             return self.secret_key_env.encode()
         if not self.database_url.startswith("sqlite"):
-            raise SystemExit("KYR_SECRET_KEY must be set when DATABASE_URL is not SQLite")
+            raise StartupError("KYR_SECRET_KEY must be set when DATABASE_URL is not SQLite")
         try:
             return self.secret_file.read_bytes().strip()
         except FileNotFoundError:

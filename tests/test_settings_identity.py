@@ -4,6 +4,7 @@ import os
 import stat
 from pathlib import Path
 
+from bot.core.problems import StartupError
 from bot.identity import resident_key
 from bot.settings import load_settings
 
@@ -37,7 +38,7 @@ def test_production_database_needs_an_explicit_secret(tmp_path: Path) -> None:
 
     s = load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://x@h/db",
                        "HOME": str(tmp_path)})
-    with pytest.raises(SystemExit, match="KYR_SECRET_KEY must be set"):
+    with pytest.raises(StartupError, match="KYR_SECRET_KEY must be set"):
         s.secret_key()
 
 

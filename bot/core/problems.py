@@ -34,6 +34,11 @@ def display_path(path: Path, root: Path | None = None) -> str:
     return str(path)
 
 
+class UsageError(Exception):
+    """A command was given something it cannot use (a date that is not one): `kyr` prints
+    the reason on one line and exits 2, as for a wrong argument."""
+
+
 class StartupError(Exception):
     """The bot cannot start (no trained model, a model that does not load): `kyr` prints
     the reason on one line and exits non-zero; library code never calls SystemExit."""

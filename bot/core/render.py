@@ -15,6 +15,7 @@ from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, is
 from bot.core.languages import NATIVE_NAMES
 from bot.core.lines import line_open_now
 from bot.core.messages import Button, OutboundMessage
+from bot.core.problems import StartupError
 
 HOURS_WORDS = {"always": "ui.hours_always", "all_day": "ui.hours_all_day",
                "closed": "ui.hours_closed", "unconfirmed": "ui.hours_unconfirmed"}
@@ -39,7 +40,7 @@ def publish_mode(env: Mapping[str, str] = os.environ) -> str:
     """KYR_PUBLISH, checked: a typo must not silently publish unreviewed legal text."""
     mode = (env.get("KYR_PUBLISH") or DEFAULT_PUBLISH).strip().lower()
     if mode not in PUBLISH_MODES:
-        raise SystemExit(f"KYR_PUBLISH={mode!r}: use {' or '.join(PUBLISH_MODES)}")
+        raise StartupError(f"KYR_PUBLISH={mode!r}: use {' or '.join(PUBLISH_MODES)}")
     return mode
 
 

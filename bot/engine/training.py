@@ -19,6 +19,7 @@ from bot.core.dialogue import MENU_FLOW, HELP_FLOW
 from bot.core.flows import require_flows
 from bot.engine import slots
 from bot.engine.policy import BUTTON_INTENT, COMMAND_INTENT, UTTER
+from bot.core.problems import StartupError
 from bot.settings import Settings
 
 MODEL_NAME = "kyr"
@@ -260,7 +261,7 @@ def train(settings: Settings, force: bool = False, out: TextIO = sys.stderr) -> 
             output=str(settings.model_dir), fixed_model_name=MODEL_NAME, force_training=True,
         )
     if result.code != 0 or not result.model:
-        raise SystemExit(f"Rasa training failed (code {result.code})")
+        raise StartupError(f"Rasa training failed (code {result.code})")
     slim(target)
     from bot.engine import language
 

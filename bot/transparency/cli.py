@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.core.problems import UsageError
 from bot.settings import Settings
 
 FORMATS = ("html", "csv", "json", "pdf")
@@ -63,7 +64,7 @@ def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"not a date: {text!r} (write YYYY-MM-DD)") from None
+        raise UsageError(f"not a date: {text!r} (write YYYY-MM-DD)") from None
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:

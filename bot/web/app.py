@@ -29,6 +29,7 @@ from bot.app.turns import EngineTurns, channel_deliver
 from bot.app.worker import InboxWorker
 from bot.channels.base import Channel, ChannelContext
 from bot.channels.registry import build_channels
+from bot.core.problems import StartupError
 from bot.handoff.tickets import URGENT
 from bot.settings import Settings
 from bot.web import edge
@@ -312,7 +313,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     refused = workers_refused(settings, workers, dict(os.environ))
     if refused:
-        raise SystemExit(f"kyr serve: {refused}")
+        raise StartupError(f"kyr serve: {refused}")
     # Rasa holds websockets at 10.4; uvicorn's default websocket stack needs a newer one.
     # Access logs would carry chat-bearing URLs of some platforms: off. proxy_headers off:
     # the console decides whose X-Forwarded-For to believe (KYR_TRUSTED_PROXIES), not

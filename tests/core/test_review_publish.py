@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.problems import StartupError
+
 from bot.core.check import is_index_page, review_summary, run_check
 from bot.core.content import load_content
 from bot.core.i18n import LRI, PDI
@@ -126,7 +128,7 @@ def test_arabic_isolates_the_whole_bracketed_english(services) -> None:  # type:
 def test_publish_mode_is_checked() -> None:
     assert publish_mode({}) == "drafts"
     assert publish_mode({"KYR_PUBLISH": "reviewed-only"}) == "reviewed-only"
-    with pytest.raises(SystemExit):
+    with pytest.raises(StartupError):
         publish_mode({"KYR_PUBLISH": "reviewed_only"})
 
 
