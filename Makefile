@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.10 (pyenv reads .python-version)"; exit 1; }
 	@command -v msgfmt >/dev/null || { echo "installing GNU gettext (msgfmt) for the catalog checks"; \
 	  (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null 2>&1 || echo "could not install gettext: catalog checks will skip msgfmt"; }
+	@command -v dot >/dev/null || { echo "installing Graphviz (dot) for the flow pictures"; \
+	  (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 || echo "could not install graphviz: flow pictures fall back to Mermaid text"; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'

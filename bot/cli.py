@@ -86,20 +86,30 @@ def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_flows_graph(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalogs.flowpics import all_flows_html, drawing
     from bot.core.content import load_content
     from bot.core.flows import load_flows
-    from bot.core.graph import mermaid, svg
 
     flows, _ = load_flows(settings.flows_dir, settings.home)
-    if args.flow not in flows:
+    content, _ = load_content(settings.content_dir, settings.home)
+    if args.all:
+        page, laid_out = all_flows_html(flows, content)
+        if not laid_out:
+            print("Graphviz (dot) is not installed: the page shows Mermaid text "
+                  "(make setup installs it)", file=sys.stderr)
+        text = page
+    elif args.flow not in flows:
         print(f"no flow '{args.flow}'; flows: {', '.join(sorted(flows))}", file=sys.stderr)
         return 2
-    content, _ = load_content(settings.content_dir, settings.home)
-    drawing = (mermaid if args.format == "mermaid" else svg)(flows[args.flow], content)
-    if args.output:
-        Path(args.output).write_text(drawing, encoding="utf-8")
     else:
-        sys.stdout.write(drawing)
+        made, text = drawing(flows[args.flow], content, args.format)
+        if made != args.format:
+            print(f"Graphviz (dot) is not installed: wrote Mermaid instead of {args.format} "
+                  "(make setup installs it)", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -265,9 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     flows = sub.add_parser("flows", help="tools for flows")
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)
-    graph = flows_sub.add_parser("graph", help="draw a flow")
-    graph.add_argument("flow")
-    graph.add_argument("--format", choices=("mermaid", "svg"), default="mermaid")
+    graph = flows_sub.add_parser("graph", help="draw a flow, or every flow on one page")
+    graph.add_argument("flow", nargs="?", help="the flow's id (or --all)")
+    graph.add_argument("--all", action="store_true", help="every flow on one HTML page")
+    graph.add_argument("--format", choices=("svg", "mermaid", "dot"), default="svg",
+                       help="svg: laid out by Graphviz (Mermaid when dot is missing)")
     graph.add_argument("-o", "--output", help="write to this file instead of stdout")
     graph.set_defaults(func=cmd_flows_graph)
     i18n = sub.add_parser("i18n", help="catalogs: extract, update, compile, coverage")

@@ -1,4 +1,10 @@
-"""A picture of one flow for editors: Mermaid text, or a self-contained SVG."""
+"""A picture of a flow for editors: Graphviz DOT (laid out by `dot`), Mermaid text, or a
+small self-contained SVG.
+
+`dot_source` is the one editors see by default: Graphviz lays out the boxes and routes
+the edges so labels do not sit on each other (bot.flowpics runs `dot`); where `dot` is
+missing, Mermaid text is the fallback. The pure-Python `svg` stays for tests and as a
+last resort: its layered drawing crosses edges on the larger flows."""
 
 from __future__ import annotations
 
@@ -33,6 +39,31 @@ def edges(flow: Flow, content: Content) -> list[tuple[str, str, str]]:
             target = _node(flow, option.goto) if option.goto else f"flow:{option.flow}"
             out.append((source, target, label))
     return out
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def dot_source(flow: Flow, content: Content) -> str:
+    """The flow as a Graphviz digraph: steps as boxes (id and the start of what is said),
+    other flows as tabs, buttons as edge labels."""
+    lines = [f'digraph "{_dot_text(flow.id)}" {{',
+             '  graph [rankdir=TB, nodesep=0.4, ranksep=0.5, fontname="sans-serif"];',
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", fontname="sans-serif", fontsize=11];',
+             '  edge [fontname="sans-serif", fontsize=10, fontcolor="#1a5fb4", color="#555555"];']
+    for step in flow.steps.values():
+        text = content.texts[step.say].text if step.say in content.texts else step.say
+        label = f"{step.id}\\n{_dot_text(_short(text, 44))}"
+        extra = ', fillcolor="#fde2e1"' if step.urgent or step.action == "handoff" else ""
+        lines.append(f'  "{_node(flow, step.id)}" [label="{label}"{extra}];')
+    for target in sorted({t for _, t, _ in edges(flow, content) if t.startswith("flow:")}):
+        lines.append(f'  "{target}" [label="\u2192 {_dot_text(target[5:])}", shape=tab, fillcolor="#fdf6e3"];')
+    for source, target, label in edges(flow, content):
+        attrs = f' [label="{_dot_text(_short(label, 28))}"]' if label else ""
+        lines.append(f'  "{source}" -> "{target}"{attrs};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def mermaid(flow: Flow, content: Content) -> str:
