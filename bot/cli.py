@@ -69,12 +69,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_content_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalogs.checks import check_all
-    from bot.core.check import run_check
-
-    from bot.core.check import review_summary
+    from bot.channels.registry import strictest
+    from bot.core.check import review_summary, run_check
     from bot.core.content import load_content
 
-    problems = run_check(settings.home) + check_all(settings.home)
+    problems = run_check(settings.home, limits=strictest()) + check_all(settings.home)
     for problem in problems:
         print(problem)
     print("\nLawyer review of the legal texts, per topic:")

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bot.core.content import Content, Review, load_content
+from bot.core.delivery import Limits
 from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payloads
 from bot.core.flows import Flow, load_flows
 from bot.core.languages import NATIVE_NAMES
@@ -18,7 +19,7 @@ from bot.core.render import placeholders
 MAX_MESSAGE = 1024
 MAX_BUTTON = 20
 MAX_PARAGRAPHS = 3
-MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit
+MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit: the default when no channel says
 REVIEW_SOON_DAYS = 30
 # A source must be the document that says the thing. These paths are landing pages: a home
 # page, a "resources" or "know your rights" index, or a whole Illinois Act instead of its section.
@@ -218,8 +219,10 @@ def check_contacts(content: Content) -> list[Problem]:
     return problems
 
 
-def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem], set[str], set[str]]:
-    """Cross-references and reachability; returns problems, keys used, button keys."""
+def check_flows(flows: dict[str, Flow], content: Content, payload_bytes: int = MAX_PAYLOAD_BYTES,
+                ) -> tuple[list[Problem], set[str], set[str]]:
+    """Cross-references and reachability; returns problems, keys used, button keys.
+    `payload_bytes`: the strictest channel's limit on a button payload."""
     problems: list[Problem] = []
     used: set[str] = set(ALWAYS_USED) | {k for k in content.texts if k.startswith(USED_BY_CODE_PREFIXES)}
     buttons: set[str] = set(BUTTON_KEYS)
@@ -255,9 +258,9 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
                 if option.words is not None:
                     need_key(flow, option.line, option.words, "typed words")
                 buttons.add(option.label)
-                if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+                if len(payload.encode()) > payload_bytes:
                     problems.append(Problem(flow.path, option.line, f"button payload '{payload}' "
-                                            f"is over {MAX_PAYLOAD_BYTES} bytes: shorten the ids"))
+                                            f"is over {payload_bytes} bytes: shorten the ids"))
                 if option.goto is not None and option.goto not in flow.steps:
                     problems.append(Problem(flow.path, option.line, f"button goes to missing "
                                             f"step '{option.goto}'"))
@@ -319,12 +322,15 @@ def _unreachable_steps(flow: Flow) -> list[Problem]:
     return problems
 
 
-def run_check(home: Path, today: dt.date | None = None) -> list[Problem]:
+def run_check(home: Path, today: dt.date | None = None, limits: Limits | None = None) -> list[Problem]:
+    """Every check; `limits` are the strictest of the channels the bot runs on
+    (bot.channels.registry.strictest, passed by `kyr`: the core knows no channel)."""
     today = today or dt.date.today()
+    payload_bytes = limits.payload_bytes if limits is not None else MAX_PAYLOAD_BYTES
     flows, problems = load_flows(home / "flows", home)
     content, content_problems = load_content(home / "content", home)
     problems += content_problems
-    flow_problems, used, buttons = check_flows(flows, content)
+    flow_problems, used, buttons = check_flows(flows, content, payload_bytes)
     problems += flow_problems
     problems += check_texts(content, buttons, today)
     problems += check_contacts(content)

@@ -107,3 +107,16 @@ def test_no_package_cycles() -> None:
     for package in sorted(packages):
         if package not in state:
             visit(package, [])
+
+
+def test_the_content_check_takes_its_payload_limit_from_the_channels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`kyr content check` passes the strictest channel's limits; a stricter one bites."""
+    from bot.channels.registry import strictest
+    from bot.core.check import run_check
+    from bot.core.delivery import Limits
+
+    home = PROJECT_ROOT
+    assert strictest().payload_bytes == 64  # Telegram's callback_data
+    loose = [p for p in run_check(home, limits=strictest()) if "payload" in p.message]
+    tight = [p for p in run_check(home, limits=Limits(payload_bytes=20)) if "payload" in p.message]
+    assert not loose and tight
