@@ -196,7 +196,8 @@ class StaffDirectory:
         with self.engine.begin() as connection:
             connection.execute(sa.delete(login_failures).where(login_failures.c.id.in_(ids)))
         staff = self.get(name.strip())
-        assert staff is not None
+        if staff is None:  # removed by an admin between the check and now
+            raise StaffError("wrong name or password")
         return staff
 
     # ---- sessions ----

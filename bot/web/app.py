@@ -58,7 +58,8 @@ class Live:
 
     async def store(self, envelopes: list[Envelope]) -> None:
         """Durable before acknowledged: the caller answers 200 only after this returns."""
-        assert self.inbox is not None, "the inbox starts with the server"
+        if self.inbox is None:  # a webhook before startup finished: not acknowledged
+            raise RuntimeError("the inbox is not open yet")
         stored = await in_db_thread(self.inbox.engine, self.inbox.put, envelopes)
         self.count("inbox_new", stored.new)
         self.count("inbox_duplicate", stored.duplicate)
