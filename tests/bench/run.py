@@ -110,7 +110,9 @@ def facts(workload: Workload, ours: ChildResult, stock: ChildResult) -> str:
         "in one seeded order, the same for both bots",
         "- each bot in its own fresh subprocess, run one after the other; SQLite database in a "
         "temporary folder (this bot: its default store; stock: Rasa's SQLTrackerStore); "
-        "stock: same NLU pipeline and data, RulePolicy only, one response per intent",
+        "stock: the same featurizers, data and fallback threshold with Rasa's own tokenizer and "
+        "classifier (WhitespaceTokenizer, LogisticRegressionClassifier), RulePolicy only, one "
+        "response per intent",
         "- latency = one handle call under the full concurrency; msgs/s = messages / wall "
         "time of the mode; peak RSS = ru_maxrss of the child; cold start = process start "
         "to first reply (measured by the parent)",

@@ -19,10 +19,23 @@ import yaml
 from bot.engine.training import PIPELINE
 
 
+# Our components (bot.engine.*) and the stock Rasa component that does the same job.
+STOCK_EQUIVALENT = {"Tokenizer": "WhitespaceTokenizer", "Classifier": "LogisticRegressionClassifier"}
+
+
 def stock_pipeline() -> list[dict[str, Any]]:
-    """Our NLU pipeline with Rasa's own components only (our tuned classifier -> Rasa's)."""
-    return [{**{k: v for k, v in c.items() if k != "C"}, "name": "LogisticRegressionClassifier"}
-            if c["name"].endswith("TunedLogisticRegression") else dict(c) for c in PIPELINE]
+    """Our NLU pipeline with Rasa's own components only: our tokenizer (script folding) ->
+    WhitespaceTokenizer, our calibrated SVM -> LogisticRegressionClassifier. The stock
+    process must never import bot.engine (its Rasa patches would make it not stock)."""
+    out = []
+    for component in PIPELINE:
+        name = str(component["name"])
+        if name.startswith("bot."):
+            kind = next(k for k in STOCK_EQUIVALENT if name.endswith(k))
+            out.append({"name": STOCK_EQUIVALENT[kind]})
+        else:
+            out.append(dict(component))
+    return out
 
 MODEL_NAME = "stock"
 FALLBACK = "nlu_fallback"  # what FallbackClassifier predicts below its threshold
