@@ -4,10 +4,14 @@ PostgreSQL: exactly one wins, the other is told, and the events say what happene
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Callable
 
-from bot.network.alerts import (ALERT, APPROVED, SENDING, WITHDRAWN, AlertError, AlertService)
+from sqlalchemy.engine import Engine
+
+from bot.network.alerts import ALERT, APPROVED, SENDING, WITHDRAWN, AlertError, AlertService
 from bot.network.reports import CONFIRMED, NOT_CONFIRMED, VERIFYING, ReportError, ReportService
+from bot.network.subscriptions import Subscriptions
 from tests.network.conftest import CountedReports, in_hours
 
 ROUNDS = 5
@@ -135,3 +139,29 @@ def test_two_broadcasters_starting_the_same_alert(alerts: AlertService, reports:
         race({"one": lambda: alerts.mark(alert_id, SENDING),
               "two": lambda: alerts.mark(alert_id, SENDING)}, AlertError)
         assert [k for k, _, _ in alerts.events(alert_id)].count(SENDING) == 1
+
+
+def test_one_resident_subscribing_twice_at_once_has_one_subscription(engine: Engine) -> None:
+    subscriptions = Subscriptions(engine)
+    for _ in range(ROUNDS):
+        resident = f"test-{uuid.uuid4().hex}"
+        barrier = threading.Barrier(2)
+        failed: list[str] = []
+
+        def subscribe(areas: tuple[str, ...]) -> None:
+            barrier.wait(timeout=10)
+            try:
+                subscriptions.subscribe(resident, "telegram", "es", areas, "button", "v1")
+            except Exception as exc:  # a double tap must not fail either message
+                failed.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=subscribe, args=(areas,))
+                   for areas in (("c24",), ("c22", "c23"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failed == []
+        found = subscriptions.get(resident)
+        assert found is not None and found.areas in (("c24",), ("c22", "c23"))  # one, not both
+        subscriptions.stop(resident)
