@@ -222,9 +222,8 @@ class AlertService:
                              "the alert it follows")
         now = utc_now()
         with self.engine.begin() as connection:
-            # What it follows and comes from, then the row, in one transaction. Neither can
-            # change in a way that matters meanwhile: a decided report stays decided, and an
-            # alert that went out stays out.
+            # What it follows and comes from, then the row. A decided report stays decided;
+            # a parent withdrawn a moment later leaves a draft its approver will see.
             if parent_id is not None:
                 parent = connection.execute(sa.select(alerts.c.state, alerts.c.report_id).where(
                     alerts.c.id == parent_id)).first() if 0 < parent_id <= MAX_ID else None
