@@ -108,21 +108,31 @@ class Count:
     n: int
 
 
-def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """n += 1 for each row, creating it at 1: one statement, race-free on both databases."""
-    dialect = connection.dialect.name
+def _upsert_statement(dialect: str) -> Any:
     if dialect == "postgresql":
         insert: Any = postgresql.insert(counts)
     elif dialect == "sqlite":
         insert = sqlite.insert(counts)
     else:  # pragma: no cover - the bot runs on these two only
         raise RuntimeError(f"counters need SQLite or PostgreSQL, not {dialect}")
-    statement = insert.values(rows)
-    statement = statement.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[counts.c.day, counts.c.kind, counts.c.area, counts.c.dimension,
                         counts.c.value],
-        set_={"n": counts.c.n + statement.excluded.n})
-    connection.execute(statement)
+        set_={"n": counts.c.n + insert.excluded.n})
+
+
+# Built once per dialect and run with the rows as parameters: SQLAlchemy compiles it once.
+# (`insert.values(rows)` made a new statement of its own for every turn: a fifth of a
+# button press's time in a profile went to compiling it.)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """n += 1 for each row, creating it at 1: one statement, race-free on both databases."""
+    dialect = connection.dialect.name
+    if dialect not in _UPSERTS:
+        _UPSERTS[dialect] = _upsert_statement(dialect)
+    connection.execute(_UPSERTS[dialect], rows)
 
 
 def rows_for(kind: str, day: dt.date, area: str = "", amount: int = 1,

@@ -10,26 +10,19 @@ from typing import Any, Callable, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from bot.storage import offload
 from bot.storage.schema import inbox, metadata, outbox
 
 __all__ = ["inbox", "outbox", "metadata", "executor_for", "in_db_thread"]
 
 T = TypeVar("T")
-_executors: dict[int, ThreadPoolExecutor] = {}
 
 
 def executor_for(engine: Engine) -> ThreadPoolExecutor:
-    """The threads the queues' database work runs in, off the event loop.
-
-    SQLite takes one writer at a time: one thread, so queue writes never wait on each
-    other's locks (they took whole seconds of busy-waiting under load with a shared pool).
-    PostgreSQL: as many threads as the pool has connections.
-    """
-    key = id(engine)
-    if key not in _executors:
-        threads = 1 if engine.dialect.name == "sqlite" else 8
-        _executors[key] = ThreadPoolExecutor(threads, thread_name_prefix="kyr-queue")
-    return _executors[key]
+    """The threads the queues' database work runs in, off the event loop: the same as the
+    conversation service's (bot.storage.offload), so on SQLite one thread does all writes
+    and none waits on another's lock; on PostgreSQL one per pooled connection."""
+    return offload.executor(engine.dialect.name)
 
 
 async def in_db_thread(engine: Engine, function: Callable[..., T], *args: Any) -> T:

@@ -9,6 +9,7 @@ from typing import Optional, overload
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.storage import offload
 from bot.storage.offload import DB_THREADS
 from bot.storage.schema import addresses, conversations, deliveries, metadata, processed
 
@@ -66,6 +67,7 @@ def make_engine(url: str, upgrade: bool = True) -> Engine:
         # for work still on the loop (the console's pages).
         engine = sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=DB_THREADS,
                                   max_overflow=DB_THREADS)
+    offload.bind(engine.dialect.name)
     if upgrade:
         from bot.storage import migrate
 
