@@ -22,6 +22,7 @@ from bot.core.content import require_content
 from bot.core.dialogue import Dialogue
 from bot.core.flows import require_flows
 from bot.core.i18n import Catalogs
+from bot.core.media import MediaSource
 from bot.core.languages import NATIVE_NAMES
 from bot.core.render import Renderer
 from bot.engine.engine import Engine
@@ -49,6 +50,12 @@ class Services:
     def languages(self) -> tuple[str, ...]:
         """The languages offered to residents (configured, with a catalog that passes)."""
         return self.renderer.dialogue.languages
+
+    def media_source(self, channel: str) -> MediaSource | None:
+        """The running channel that fetches photos and voice notes, if it can."""
+        outlet = self.channels.get(channel)
+        return outlet if outlet is not None and callable(getattr(outlet, "fetch_media", None)) \
+            else None  # type: ignore[return-value]
 
     @property
     def relay(self) -> Relay:
@@ -110,5 +117,6 @@ def build(settings: Settings) -> Services:
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
                         counters)
     conversation.reload = services.reload_catalogs
+    conversation.media_source = services.media_source
     services.purge_expired()
     return services
