@@ -724,14 +724,15 @@ class Console:
         now = asyncio.get_running_loop().time()
         if not 0 < ticket_id <= MAX_ID or now - _typed.get(ticket_id, -TYPING_EVERY) < TYPING_EVERY:
             return JSONResponse({"ok": True, "shown": False})
-        _typed[ticket_id] = now
-        if len(_typed) > 10_000:  # bounded: forget the oldest half
-            for key in sorted(_typed, key=_typed.__getitem__)[:5_000]:
-                del _typed[key]
         try:
             shown = await self.relay.typing(ticket_id, session.staff.name)
         except TicketError:
             shown = False
+        if shown:
+            _typed[ticket_id] = now
+            if len(_typed) > 10_000:  # bounded: forget the oldest half
+                for key in sorted(_typed, key=_typed.__getitem__)[:5_000]:
+                    del _typed[key]
         return JSONResponse({"ok": True, "shown": shown})
 
     def _still_yours(self, ticket: Ticket, me: Staff) -> None:

@@ -87,7 +87,7 @@ async def test_a_photo_while_waiting_reaches_staff_without_its_metadata_sealed(
     # /delete takes the photos with everything else.
     bot = TestBot(services.conversation, "media-photo")
     await bot.say("/delete")
-    await bot.press("Yes, delete")
+    await bot.press("Sí, borrar")  # the ticket is in Spanish
     with services.db.connect() as connection:
         assert connection.execute(sa.select(ticket_media.c.id).where(
             ticket_media.c.ticket_id == ticket_id)).first() is None
