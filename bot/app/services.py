@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.engine import Engine as Database
 
@@ -54,8 +55,9 @@ class Services:
     def media_source(self, channel: str) -> MediaSource | None:
         """The running channel that fetches photos and voice notes, if it can."""
         outlet = self.channels.get(channel)
-        return outlet if outlet is not None and callable(getattr(outlet, "fetch_media", None)) \
-            else None  # type: ignore[return-value]
+        if outlet is None or not callable(getattr(outlet, "fetch_media", None)):
+            return None
+        return cast(MediaSource, outlet)
 
     @property
     def relay(self) -> Relay:

@@ -257,15 +257,16 @@ async def test_telegram_typing_is_send_chat_action(context: ChannelContext) -> N
 WAMID = "wamid.HBgLMTc3MzU1NTAxMTEVAgASGBQzQkJDMDlEQjM3MDE2MTQ0NjcyNQA="
 
 
-def graph(file_size: Any = "303833", body: bytes = b"OggS-voice") -> Callable[[httpx.Request], httpx.Response]:
+def graph(file_size: Any = "303833", body: bytes = b"OggS-voice",
+          url: str = "https://lookaside.fbsbx.test/whatsapp_business/attachments/?mid=1498427540727315",
+          ) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "graph.test":
             if request.method == "POST":
                 return httpx.Response(200, json={"success": True})
             return httpx.Response(200, json={
                 "messaging_product": "whatsapp", "id": "1498427540727315", "mime_type": "audio/ogg",
-                "sha256": "x", "file_size": file_size,
-                "url": "https://lookaside.fbsbx.test/whatsapp_business/attachments/?mid=1498427540727315"})
+                "sha256": "x", "file_size": file_size, "url": url})
         return httpx.Response(200, content=body)
     return handler
 
@@ -292,6 +293,11 @@ async def test_whatsapp_fetches_the_media_url_then_the_file_both_with_the_token(
     channel.http = client(lambda r: httpx.Response(404, json={"error": {"code": 100}}), seen)
     with pytest.raises(m.Unavailable):
         await channel.fetch_media("1498427540727315")
+    seen.clear()
+    channel.http = client(graph(url="http://lookaside.fbsbx.test/plain"), seen)
+    with pytest.raises(m.Unavailable):  # the bearer token never travels without TLS
+        await channel.fetch_media("1498427540727315")
+    assert len(seen) == 1
 
 
 async def test_whatsapp_typing_is_a_read_receipt_with_the_indicator(context: ChannelContext) -> None:

@@ -178,7 +178,9 @@ class WhatsAppChannel(Channel):
         except ValueError:
             info = None
         url = info.get("url") if isinstance(info, dict) else None
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        # The token goes to this URL too: only over TLS (plain http only for a local test API).
+        schemes = ("https://",) if self.api_base.startswith("https://") else ("https://", "http://")
+        if not isinstance(url, str) or not url.startswith(schemes):
             raise Unavailable("WhatsApp gave no media URL")
         check_size(declared_size(info.get("file_size")), limit)
         data = await download(self.http, url, limit, headers)
