@@ -156,3 +156,19 @@ async def test_typing_reaches_the_resident_only_from_the_assignee_while_open(
     await relay.close(ticket_id, "ana", "resolved")
     assert await relay.typing(ticket_id, "ana") is False and len(channel.typed) == 1
     assert services.tickets.reply_ref(ticket_id) is None
+
+
+async def test_through_the_inbox_the_reference_reaches_the_turn(
+        services: Services, channel: RecordingChannel) -> None:
+    """The server's path: the edge keeps the reference in the (sealed) inbox body; the
+    worker's turn hands it to the conversation, which has the channel fetch it."""
+    from bot.app.inbox import Taken
+    from bot.app.turns import EngineTurns
+
+    ticket_id = await waiting(services, "media-inbox")
+    row = Taken(1, "test", "conv", "message", {"user": "media-inbox", "to": "media-inbox",
+                                               "media": "photo", "meta": {m.REF: "photo-1"}},
+                1, "lease")
+    drafts = await EngineTurns(services)(row)
+    assert channel.fetched == ["photo-1"] and len(services.tickets.attachments(ticket_id)) == 1
+    assert drafts and drafts[0].item["message"]["text"] == services.renderer.text("en", "handoff.media_kept")
