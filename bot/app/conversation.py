@@ -256,7 +256,6 @@ class ConversationService:
         told it arrived (at most every few minutes), or briefly why it could not be passed on."""
         kind = inbound.media or ""
         words = MEDIA_WORDS.get(kind, kind[:20])
-        lang = ticket.language
         try:
             kept = await self._fetch_and_keep(inbound)
             caption = clean_text(inbound.metadata.get(media_.CAPTION, ""), media_.MAX_CAPTION,
@@ -267,13 +266,23 @@ class ConversationService:
             return None
         except media_.MediaError as exc:
             logger.info("a %s was not kept (%s)", words, type(exc).__name__)
-            key = "handoff.media_too_large" if isinstance(exc, media_.TooLarge) else "handoff.media_failed"
-            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
-                           f"The resident sent a {words}; it could not be kept: {exc.reason}. "
-                           "They were told.", resident_acted=True)
-            return [OutboundMessage(self.renderer.text(lang, key), lang=lang, flow="system",
-                                    step="handoff_media_failed")]
+            return await self._media_failed(ticket, words, exc)
+        except Exception as exc:  # a channel's bug: the resident still hears back
+            logger.exception("a %s could not be fetched", words)
+            return await self._media_failed(ticket, words, media_.Unavailable(
+                f"fetching failed ({type(exc).__name__})"))
         return await off_loop(self._media_receipt, ticket)
+
+    async def _media_failed(self, ticket: Ticket, words: str,
+                            exc: media_.MediaError) -> list[OutboundMessage]:
+        """Staff read why; the resident is told briefly, in their language."""
+        lang = ticket.language
+        key = "handoff.media_too_large" if isinstance(exc, media_.TooLarge) else "handoff.media_failed"
+        await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+                       f"The resident sent a {words}; it could not be kept: {exc.reason}. "
+                       "They were told.", resident_acted=True)
+        return [OutboundMessage(self.renderer.text(lang, key), lang=lang, flow="system",
+                                step="handoff_media_failed")]
 
     def _media_receipt(self, ticket: Ticket) -> list[OutboundMessage]:
         last = self.tickets.last_notice(ticket.id, MEDIA_RECEIPT)

@@ -36,7 +36,8 @@ def channel(services: Services) -> Iterator[RecordingChannel]:
                        "voice-1": m.Fetched(OGG, "audio/ogg"),
                        "m4a-1": m.Fetched(b"\x00\x00\x00\x20ftypM4A " + bytes(40), "audio/mp4"),
                        "big-1": m.Fetched(bytes(m.MAX_BYTES + 1), "image/jpeg"),
-                       "gone-1": m.Unavailable("WhatsApp media lookup answered HTTP 404")}
+                       "gone-1": m.Unavailable("WhatsApp media lookup answered HTTP 404"),
+                       "bug-1": RuntimeError("a channel bug")}
     services.channels = {**before, "test": recording}
     yield recording
     services.channels = before
@@ -107,6 +108,7 @@ async def test_a_voice_note_is_kept_as_it_is(services: Services, channel: Record
     ("big-1", {}, "handoff.media_too_large", True),  # over the limit while fetching
     ("photo-1", {m.SIZE: str(m.MAX_BYTES + 1)}, "handoff.media_too_large", False),  # declared
     ("gone-1", {}, "handoff.media_failed", True),
+    ("bug-1", {}, "handoff.media_failed", True),  # a bug in the channel: still answered
 ])
 async def test_failures_are_told_briefly_and_noted_for_staff(
         services: Services, channel: RecordingChannel, ref: str, meta: dict[str, str], key: str,

@@ -7,7 +7,7 @@ from typing import Optional
 
 from bot.channels.base import Channel
 from bot.core.delivery import SENT, Capabilities, SendResult, refused
-from bot.core.media import MAX_BYTES, Fetched, MediaError, Unavailable, check_size
+from bot.core.media import MAX_BYTES, Fetched, Unavailable, check_size
 from bot.core.messages import OutboundMessage
 
 
@@ -19,7 +19,7 @@ class RecordingChannel(Channel):
         self.refuse = refuse  # a reason to refuse every send with, like a platform would
         self.sent: list[tuple[str, str]] = []  # (recipient, text)
         self.messages: list[OutboundMessage] = []
-        self.files: dict[str, Fetched | MediaError] = {}  # media ref -> what fetching it gives
+        self.files: dict[str, Fetched | Exception] = {}  # media ref -> what fetching it gives
         self.fetched: list[str] = []
         self.typed: list[tuple[str, Optional[str]]] = []  # (recipient, message id)
 
@@ -35,7 +35,7 @@ class RecordingChannel(Channel):
         found = self.files.get(ref)
         if found is None:
             raise Unavailable("not on the test platform")
-        if isinstance(found, MediaError):
+        if isinstance(found, Exception):
             raise found
         check_size(len(found.data), limit)
         return found
