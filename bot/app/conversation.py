@@ -11,21 +11,23 @@ steps back for free text. Danger is answered at once in any state (ARCHITECTURE.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from typing import Callable
+from typing import Callable, Optional
 
 import sqlalchemy as sa
 
 from bot.core.dialogue import HUMAN_FLOW, parse_command
 from bot.core.handoff import (STOP_PAYLOAD, Place, arrange_urgent, hotline_languages, hotline_open,
                               status_messages, urgent_status)
+from bot.core import media as media_
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
 from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
 from bot.handoff.staff import StaffDirectory
-from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketService
+from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketError, TicketService
 from bot.app import counters as counting
 from bot.app.counters import Counters
 from bot.app.residents import TICKET, Residents
@@ -38,6 +40,8 @@ MAX_TRANSCRIPT_LINE = 4096  # what staff read: a whole Telegram message (WhatsAp
 DELETE_MY_DATA = "delete_my_data"  # the action of the item that erases the resident's data
 RECEIPT_EVERY = dt.timedelta(minutes=5)  # "the hotline sees your messages", at most this often
 RECEIPT, QUIET = "receipt", "quiet"  # ticket events: the bot told the resident so (no text)
+MEDIA_RECEIPT = "media_receipt"  # "the hotline received it", at most every RECEIPT_EVERY
+MEDIA_WORDS = {media_.PHOTO: "photo", media_.VOICE: "voice note", media_.AUDIO: "audio file"}
 
 
 def staff_presence(db: sa.engine.Engine) -> Callable[[], set[str] | None]:
@@ -67,6 +71,9 @@ class ConversationService:
         # Languages of the staff on shift now, from the console; None where that is not
         # known (no console accounts): then the hotline's hours in content decide.
         self.presence: Callable[[], set[str] | None] = lambda: None
+        # The channel that fetches a photo or voice note, by channel name (set by whoever
+        # runs the channels; None: media are not fetched and the resident is told so).
+        self.media_source: Callable[[str], Optional[media_.MediaSource]] = lambda channel: None
 
     def resident(self, inbound: InboundMessage) -> str:
         return self.residents.key(inbound.channel, inbound.user)
@@ -76,6 +83,7 @@ class ConversationService:
         sender = self.resident(inbound)
         ticket = await off_loop(self.tickets.open_for, sender)  # the one ticket read of the turn
         if ticket is not None:
+            await self._remember_reply_ref(ticket, inbound)
             answered = await self._while_waiting(ticket, inbound)
             if answered is not None:
                 return answered
@@ -187,6 +195,8 @@ class ConversationService:
                                    asked.lang, asked.trail, after_hours=not open_now,
                                    urgent=asked.urgent, known_closed=True)
         logger.info("ticket %d opened (%s, %s)", ticket.id, ticket.topic, ticket.priority)
+        if inbound.metadata.get(media_.MESSAGE_ID):
+            self.tickets.remember_reply_ref(ticket.id, inbound.metadata[media_.MESSAGE_ID])
         if asked.urgent:  # short: the answer, the status, then the question's buttons
             stop = Button(self.renderer.label(asked.lang, "handoff.stop"), STOP_PAYLOAD)
             return arrange_urgent(replies, asked, urgent_status(self.renderer, asked.lang,
@@ -201,6 +211,8 @@ class ConversationService:
         Returns the replies, or None to let the dialogue answer as usual. (Whatever the
         resident sends reopens WhatsApp's 24-hour window: last_inbound_at.)
         """
+        if inbound.media in media_.KEPT:  # a photo or voice note: to staff
+            return await self._media_while_waiting(ticket, inbound)
         if inbound.media is not None:  # staff cannot see it: the bot says it reads text only
             await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
                            f"The resident sent a {inbound.media[:20]}; it was not kept. "
@@ -217,6 +229,69 @@ class ConversationService:
             return await self._typed_while_waiting(ticket, inbound, raw)
         await off_loop(self.tickets.seen, ticket.id)
         return await self._command_while_waiting(ticket, inbound, command[0])
+
+    async def _remember_reply_ref(self, ticket: Ticket, inbound: InboundMessage) -> None:
+        """The message id a typing indicator names (WhatsApp), kept sealed while it is open."""
+        ref = inbound.metadata.get(media_.MESSAGE_ID)
+        if ref:
+            try:
+                await off_loop(self.tickets.remember_reply_ref, ticket.id, ref)
+            except Exception:  # a typing indicator is never worth a resident's answer
+                logger.exception("the message id for a typing indicator could not be kept")
+
+    async def _fetch_and_keep(self, inbound: InboundMessage) -> media_.Kept:
+        """The photo (scrubbed of its metadata) or voice note, or a MediaError saying why not."""
+        source = self.media_source(inbound.channel)
+        ref = inbound.metadata.get(media_.REF)
+        if source is None or not ref:
+            raise media_.Unavailable(f"the {inbound.channel} channel cannot fetch media here")
+        media_.check_size(media_.declared_size(inbound.metadata.get(media_.SIZE)))
+        fetched = await source.fetch_media(ref)
+        kind = inbound.media or ""
+        return await asyncio.to_thread(media_.keep, kind, fetched)  # decoding is CPU work
+
+    async def _media_while_waiting(self, ticket: Ticket,
+                                   inbound: InboundMessage) -> list[OutboundMessage] | None:
+        """A photo or voice note while a ticket is open: fetched by the channel, the photo
+        re-encoded without metadata, sealed into the transcript for staff. The resident is
+        told it arrived (at most every few minutes), or briefly why it could not be passed on."""
+        kind = inbound.media or ""
+        words = MEDIA_WORDS.get(kind, kind[:20])
+        try:
+            kept = await self._fetch_and_keep(inbound)
+            caption = clean_text(inbound.metadata.get(media_.CAPTION, ""), media_.MAX_CAPTION,
+                                 keep_lines=True)
+            await off_loop(self.tickets.add_media, ticket.id, kept.kind, kept.mime, kept.data,
+                           caption)
+        except TicketError:  # closed while it was fetched: nothing kept, the dialogue answers
+            return None
+        except media_.MediaError as exc:
+            logger.info("a %s was not kept (%s)", words, type(exc).__name__)
+            return await self._media_failed(ticket, words, exc)
+        except Exception as exc:  # a channel's bug: the resident still hears back
+            logger.exception("a %s could not be fetched", words)
+            return await self._media_failed(ticket, words, media_.Unavailable(
+                f"fetching failed ({type(exc).__name__})"))
+        return await off_loop(self._media_receipt, ticket)
+
+    async def _media_failed(self, ticket: Ticket, words: str,
+                            exc: media_.MediaError) -> list[OutboundMessage]:
+        """Staff read why; the resident is told briefly, in their language."""
+        lang = ticket.language
+        key = "handoff.media_too_large" if isinstance(exc, media_.TooLarge) else "handoff.media_failed"
+        await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+                       f"The resident sent a {words}; it could not be kept: {exc.reason}. "
+                       "They were told.", resident_acted=True)
+        return [OutboundMessage(self.renderer.text(lang, key), lang=lang, flow="system",
+                                step="handoff_media_failed")]
+
+    def _media_receipt(self, ticket: Ticket) -> list[OutboundMessage]:
+        last = self.tickets.last_notice(ticket.id, MEDIA_RECEIPT)
+        if last is not None and self.clock() - last < RECEIPT_EVERY:
+            return []
+        self.tickets.noticed(ticket.id, MEDIA_RECEIPT)
+        return [OutboundMessage(self.renderer.text(ticket.language, "handoff.media_kept"),
+                                lang=ticket.language, flow="system", step="handoff_media_kept")]
 
     async def _typed_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
                                    raw: str) -> list[OutboundMessage] | None:

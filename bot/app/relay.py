@@ -84,6 +84,28 @@ class Relay:
         await off_loop(self.tickets.delivered, message_id, reason is None, reason)
         return message_id, reason
 
+    async def typing(self, ticket_id: int, staff: str) -> bool:
+        """"typing…" to the resident while the assignee writes, where the platform has it
+        (Capabilities.typing_indicator); a channel without one does nothing. True if shown.
+        WhatsApp's names the resident's last message (its id is kept while the ticket is open)."""
+        ticket = await off_loop(self.tickets.get, ticket_id)
+        if ticket.status != CLAIMED or ticket.assignee != staff:
+            return False
+        channel = self.channels.get(ticket.channel)
+        typist = getattr(channel, "typing", None)
+        if channel is None or not channel.capabilities.typing_indicator or not callable(typist) \
+                or self.why_not_deliverable(ticket) is not None:
+            return False
+        address = await off_loop(self.residents.address, ticket.resident)
+        if address is None:
+            return False
+        ref = await off_loop(self.tickets.reply_ref, ticket.id)
+        try:
+            return bool(await typist(address, ref))
+        except Exception as exc:  # only a courtesy: never an error for staff
+            logger.info("typing indicator through %s failed (%s)", ticket.channel, type(exc).__name__)
+            return False
+
     async def close(self, ticket_id: int, staff: str, disposition: str,
                     supervisor: bool = False) -> Optional[str]:
         """Close the ticket, tell the resident in their language and show them the menu."""

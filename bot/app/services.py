@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.engine import Engine as Database
 
@@ -22,6 +23,7 @@ from bot.core.content import require_content
 from bot.core.dialogue import Dialogue
 from bot.core.flows import require_flows
 from bot.core.i18n import Catalogs
+from bot.core.media import MediaSource
 from bot.core.languages import NATIVE_NAMES
 from bot.core.render import Renderer
 from bot.engine.engine import Engine
@@ -56,6 +58,13 @@ class Services:
     def languages(self) -> tuple[str, ...]:
         """The languages offered to residents (configured, with a catalog that passes)."""
         return self.renderer.dialogue.languages
+
+    def media_source(self, channel: str) -> MediaSource | None:
+        """The running channel that fetches photos and voice notes, if it can."""
+        outlet = self.channels.get(channel)
+        if outlet is None or not callable(getattr(outlet, "fetch_media", None)):
+            return None
+        return cast(MediaSource, outlet)
 
     @property
     def relay(self) -> Relay:
@@ -120,5 +129,6 @@ def build(settings: Settings) -> Services:
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
                         counters, reports=reports, alerts=alerts, subscriptions=subscriptions)
     conversation.reload = services.reload_catalogs
+    conversation.media_source = services.media_source
     services.purge_expired()
     return services

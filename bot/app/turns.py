@@ -40,9 +40,11 @@ class EngineTurns:
         return []  # "ignored": an edit or an update of no interest, deduped and done
 
     async def _message(self, row: Taken, body: dict[str, Any]) -> list[Draft]:
+        meta = body.get("meta")
+        metadata = {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
         inbound = InboundMessage(row.channel, str(body["user"]), text=body.get("text"),
                                  payload=body.get("payload"), media=body.get("media"),
-                                 lang_hint=body.get("hint"))
+                                 lang_hint=body.get("hint"), metadata=metadata)
         drafts = []
         if body.get("callback"):  # stop the button's spinner first
             drafts.append(Draft(row.channel, row.conversation, str(body["to"]),

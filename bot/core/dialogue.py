@@ -26,6 +26,9 @@ COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, 
 COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media", "stop", "bot")
 # Turns the engine starts itself when a ticket ends; a resident cannot type them.
 SYSTEM_COMMANDS = {"handoff_stopped": "handoff.stopped", "handoff_closed": "handoff.closed"}
+# What the bot says of something that is not text, outside a ticket. A photo may be the
+# paper agents showed at the door: the answer offers a person, who can see photos.
+MEDIA_COMMANDS = {"media": "ui.text_only", "photo": "handoff.photo_text_only"}
 TRAIL = 6  # steps remembered, so hotline staff see the path that led to a ticket
 MENU_PAYLOAD = "/menu"
 HUMAN_PAYLOAD = "/human"
@@ -404,8 +407,8 @@ class Dialogue:
             return self._enter(state, MENU_FLOW, items)
         if command == "stop":  # nothing to stop (no ticket was open): the menu
             return self._enter(state, MENU_FLOW, items)
-        if command == "media":  # a photo, voice note, sticker...: say we read text only
-            return self._fallback(state, items, key="ui.text_only")
+        if command in MEDIA_COMMANDS:  # a photo, voice note, sticker...: we read text only
+            return self._fallback(state, items, key=MEDIA_COMMANDS[command])
         if command == "bot":  # the bot's guidance again, where the resident is (while waiting)
             if self.step(state.flow, state.step) is not None and state.flow is not None:
                 assert state.step is not None

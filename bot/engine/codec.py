@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from bot.core.dialogue import COMMANDS, SYSTEM_COMMANDS, UserTurn, parse_command
+from bot.core.dialogue import COMMANDS, MEDIA_COMMANDS, SYSTEM_COMMANDS, UserTurn, parse_command
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 
 BUTTON_INTENT = "kyr_button"
@@ -94,7 +94,7 @@ def encode(inbound: InboundMessage, detect: Detect | None = None,
     parse_data: dict[str, Any] | None = None
     text = clean_text(inbound.text or "")
     if inbound.media is not None:  # a photo, voice note...: answered "I read text only"
-        text, parse_data = "", command_data("", "media")
+        text, parse_data = "", command_data("", "photo" if inbound.media == "photo" else "media")
     elif inbound.payload is not None:
         text = clean_text(inbound.payload)[:MAX_PAYLOAD]
         command = parse_command(text)
@@ -131,7 +131,8 @@ def decode(intent: str | None, entities: Sequence[Mapping[str, Any]], text: str,
                         hint=hint)
     if intent == COMMAND_INTENT:
         command = str(values.get("command") or "")
-        if command in COMMANDS or command in SYSTEM_COMMANDS:  # system ones come from the app
+        if command in COMMANDS or command in SYSTEM_COMMANDS or command in MEDIA_COMMANDS:
+            # system and media ones come from the app, never from typed text
             return UserTurn(intent=intent, text=text, command=command,
                             argument=values.get("argument"), hint=hint)
         return UserTurn(intent=FALLBACK_INTENT, text=text)

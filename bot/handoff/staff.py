@@ -44,8 +44,9 @@ MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 
 OPENED = "opened transcript"
+VIEWED_MEDIA = "viewed media"  # a photo or voice note of a transcript (detail: which)
 ACTIONS = (OPENED, "claimed", "replied", "note", "transferred", "unclaimed", "closed",
-           "handed over", "exported audit")
+           "handed over", "exported audit", VIEWED_MEDIA)
 
 
 def _staff(row: sa.engine.RowMapping) -> "Staff":
@@ -313,6 +314,23 @@ class StaffDirectory:
                 return False
             connection.execute(sa.insert(audit_log).values(
                 staff=staff, ticket_id=ticket_id, action=OPENED, visit=visit or None, at=utc_now()))
+        return True
+
+    def audit_media_view(self, staff: str, ticket_id: int, media_id: int, kind: str,
+                         visit: str) -> bool:
+        """Record that `staff` viewed (or played) a photo or voice note: once per visit and
+        item, as with transcripts (the page's live refresh fetches the image again, and
+        a player asks in parts: neither is a new look). True if recorded."""
+        detail = f"{kind[:10]} {media_id}"
+        with self.engine.begin() as connection:
+            if visit and connection.execute(sa.select(audit_log.c.id).where(
+                    audit_log.c.staff == staff, audit_log.c.visit == visit,
+                    audit_log.c.action == VIEWED_MEDIA, audit_log.c.ticket_id == ticket_id,
+                    audit_log.c.detail == detail).limit(1)).first() is not None:
+                return False
+            connection.execute(sa.insert(audit_log).values(
+                staff=staff, ticket_id=ticket_id, action=VIEWED_MEDIA, detail=detail,
+                visit=visit or None, at=utc_now()))
         return True
 
     def has_opened(self, staff: str, ticket_id: int) -> bool:

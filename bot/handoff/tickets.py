@@ -7,7 +7,10 @@ newest event id is the version the staff console watches for live updates.
 
 The transcript (what the resident wrote while the ticket was open, staff replies and
 notes) is sealed with a key derived from KYR_SECRET_KEY, and its text is deleted
-`transcript_hours` after the ticket closes (`purge_transcripts`).
+`transcript_hours` after the ticket closes (`purge_transcripts`). Photos and voice notes
+the resident sent while it was open are sealed the same way (their own key) and deleted
+with the text; the resident's last platform message id (for a typing indicator) is kept
+sealed only until the ticket closes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.storage.schema import ticket_events, ticket_messages, ticket_reads, tickets
+from bot.storage.schema import ticket_events, ticket_media, ticket_messages, ticket_reads, tickets
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
 URGENT, NORMAL = "urgent", "normal"
@@ -35,9 +38,10 @@ logger = logging.getLogger(__name__)
 
 # Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system, or
 # button: a rights-script button the resident tapped, kept as its payload (a content
-# reference, not their words), so the console shows the button's words and the bot's answer.
-RESIDENT, REPLY, NOTE, SYSTEM, BUTTON = "resident", "reply", "note", "system", "button"
-FROM_RESIDENT = (RESIDENT, BUTTON)
+# reference, not their words), so the console shows the button's words and the bot's answer;
+# media: a photo or voice note (kyr_ticket_media), the line's text its caption.
+RESIDENT, REPLY, NOTE, SYSTEM, BUTTON, MEDIA = "resident", "reply", "note", "system", "button", "media"
+FROM_RESIDENT = (RESIDENT, BUTTON, MEDIA)
 MAX_ID = 2**31 - 1  # the id columns are 32-bit: a larger number names no ticket
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 
@@ -93,8 +97,20 @@ class Message:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A photo or voice note of a transcript line (its bytes stay sealed until asked for)."""
+
+    id: int
+    ticket_id: int
+    message_id: int
+    kind: str  # photo, voice, audio
+    mime: str
+
+
 def _ticket(row: sa.engine.RowMapping) -> Ticket:
     data = dict(row)
+    data.pop("reply_ref", None)  # sealed, read only by reply_ref()
     for key in ("opened_at", "claimed_at", "closed_at", "last_inbound_at"):
         data[key] = as_utc(data[key])
     data["after_hours"] = bool(data["after_hours"])
@@ -112,6 +128,7 @@ class TicketService:
         self.engine = engine
         self.observer = observer
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
+        self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")
 
     # ---- reading ----
 
@@ -274,6 +291,38 @@ class TicketService:
         except InvalidToken:  # KYR_SECRET_KEY changed: the text is unreadable, say so
             return None
 
+    def attachments(self, ticket_id: int) -> dict[int, Attachment]:
+        """The ticket's photos and voice notes by transcript line (no bytes)."""
+        query = sa.select(ticket_media.c.id, ticket_media.c.ticket_id, ticket_media.c.message_id,
+                          ticket_media.c.kind, ticket_media.c.mime).where(
+            ticket_media.c.ticket_id == ticket_id).order_by(ticket_media.c.id)
+        with self.engine.connect() as connection:
+            return {int(r.message_id): Attachment(int(r.id), int(r.ticket_id), int(r.message_id),
+                                                  r.kind, r.mime) for r in connection.execute(query)}
+
+    def attachment(self, media_id: int) -> Optional[tuple[Attachment, bytes]]:
+        """One photo or voice note and its bytes, opened; None when gone or unreadable."""
+        if not 0 < media_id <= MAX_ID:
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(ticket_media).where(
+                ticket_media.c.id == media_id)).mappings().first()
+        if row is None:
+            return None
+        try:
+            data = self.media_fernet.decrypt(bytes(row["sealed"]))
+        except InvalidToken:  # KYR_SECRET_KEY changed
+            return None
+        return Attachment(row["id"], row["ticket_id"], row["message_id"], row["kind"],
+                          row["mime"]), data
+
+    def reply_ref(self, ticket_id: int) -> Optional[str]:
+        """The resident's last platform message id while the ticket is open, else None."""
+        with self.engine.connect() as connection:
+            sealed = connection.execute(sa.select(tickets.c.reply_ref).where(
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED)).scalar()
+        return self._open(sealed)
+
     # ---- the one writer ----
 
     def _line(self, connection: Connection, ticket_id: int, author: str, kind: str, text: str) -> None:
@@ -335,6 +384,34 @@ class TicketService:
             self._event(connection, ticket_id, kind, author)
         return int(message_id)
 
+    def add_media(self, ticket_id: int, kind: str, mime: str, data: bytes,
+                  caption: str = "") -> int:
+        """Keep a photo or voice note the resident sent (already scrubbed: bot.core.media)
+        as a transcript line with its sealed bytes; only while the ticket is open (a ticket
+        closed while it was fetched keeps nothing). Returns the line's id."""
+        now = utc_now()
+        with self.engine.begin() as connection:
+            moved = connection.execute(sa.update(tickets).where(
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED).values(
+                last_inbound_at=now)).rowcount
+            if moved != 1:
+                raise TicketError(f"ticket {ticket_id} is closed: nothing is kept")
+            message_id = connection.execute(sa.insert(ticket_messages).values(
+                ticket_id=ticket_id, author=RESIDENT, kind=MEDIA, at=now,
+                sealed=self.fernet.encrypt(caption.encode()).decode())).inserted_primary_key[0]
+            connection.execute(sa.insert(ticket_media).values(
+                ticket_id=ticket_id, message_id=message_id, kind=kind[:10], mime=mime[:40],
+                sealed=self.media_fernet.encrypt(data), created_at=now))
+            self._event(connection, ticket_id, MEDIA, RESIDENT)
+        return int(message_id)
+
+    def remember_reply_ref(self, ticket_id: int, ref: str) -> None:
+        """The resident's newest platform message id, sealed, while the ticket is open."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(tickets).where(
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED).values(
+                reply_ref=self.fernet.encrypt(ref.encode()).decode()))
+
     def escalate(self, ticket_id: int) -> bool:
         """A waiting resident reached a step where someone is in danger now: urgent from here
         on (the console alerts). True if it changed."""
@@ -370,6 +447,9 @@ class TicketService:
         closed_long_ago = sa.select(tickets.c.id).where(
             tickets.c.status == CLOSED, tickets.c.closed_at < cutoff).scalar_subquery()
         with self.engine.begin() as connection:
+            # Photos and voice notes go whole: nothing of them is worth keeping.
+            connection.execute(sa.delete(ticket_media).where(
+                ticket_media.c.ticket_id.in_(closed_long_ago)))
             purged = int(connection.execute(sa.update(ticket_messages).where(
                 ticket_messages.c.ticket_id.in_(closed_long_ago),
                 ticket_messages.c.sealed.is_not(None)).values(sealed=None)).rowcount)
@@ -377,7 +457,8 @@ class TicketService:
             # statistics) no longer says whose it was or what they read on the way.
             connection.execute(sa.update(tickets).where(
                 tickets.c.status == CLOSED, tickets.c.closed_at < cutoff,
-                tickets.c.resident != FORGOTTEN).values(resident=FORGOTTEN, path="[]"))
+                tickets.c.resident != FORGOTTEN).values(resident=FORGOTTEN, path="[]",
+                                                        reply_ref=None))
             return purged
 
     def erase_resident(self, resident: str) -> int:
@@ -387,6 +468,7 @@ class TicketService:
                 tickets.c.resident == resident)).scalars().all()
             if ids:
                 connection.execute(sa.delete(ticket_reads).where(ticket_reads.c.ticket_id.in_(ids)))
+                connection.execute(sa.delete(ticket_media).where(ticket_media.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(ticket_messages).where(ticket_messages.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(ticket_events).where(ticket_events.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(tickets).where(tickets.c.id.in_(ids)))
@@ -472,7 +554,8 @@ class TicketService:
                 condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == actor)
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(
-                status=CLOSED, closed_at=utc_now(), disposition=disposition[:40])).rowcount
+                status=CLOSED, closed_at=utc_now(), disposition=disposition[:40],
+                reply_ref=None)).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
             self._event(connection, ticket_id, "closed",

@@ -80,6 +80,9 @@ tickets = sa.Table(
     sa.Column("after_hours", sa.Boolean, nullable=False, default=False),
     sa.Column("path", sa.Text, nullable=False, default="[]"),  # steps that led here (JSON)
     sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+    # The resident's last platform message id, sealed, only while the ticket is open: a
+    # WhatsApp typing indicator names it (a wamid encodes the phone number).
+    sa.Column("reply_ref", sa.Text, nullable=True),
     # SQLite would reuse the id of a ticket erased by /delete: a staff page still open on
     # the old ticket, or its audit entry, would then reach someone else's.
     sqlite_autoincrement=True,
@@ -114,6 +117,22 @@ ticket_events = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),  # "resident", "bot", "staff:<name>"
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sqlite_autoincrement=True,  # the console's version (newest id) must never go back
+)
+
+# Photos and voice notes a resident sent while the ticket was open (bot.core.media):
+# images re-encoded without metadata, sealed like the transcript, deleted with its text.
+ticket_media = sa.Table(
+    "kyr_ticket_media", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("kyr_tickets.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("kyr_ticket_messages.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # photo, voice, audio
+    sa.Column("mime", sa.String(40), nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),  # a Fernet token of the bytes
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # What each staff member has read of each ticket (the newest transcript line they saw):

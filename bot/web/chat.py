@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from bot.core.dialogue import State, UserTurn
 from bot.core.render import Renderer
-from bot.handoff.tickets import BUTTON, NOTE, REPLY, RESIDENT, SYSTEM, Message
+from bot.handoff.tickets import BUTTON, MEDIA, NOTE, REPLY, RESIDENT, SYSTEM, Attachment, Message
 
 LEGACY_TAP = "The resident tapped a button: "  # how taps were kept before the button kind
 
@@ -56,7 +56,7 @@ def resident_text(text: str, lang: str = "") -> Markup:
 class Bubble:
     """One message of the chat view."""
 
-    side: str  # bot, resident, tap, staff, note, system
+    side: str  # bot, resident, tap, media, staff, note, system
     who: str
     at: Optional[dt.datetime] = None
     text: str = ""  # bot and staff lines: plain text (escaped by the template)
@@ -66,6 +66,7 @@ class Bubble:
     delivery: Optional[str] = None
     reason: Optional[str] = None
     message_id: int = 0
+    media: Optional[Attachment] = None  # a photo or voice note (served by /staff/media/<id>)
 
 
 class ChatView:
@@ -167,11 +168,23 @@ class ChatView:
                     bubbles.append(bubble)
         return bubbles
 
-    def transcript(self, messages: list[Message]) -> list[Bubble]:
+    def media(self, message: Message, attachment: Optional[Attachment]) -> Bubble:
+        """A photo or voice note with its caption; once purged, a line saying so."""
+        if attachment is None:
+            return Bubble("system", "Bot", message.at, message_id=message.id,
+                          text="(a photo or voice note, deleted after the retention period)")
+        caption = resident_text(message.text, self.lang) if message.text else None
+        return Bubble("media", "Resident", message.at, message_id=message.id, html=caption,
+                      media=attachment)
+
+    def transcript(self, messages: list[Message],
+                   attachments: Optional[dict[int, Attachment]] = None) -> list[Bubble]:
         bubbles: list[Bubble] = []
         for m in messages:
             author = m.author.split(":", 1)[-1]
-            if m.kind == BUTTON or (m.kind == SYSTEM and (m.text or "").startswith(LEGACY_TAP)):
+            if m.kind == MEDIA:
+                bubbles.append(self.media(m, (attachments or {}).get(m.id)))
+            elif m.kind == BUTTON or (m.kind == SYSTEM and (m.text or "").startswith(LEGACY_TAP)):
                 bubbles += self.tap(m)
             elif m.kind == RESIDENT:
                 bubbles.append(Bubble("resident", "Resident", m.at, message_id=m.id,

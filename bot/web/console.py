@@ -67,6 +67,8 @@ CHECK_IN_SECONDS = 60  # an open page says "still here" (on-shift presence)
 SESSION_CHECK_SECONDS = 5  # the stream notices an expired or ended session this fast
 NEXT_PAGE = re.compile(r"/staff(/tickets/[0-9]{1,10}|/audit)?")  # where login may return to
 FETCH_HEADER = "x-console"
+TYPING_EVERY = 4.0  # seconds between typing indicators of one ticket (Telegram's lasts ~5 s)
+_typed: dict[int, float] = {}  # ticket id -> when its last typing indicator went out
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                         autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -205,6 +207,7 @@ class Console:
             Route("/staff/fragments/tickets/{ticket_id:int}", self.transcript_fragment),
             Route("/staff/events", self.events),
             Route("/staff/tickets/{ticket_id:int}", self.ticket_page),
+            *self.media_routes(),
             Route("/staff/tickets/{ticket_id:int}/{action}", self.ticket_action, methods=["POST"]),
             Route("/staff/audit", self.audit_page),
             Route("/staff/audit.csv", self.audit_csv),
@@ -576,7 +579,8 @@ class Console:
             if ticket.status == CLAIMED else None
         return {"session": session, **self.view(ticket, handed=handed),
                 "before": chat.path(ticket.path), "path_titles": chat.path_titles(ticket.path),
-                "bubbles": chat.transcript(self.tickets.messages(ticket.id)),
+                "bubbles": chat.transcript(self.tickets.messages(ticket.id),
+                                           self.tickets.attachments(ticket.id)),
                 "canned": canned, "lang_tag": html_lang(lang), "rtl": lang.split("_")[0] in ("ar", "fa", "he", "ur"),
                 "dispositions": DISPOSITIONS, "closed_by": self.closed_by(ticket),
                 "colleagues": [{"name": s.name, "languages": s.languages, "present": s.name in present}
@@ -683,6 +687,53 @@ class Console:
             return JSONResponse({"ok": ok, "message": self.say(session, message),
                                  "ends_in": self._ends_in(session)})
         return RedirectResponse(back + ("?" + urlencode({"notice": notice}) if notice else ""), 303)
+
+    # ---- photos, voice notes, typing (issue 16) ----
+
+    def media_routes(self) -> list[Any]:
+        """Before the generic action route, which would take /typing for an action."""
+        return [Route("/staff/tickets/{ticket_id:int}/typing", self.typing, methods=["POST"]),
+                Route("/staff/media/{media_id:int}", self.media_file)]
+
+    @_signed_in
+    async def media_file(self, request: Request, session: Session) -> Response:
+        """A photo or voice note, opened for a signed-in person who opened its ticket:
+        never cached, never framed or sniffed, and audited (once per visit and item)."""
+        no_store = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        found = self.tickets.attachment(int(request.path_params["media_id"]))
+        if found is None:
+            return Response("gone", status_code=404, headers=no_store)
+        attachment, data = found
+        if not self.staff.has_opened(session.staff.name, attachment.ticket_id):
+            return Response("open the ticket page first", status_code=403, headers=no_store)
+        self.staff.audit_media_view(session.staff.name, attachment.ticket_id, attachment.id,
+                                    attachment.kind, session.visit)
+        return Response(data, media_type=attachment.mime, headers={
+            **no_store, "Content-Disposition": "inline", "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cross-Origin-Resource-Policy": "same-origin"})
+
+    @_signed_in
+    async def typing(self, request: Request, session: Session) -> Response:
+        """The reply box is being typed in: "typing…" to the resident, at most every
+        TYPING_EVERY seconds per ticket (the page sends no more often either)."""
+        form = await self._form(request, session)
+        if form is None:
+            return self._forbidden(request, session)
+        ticket_id = int(request.path_params["ticket_id"])
+        now = asyncio.get_running_loop().time()
+        if not 0 < ticket_id <= MAX_ID or now - _typed.get(ticket_id, -TYPING_EVERY) < TYPING_EVERY:
+            return JSONResponse({"ok": True, "shown": False})
+        try:
+            shown = await self.relay.typing(ticket_id, session.staff.name)
+        except TicketError:
+            shown = False
+        if shown:
+            _typed[ticket_id] = now
+            if len(_typed) > 10_000:  # bounded: forget the oldest half
+                for key in sorted(_typed, key=_typed.__getitem__)[:5_000]:
+                    del _typed[key]
+        return JSONResponse({"ok": True, "shown": shown})
 
     def _still_yours(self, ticket: Ticket, me: Staff) -> None:
         """Before a reply: if the ticket changed hands or closed while they typed, say how."""

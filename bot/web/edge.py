@@ -30,6 +30,9 @@ from typing import Any, Callable, Iterator
 from starlette.requests import Request
 
 from bot.app.inbox import Envelope
+from bot.channels.telegram.parse import media_of as telegram_media
+from bot.channels.whatsapp.parse import media_of as whatsapp_media
+from bot.core.media import MESSAGE_ID
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +42,6 @@ OFF_LOOP = 64 * 1024  # bodies above this are hashed in a thread
 _SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
-MEDIA = ("photo", "voice", "audio", "video", "video_note", "sticker", "document", "animation",
-         "location", "venue", "contact", "poll", "dice")
 
 
 class Refused(Exception):
@@ -161,7 +162,8 @@ def whatsapp_message(message: dict[str, Any]) -> Envelope | None:
     if sender is None or message_id is None:
         return None
     kind = message.get("type")
-    body: dict[str, Any] = {"user": sender, "to": sender}
+    # The message id, for a typing indicator while a ticket is open (sealed in the inbox).
+    body: dict[str, Any] = {"user": sender, "to": sender, "meta": {MESSAGE_ID: message_id}}
     if kind == "text":
         text = (message.get("text") or {}).get("body")
         if not isinstance(text, str):
@@ -174,7 +176,7 @@ def whatsapp_message(message: dict[str, Any]) -> Envelope | None:
     elif kind == "button":  # a template's quick-reply button
         body["payload"] = str((message.get("button") or {}).get("payload") or "")[:256]
     else:  # image, audio, video, document, sticker, location, contacts, reaction, unsupported
-        body["media"] = str(kind or "unsupported")[:20]
+        body["media"], body["meta"] = whatsapp_media(message)  # a photo or voice note: its id
     return Envelope("whatsapp", message_id, sender, "message", body,
                     _epoch(message.get("timestamp")))
 
@@ -238,8 +240,8 @@ def telegram_update(update: dict[str, Any]) -> Envelope | None:
     body: dict[str, Any] = {"user": user_id, "to": chat_id, "hint": _hint(user)}
     if isinstance(message.get("text"), str):
         body["text"] = message["text"]
-    else:
-        body["media"] = next((k for k in MEDIA if message.get(k)), "other")
+    else:  # a photo or voice note carries its file_id, for staff while a ticket is open
+        body["media"], body["meta"] = telegram_media(message)
     return Envelope("telegram", update_id, user_id, "message", body, _epoch(message.get("date")))
 
 

@@ -86,7 +86,8 @@ async def test_media_and_unsupported_get_the_text_only_answer(channel: WhatsAppC
     data = fixture(name, f"-{name}")
     data["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = f"1555{zlib.crc32(name.encode()) % 10**7:07d}"
     await channel.process(data)  # a new resident; WhatsApp gives no language hint: English
-    assert services.renderer.text("en", "ui.text_only") in texts(graph)
+    key = "handoff.photo_text_only" if name == "image" else "ui.text_only"  # a person, for a photo
+    assert services.renderer.text("en", key) in texts(graph)
     assert graph.sent[-1]["type"] == "interactive"
 
 

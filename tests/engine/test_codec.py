@@ -67,8 +67,12 @@ def test_free_text_carries_the_detected_language_to_the_policy(typed: str, lang:
 
 
 def test_media_is_the_media_command_and_keeps_no_text() -> None:
-    encoded = codec.encode(InboundMessage("t", "u", text="caption", media="photo"))
+    encoded = codec.encode(InboundMessage("t", "u", text="caption", media="sticker"))
     assert encoded.text == "" and through_rasa(encoded).command == "media"
+    # A photo is its own command (the answer offers a person); nobody can type it.
+    photo = codec.encode(InboundMessage("t", "u", text="caption", media="photo"))
+    assert photo.text == "" and through_rasa(photo).command == "photo"
+    assert through_rasa(codec.encode(InboundMessage("t", "u", text="/photo"))).command != "photo"
 
 
 buttons = st.lists(st.builds(Button, text, text), max_size=4).map(tuple)

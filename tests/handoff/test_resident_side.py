@@ -75,10 +75,15 @@ async def test_a_photo_while_waiting_is_answered_and_noted_for_staff(services: S
     from bot.core.messages import InboundMessage
 
     await bot.say("/human")
+    # No channel here fetches media (tests/app/test_media_flow.py has one that does): the
+    # resident is told it could not be passed on, staff read that a photo came.
     replies = await services.conversation.handle(InboundMessage("test", bot.user, media="photo"))
-    assert services.renderer.text("en", "ui.text_only") in texts(replies)
+    assert services.renderer.text("en", "handoff.media_failed") in texts(replies)
     ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None and any("photo" in (m.text or "") for m in services.tickets.messages(ticket.id))
+    # A sticker is still only named: the bot reads text.
+    replies = await services.conversation.handle(InboundMessage("test", bot.user, media="sticker"))
+    assert services.renderer.text("en", "ui.text_only") in texts(replies)
 
 
 @pytest.mark.parametrize("command", ["/menu", "/stop"])

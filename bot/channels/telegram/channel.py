@@ -1,8 +1,9 @@
 """Telegram, through python-telegram-bot: long polling by default, or a webhook.
 
 Private chats only. Every update is handled once (the update_id, hashed, in the database);
-edited messages are ignored so nothing is answered twice; media get a short answer that
-the bot reads text only. Messages are sent as plain text (no parse mode), so nothing in
+edited messages are ignored so nothing is answered twice; photos and voice notes are
+fetched (getFile, then the file, within a size limit) only when the application asks,
+while a ticket is open; other media get a short answer that the bot reads text only. Messages are sent as plain text (no parse mode), so nothing in
 the content can break formatting; long texts are split at paragraph boundaries. Buttons
 are inline keyboards whose callback_data is the payload (at most 64 bytes, checked by
 `kyr content check`). Chat ids are not logged;
@@ -17,6 +18,8 @@ import hmac
 import logging
 from typing import Any, Awaitable, Callable, Optional
 
+import httpx
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,9 +33,11 @@ from bot.core.delivery import CONNECTIONS
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json,
                                count_failed_delivery, quiet_http_loggers,
                                split_text)
+from bot.channels.http import download, http_client
 from bot.channels.telegram.parse import CHANNEL, parse_update
 from bot.channels.telegram.plugin import CAPABILITIES, LIMITS
 from bot.core.delivery import SENT, SendResult, refused, retry_later
+from bot.core.media import MAX_BYTES, Fetched, Unavailable, check_size, declared_size
 from bot.core.dialogue import MENU_PAYLOAD, HUMAN_PAYLOAD
 from bot.core.languages import language_from_hint
 from bot.core.messages import InboundMessage, OutboundMessage
@@ -70,6 +75,9 @@ class TelegramChannel(Channel):
                                                pool_timeout=10.0),
                           rate_limiter=AIORateLimiter(max_retries=2))
         self.webhook_url = webhook_url
+        self.token = token
+        self.api_base = api_base or DEFAULT_API
+        self.http: Optional[httpx.AsyncClient] = None  # files: getFile and the download
         self.secret = webhook_secret(context.secret)
         self.once = Once(context.db, CHANNEL)
         self.username = ""
@@ -79,6 +87,7 @@ class TelegramChannel(Channel):
     # ---- lifecycle ----
 
     async def start(self) -> None:
+        self.http = http_client()
         self.once.forget_old()
         await self.bot.initialize()
         self.username = self.bot.username or ""
@@ -98,6 +107,8 @@ class TelegramChannel(Channel):
             except asyncio.CancelledError:
                 pass
         await self.bot.shutdown()
+        if self.http is not None:
+            await self.http.aclose()
 
     async def register_commands(self) -> None:
         """The command menu in every live language, from the catalogs."""
@@ -177,6 +188,46 @@ class TelegramChannel(Channel):
     async def _reply(self, chat_id: int, inbound: InboundMessage) -> None:
         for message in await self.context.handle(inbound):
             await self.send(str(chat_id), message)
+
+    # ---- media and typing ----
+
+    def file_url(self, file_path: str) -> str:
+        """Where a file is downloaded: .../bot<token>/ becomes .../file/bot<token>/."""
+        base = self.api_base
+        base = base[: -len("bot")] + "file/bot" if base.endswith("/bot") else base + "/file/bot"
+        return f"{base}{self.token}/{file_path}"
+
+    async def fetch_media(self, ref: str, limit: int = MAX_BYTES) -> Fetched:
+        """A resident's photo or voice note: getFile (its path and declared size), then the
+        file, through the bounded client. Raises TooLarge or Unavailable; the URLs carry
+        the token and are never logged."""
+        if self.http is None:
+            raise RuntimeError("start() the Telegram channel before fetching media")
+        try:
+            response = await self.http.post(f"{self.api_base}{self.token}/getFile",
+                                            json={"file_id": ref})
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise Unavailable(f"Telegram getFile failed ({type(exc).__name__})") from None
+        result = answer.get("result") if isinstance(answer, dict) and answer.get("ok") else None
+        if not isinstance(result, dict):
+            # Telegram's own limit for bots is 20 MB: above it getFile says "file is too big".
+            raise Unavailable(f"Telegram getFile refused (HTTP {response.status_code})")
+        check_size(declared_size(result.get("file_size")), limit)
+        path = result.get("file_path")
+        if not isinstance(path, str) or not path or ".." in path:
+            raise Unavailable("Telegram gave no file path")
+        data = await download(self.http, self.file_url(path), limit)
+        return Fetched(data, "")
+
+    async def typing(self, recipient: str, message_id: Optional[str] = None) -> bool:
+        """"typing…" in the resident's chat for about 5 s (Telegram's sendChatAction)."""
+        try:
+            await self.bot.send_chat_action(int(recipient), "typing")
+        except (TelegramError, ValueError) as exc:
+            logger.info("telegram typing indicator failed (%s)", type(exc).__name__)
+            return False
+        return True
 
     # ---- outbound ----
 

@@ -1,8 +1,10 @@
 """Telegram updates -> what to do with them: a pure function, tested on recorded payloads.
 
 Private chats only; edited messages and everything not asked for are ignored, so nothing
-is answered twice; media become "media" (the bot reads text only); a group gets one
-pointer to a private chat and nothing more is read there.
+is answered twice; a group gets one pointer to a private chat and nothing more is read
+there. A photo (the largest size within the limit), a voice note, an audio file or an
+image sent as a file carries its file_id in the metadata (bot.core.media), for staff
+while a ticket is open; other media are only named ("sticker").
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from bot.core import media as m
 from bot.core.messages import InboundMessage
 
 CHANNEL = "telegram"
@@ -34,6 +37,54 @@ def _dict(value: Any) -> Mapping[str, Any]:
 def _chat_id(chat: Mapping[str, Any]) -> int | None:
     value = chat.get("id")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _photo_size(sizes: Any, limit: int) -> Mapping[str, Any]:
+    """The largest size Telegram declares within the limit; else the smallest (its fetch
+    says it is too large)."""
+    known = [s for s in (sizes if isinstance(sizes, list) else []) if isinstance(s, Mapping)
+             and isinstance(s.get("file_id"), str)]
+    if not known:
+        return {}
+
+    def size(s: Mapping[str, Any]) -> int:
+        declared = m.declared_size(s.get("file_size"))
+        if declared is not None:
+            return declared
+        width, height = s.get("width"), s.get("height")
+        return width * height if isinstance(width, int) and isinstance(height, int) else 0
+
+    fitting = [s for s in known if size(s) <= limit]
+    return max(fitting, key=size) if fitting else min(known, key=size)
+
+
+def media_of(message: Mapping[str, Any], limit: int = m.MAX_BYTES) -> tuple[str, dict[str, str]]:
+    """What non-text a message carries: (kind, metadata with the file reference for the
+    kinds staff may receive). Pure: the edge and the channel both read media this way."""
+    found: Mapping[str, Any] = {}
+    kind = next((k for k in MEDIA if message.get(k)), "other")
+    mime = ""
+    if kind == "photo":
+        found = _photo_size(message.get("photo"), limit)
+        mime = "image/jpeg"
+    elif kind in (m.VOICE, m.AUDIO):
+        found = _dict(message.get(kind))
+        mime = str(found.get("mime_type") or "")
+    elif kind == "document":
+        document = _dict(message.get("document"))
+        if str(document.get("mime_type") or "").startswith("image/"):  # a photo sent as a file
+            kind, found, mime = m.PHOTO, document, str(document.get("mime_type"))
+    ref = found.get("file_id")
+    if not isinstance(ref, str) or not ref or len(ref) > 200:
+        return kind, {}
+    metadata = {m.REF: ref, m.MIME: mime[:60]}
+    caption = message.get("caption")
+    if isinstance(caption, str) and caption.strip():
+        metadata[m.CAPTION] = caption[: m.MAX_CAPTION]
+    size = m.declared_size(found.get("file_size"))
+    if size is not None:
+        metadata[m.SIZE] = str(size)
+    return kind, metadata
 
 
 def parse_update(data: Mapping[str, Any]) -> TelegramUpdate:
@@ -75,6 +126,7 @@ def _message(update_id: str | None, message: Mapping[str, Any]) -> TelegramUpdat
     if isinstance(text, str):
         inbound = InboundMessage(CHANNEL, str(user["id"]), text=text, lang_hint=hint)
     else:
-        kind = next((k for k in MEDIA if message.get(k)), "other")
-        inbound = InboundMessage(CHANNEL, str(user["id"]), media=kind, lang_hint=hint)
+        kind, metadata = media_of(message)
+        inbound = InboundMessage(CHANNEL, str(user["id"]), media=kind, lang_hint=hint,
+                                 metadata=metadata)
     return TelegramUpdate(update_id, chat_id, inbound, hint=hint)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.http import http_client
+from bot.channels.http import download, http_client
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json,
                                count_failed_delivery, numbered_text,
                                quiet_http_loggers, split_text)
@@ -29,6 +29,7 @@ from bot.channels.whatsapp.parse import (CHANNEL, OUTSIDE_WINDOW, Status, parse_
                                          parse_status, values)
 from bot.channels.whatsapp.plugin import CAPABILITIES, LIMITS
 from bot.core.delivery import SENT, Outcome, SendResult, refused, retry_later
+from bot.core.media import MAX_BYTES, Fetched, Unavailable, check_size, declared_size
 from bot.core.messages import OutboundMessage
 from bot.storage.addresses import record_delivery
 from bot.storage.offload import off_loop
@@ -155,6 +156,51 @@ class WhatsAppChannel(Channel):
         # The number is kept (sealed) only while a ticket needs it: bot.app.residents keeps it then.
         for reply_message in await self.context.handle(inbound):
             await self.send(inbound.user, reply_message)
+
+    # ---- media and typing ----
+
+    async def fetch_media(self, ref: str, limit: int = MAX_BYTES) -> Fetched:
+        """A resident's image or voice note: GET /{media-id} for a short-lived URL and its
+        declared size, then the URL itself, both with the bearer token (Meta's CDN wants
+        it). Raises TooLarge or Unavailable; never logs the URL."""
+        if self.http is None:
+            raise RuntimeError("start() the WhatsApp channel before fetching media")
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            response = await self.http.get(f"{self.api_base}/{ref}", headers=headers,
+                                           params={"phone_number_id": self.phone_number_id})
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"WhatsApp media lookup failed ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise Unavailable(f"WhatsApp media lookup answered HTTP {response.status_code}")
+        try:
+            info = response.json()
+        except ValueError:
+            info = None
+        url = info.get("url") if isinstance(info, dict) else None
+        # The token goes to this URL too: only over TLS (plain http only for a local test API).
+        schemes = ("https://",) if self.api_base.startswith("https://") else ("https://", "http://")
+        if not isinstance(url, str) or not url.startswith(schemes):
+            raise Unavailable("WhatsApp gave no media URL")
+        check_size(declared_size(info.get("file_size")), limit)
+        data = await download(self.http, url, limit, headers)
+        return Fetched(data, str(info.get("mime_type") or "")[:60])
+
+    async def typing(self, recipient: str, message_id: Optional[str] = None) -> bool:
+        """"typing…" under the resident's last message for up to 25 s (or until a reply):
+        Meta sends it with a read receipt of that message, so it needs its id."""
+        if not message_id or self.http is None:
+            return False
+        try:
+            response = await self.http.post(
+                f"{self.api_base}/{self.phone_number_id}/messages",
+                json={"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
+                      "typing_indicator": {"type": "text"}},
+                headers={"Authorization": f"Bearer {self.token}"})
+        except httpx.HTTPError as exc:
+            logger.info("whatsapp typing indicator failed (%s)", type(exc).__name__)
+            return False
+        return response.status_code < 300
 
     # ---- outbound ----
 

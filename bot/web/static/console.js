@@ -442,5 +442,17 @@
       box.focus();
     }
   });
+  // ---- "typing…" to the resident while the reply box is typed in ----
+  // At most every 4 s (the server holds the same limit); only where the platform has an
+  // indicator does anything reach the resident (Telegram, WhatsApp).
+  var typingSent = 0;
+  document.addEventListener("input", function (event) {
+    if (!ticketId || !event.target || event.target.id !== "reply-text") { return; }
+    if (!event.target.value.trim() || Date.now() - typingSent < 4000) { return; }
+    typingSent = Date.now();
+    post("/staff/tickets/" + ticketId + "/typing",
+         new URLSearchParams({ csrf: body.getAttribute("data-csrf") || "" }))
+      .catch(function () { /* only a courtesy */ });
+  });
   tick();
 })();
