@@ -71,9 +71,8 @@ LABELS = {
     "now": console_text("now"), "last_hour": console_text("in the last hour"),
     "today": console_text("earlier today"), "earlier": console_text("before today"),
     # Events of a report or an alert, as the services name them.
-    "filed": console_text("filed"), "assigned": console_text("verifier assigned"),
-    "recorded": console_text("outcome recorded"), "drafted": console_text("drafted"),
-    "marked": console_text("state changed"),
+    "filed": console_text("filed by the resident"), "assigned": console_text("verifier assigned"),
+    "reassigned": console_text("verifier changed"), "drafted": console_text("drafted"),
 }
 AUDIT_WORDS = (console_text("opened report"), console_text("assigned verifier"),
                console_text("recorded outcome"), console_text("drafted alert"),
@@ -342,7 +341,10 @@ class Network:
                     verifier = self.console.staff.get(form.get("verifier", ""))
                     if verifier is None:
                         raise ReportError("choose who goes to verify")
-                    self.reports.assign(report.id, me.name, verifier.name)
+                    # The verifier this page showed: if another dispatcher sent someone
+                    # meanwhile, the service says who instead of sending two people.
+                    shown = form.get("replacing") or None
+                    self.reports.assign(report.id, me.name, verifier.name, replacing=shown)
                     self.audit(session, ASSIGNED, f"report {report.id} to {verifier.name}", report.ticket_id)
                     message = self.say(session, "%(name)s verifies report %(id)s.",
                                        name=verifier.name, id=report.id)
@@ -357,7 +359,7 @@ class Network:
                             session, "Only the verifier or a dispatcher can record the outcome."),
                             back, 403, "Not allowed")
                     note = form.get("note", "").replace("\r\n", "\n").strip()[:MAX_NOTE]
-                    self.reports.record(report.id, me.name, outcome, note)
+                    self.reports.record(report.id, me.name, outcome, note, can_dispatch=can_dispatch(me))
                     self.audit(session, RECORDED, f"report {report.id}: {outcome}", report.ticket_id)
                     message = self.say(session, "Report %(id)s: %(outcome)s.", id=report.id,
                                        outcome=self.say(session, label(outcome)))
@@ -462,7 +464,7 @@ class Network:
                 "expiry_hours": EXPIRY_HOURS, "expires": expires, "free": free,
                 "free_names": {lang: NATIVE_NAMES.get(lang, lang) for lang in free},
                 "preview": self.preview(template, codes, time, expires, [w for w in what if w], free)
-                if template else [], "error": error, "session": session}
+                if template else [], "error": error}
 
     def _areas(self, values: Any, report: Any, parent: Any) -> list[str]:
         """The areas ticked (prefilled from the report or the alert it follows), plus those
@@ -575,11 +577,11 @@ class Network:
             elif alert.state in (APPROVED, SENDING, SENT):
                 progress = broadcaster.progress(alert.id)
         may, why = self.approval(alert, me)
-        children = [a for a in self.alerts.list(limit=200) if a.parent_id == alert.id]
+        children = self.alerts.followers(alert.id)
         expires = alert.expires_at.astimezone(CHICAGO).strftime("%H:%M")
         return {"a": alert, **self._alert_row(alert), "plan": plan, "progress": progress,
                 "wired": broadcaster is not None, "may_approve": may, "why_not": why,
-                "may_withdraw": alert.state == DRAFT and (
+                "may_withdraw": alert.state in (DRAFT, APPROVED) and (
                     actor_name(alert.drafted_by) == me.name or can_dispatch(me)),
                 "may_follow": can_dispatch(me) and alert.state in (APPROVED, SENDING, SENT)
                 and alert.kind == ALERT,
