@@ -403,22 +403,28 @@ class Network:
         return sorted(keys, key=lambda k: kind not in k)
 
     def preview(self, template: str, codes: Iterable[str], time: str, expires: str,
-                what: Iterable[str] = (), free_text: Optional[dict[str, str]] = None) -> list[dict[str, Any]]:
-        """The alert in English and in each live language, as the resident will read it."""
+                what: Iterable[str] = (), free_text: Optional[dict[str, str]] = None) -> dict[str, Any]:
+        """The alert in English and in each live language, as the resident will read it:
+        {"shown": one entry per language with its own wording (or words of the author's),
+        "english_in": the names of the languages whose residents get the English}."""
         renderer = self.console.renderer
         names = area_names(codes)
-        shown = []
-        languages = ["en", *[c for c in self.console.languages if c != "en"]]
-        for lang in languages:
+        free = free_text or {}
+        source = renderer.content.texts[template].text
+        shown, english_in = [], []
+        for lang in ["en", *[c for c in self.console.languages if c != "en"]]:
+            translated = lang == "en" or renderer.catalogs.has_translation(lang, template, source)
+            if not translated and not free.get(lang):
+                english_in.append(NATIVE_NAMES.get(lang, lang))
+                continue
             text = renderer.text(lang, template, area=names, time=time, expires=expires,
                                  what=", ".join(what))
-            translated = lang == "en" or renderer.catalogs.has_translation(
-                lang, template, renderer.content.texts[template].text)
-            shown.append({"lang": lang, "tag": html_lang(lang), "name": NATIVE_NAMES.get(lang, lang),
+            shown_lang = lang if translated else "en"  # the English, read as English
+            shown.append({"lang": lang, "tag": html_lang(shown_lang), "name": NATIVE_NAMES.get(lang, lang),
                           "text": text, "untranslated": not translated,
-                          "rtl": lang.split("_")[0] in ("ar", "fa", "he", "ur"),
-                          "free": (free_text or {}).get(lang, "")})
-        return shown
+                          "rtl": shown_lang.split("_")[0] in ("ar", "fa", "he", "ur"),
+                          "free": free.get(lang, ""), "free_tag": html_lang(lang)})
+        return {"shown": shown, "english_in": english_in}
 
     def _basis(self, q: Any) -> tuple[str, Any, Any]:
         """What a draft starts from: (kind, report, parent alert); raises LookupError."""
@@ -464,7 +470,7 @@ class Network:
                 "expiry_hours": EXPIRY_HOURS, "expires": expires, "free": free,
                 "free_names": {lang: NATIVE_NAMES.get(lang, lang) for lang in free},
                 "preview": self.preview(template, codes, time, expires, [w for w in what if w], free)
-                if template else [], "error": error}
+                if template else None, "error": error}
 
     def _areas(self, values: Any, report: Any, parent: Any) -> list[str]:
         """The areas ticked (prefilled from the report or the alert it follows), plus those
@@ -591,7 +597,7 @@ class Network:
                                         alert.params.get("expires", expires),
                                         [w for w in alert.params.get("what", "").split(",") if w],
                                         alert.free_text)
-                if alert.template in self.console.renderer.content.texts else [],
+                if alert.template in self.console.renderer.content.texts else None,
                 "polling": alert.state in (APPROVED, SENDING)}
 
     async def alert_page(self, request: Request) -> Response:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bot.app.services import Services
+from bot.core.languages import NATIVE_NAMES
 from bot.handoff.staff import ROLES, StaffDirectory
 from bot.web.network import Plan, Progress
 from bot.web.publish import digest, ended_quarters
@@ -257,8 +258,8 @@ async def test_drafting_from_a_confirmed_report_previews_every_live_language(
     assert page.status_code == 200
     assert 'value="c24" checked' in page.text  # the report's area, prefilled
     assert f'value="{template}" checked' in page.text
-    for lang in services.languages:
-        assert f'lang="{lang.replace("_", "-")}"' in page.text or f'({lang})' in page.text, lang
+    for lang in services.languages:  # each language, in its own words or told it gets the English
+        assert f'data-lang="{lang}"' in page.text or NATIVE_NAMES[lang] in page.text, lang
     english = services.renderer.text("en", template, area="West Town", time="14:30",
                                      expires="x").split("x")[0]
     assert english[:30] in page.text.replace("&#39;", "'")
@@ -273,6 +274,23 @@ async def test_drafting_from_a_confirmed_report_previews_every_live_language(
     none = await post(dispatcher, "/staff/alerts/new", f"/staff/alerts/new?report={report_id}",
                       report=str(report_id), kind="alert", drafting="1", template=template)
     assert none.status_code == 400 and "at least one area" in none.text
+
+
+async def test_a_translated_wording_is_previewed_in_its_language_right_to_left_included(
+        network, services: Services, login: Login, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    template = _first_template(services)
+    catalogs = services.renderer.catalogs
+    words = {"es": "Alerta para {area} a las {time}.", "ar": "تنبيه لمنطقة {area} الساعة {time}."}
+    real_translate, real_has = catalogs.translate, catalogs.has_translation
+    monkeypatch.setattr(catalogs, "translate", lambda lang, key, source: words[lang]
+                        if key == template and lang in words else real_translate(lang, key, source))
+    monkeypatch.setattr(catalogs, "has_translation", lambda lang, key, source: (
+        key == template and lang in words) or real_has(lang, key, source))
+    report_id, dispatcher = await confirmed(services, login)
+    page = (await dispatcher.get(f"/staff/alerts/new?report={report_id}&time=07:05")).text
+    assert 'lang="es" dir="auto">Alerta para West Town a las 07:05.' in page
+    assert 'lang="ar" dir="rtl">' in page and "West Town" in page.split('data-lang="ar"')[1][:400]
+    assert 'data-lang="en"' in page
 
 
 async def test_the_author_cannot_approve_and_a_second_dispatcher_can(

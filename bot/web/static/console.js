@@ -469,11 +469,10 @@
     }
   });
   // A sending alert's counts move without events of their own: its page asks every 2 s
-  // while a part of it says so (data-polling), and stops when the broadcast is done.
+  // while a part of it says so (data-polling: approved or sending), not before or after.
   if (signedIn && body.hasAttribute("data-poll")) {
-    var polling = setInterval(function () {
-      if (!document.querySelector("[data-polling='1']")) { clearInterval(polling); return; }
-      if (!document.hidden) { refresh(); }
+    setInterval(function () {
+      if (document.querySelector("[data-polling='1']") && !document.hidden) { refresh(); }
     }, 2000);
   }
   tick();

@@ -1,0 +1,142 @@
+"""The rapid-response network in a real browser (Debian's chromium, Playwright), at a
+laptop's size and a phone's: a report arrives in a dispatcher's queue without a reload;
+she sends herself to verify it, records it confirmed and drafts the alert, whose Approve
+button she cannot press (the reason beside it); a second dispatcher sees the draft appear,
+reads the plan and approves it; the delivery counts on the page move by themselves; axe
+finds no critical or serious violation; screenshots go to build/screens/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bot.app.services import Services
+from bot.handoff.staff import StaffDirectory
+from bot.settings import PROJECT_ROOT
+from tests.web.conftest import PASSWORD
+from tests.web.test_browser import CHROMIUM, SIZES, axe_check, log_in, marked, server  # noqa: F401
+from tests.web.test_network import DISPATCHER, STAND_IN_TEMPLATES, FakeBroadcaster, wire
+
+SCREENS = PROJECT_ROOT / "build" / "screens"
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (`make test` installs it with apt)")
+
+
+@pytest.fixture
+def network(services: Services, monkeypatch: pytest.MonkeyPatch) -> FakeBroadcaster:
+    """The network's services, alert templates, and a broadcaster the pages read."""
+    wire(services)
+    texts = services.renderer.content.texts
+    if not any(k.startswith("alerts.template_") for k in texts):
+        from bot.core.content import Text
+
+        for key, text in STAND_IN_TEMPLATES.items():
+            monkeypatch.setitem(texts, key, Text(key, text, False, (), "content/alerts.yml", 1, None))
+    fake = FakeBroadcaster(sent=0)
+    monkeypatch.setattr(services, "broadcaster", fake, raising=False)
+    return fake
+
+
+async def on(page: Any, server: str, path: str) -> None:
+    await page.goto(f"{server}{path}")
+    await page.evaluate("window.__marker = 42")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_a_report_is_verified_and_a_second_dispatcher_approves_the_alert(
+        size: str, server: str, services: Services, network: FakeBroadcaster,  # noqa: F811
+        staff_directory: StaffDirectory) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    dana, ben = f"dana{size}", f"ben{size}"
+    staff_directory.add(dana, DISPATCHER, ("es", "en"), PASSWORD)
+    staff_directory.add(ben, DISPATCHER, ("en",), PASSWORD)
+    width, height = SIZES[size]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        first = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+        await log_in(first, server, dana)
+        await on(first, server, "/staff/reports")
+
+        # A resident's report arrives: the row appears without a reload.
+        report = services.reports.file(  # type: ignore[attr-defined]
+            area="c31", what=("agents", "vehicles"), when="now", ongoing=True, language="es",
+            channel="telegram", cross_streets="18th & Blue Island")
+        row = first.locator(f'a.row[data-report="{report.id}"]')
+        await expect(row).to_be_visible(timeout=10_000)
+        await expect(row).to_contain_text("Lower West Side")
+        await expect(first.locator('[data-badge="reports_waiting"]')).to_be_visible()
+        assert await marked(first)
+        await axe_check(first, "the reports queue")
+        await first.screenshot(path=str(SCREENS / f"reports-queue-{size}.png"), full_page=True)
+
+        # Dana goes herself, and records what she saw: in place, no reload.
+        await row.click()
+        await first.wait_for_url(f"{server}/staff/reports/{report.id}")
+        await expect(first.locator("#cross-streets")).to_have_text("18th & Blue Island")
+        await first.evaluate("window.__marker = 42")
+        await first.select_option("#verifier-select", dana)
+        await first.click("#assign")
+        await expect(first.locator("#status")).to_have_text("verifying")
+        await expect(first.locator("#verifier")).to_have_text(dana)
+        await first.check("input[name=outcome][value=confirmed]")
+        await first.fill("#outcome-note", "dos camionetas en la esquina")
+        await first.click("#record")
+        await expect(first.locator("#status")).to_have_text("confirmed")
+        assert await marked(first)
+        await axe_check(first, "a confirmed report")
+
+        # The draft: the report's area is ticked, the preview shows every live language.
+        await first.click("#draft-alert")
+        await first.wait_for_url(f"{server}/staff/alerts/new?report={report.id}")
+        assert await first.locator("input[name=area][value=c31]").is_checked()
+        await expect(first.locator(".preview-list > li").first).to_contain_text("English (en)")
+        shown = await first.locator(".preview-list > li").count()
+        english_in = await first.locator("#english-in").count()
+        assert shown == len({"en", *services.languages}) or english_in == 1  # every language told
+        await first.fill("#more-areas", "South Lawndale")
+        await first.click("#show-preview")
+        await expect(first.locator(".preview-list").first).to_contain_text("South Lawndale")
+        await axe_check(first, "drafting an alert")
+        await first.click("#save-draft")
+        await first.wait_for_url(re.compile(r"/staff/alerts/[0-9]+$"))
+        alert_id = int(first.url.rsplit("/", 1)[1])
+        await expect(first.locator("#approve")).to_be_disabled()
+        await expect(first.locator("#why-not")).to_contain_text("You drafted this alert")
+        await expect(first.locator("#plan")).to_contain_text("12 subscribers")
+        await expect(first.locator("#tier-warning")).to_contain_text("WhatsApp limit")
+
+        # Ben, on his own device, sees the draft arrive and approves it.
+        second = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+        await log_in(second, server, ben)
+        await on(second, server, "/staff/alerts")
+        draft_row = second.locator(f'a.row[data-alert="{alert_id}"]')
+        await expect(draft_row).to_contain_text("draft")
+        await draft_row.click()
+        await second.wait_for_url(f"{server}/staff/alerts/{alert_id}")
+        await second.evaluate("window.__marker = 42")
+        await axe_check(second, "an alert waiting for approval")
+        await second.screenshot(path=str(SCREENS / f"alert-draft-{size}.png"), full_page=True)
+        await expect(second.locator("#approve")).to_be_enabled()
+        await second.click("#approve")
+        await expect(second.locator("#status")).to_have_text("approved")
+        assert network.started == [alert_id]
+        await expect(second.locator('#progress [data-count="sent"]')).to_have_text("0")
+        network.sent = 9  # the broadcaster moves on: the page follows by itself
+        await expect(second.locator('#progress [data-count="sent"]')).to_have_text("9", timeout=10_000)
+        assert await marked(second)
+        # Dana's page follows too: the button is gone, the approver named.
+        await expect(first.locator("#status")).to_have_text("approved", timeout=10_000)
+        await expect(first.locator("#alert-live")).to_contain_text(f"Approved by {ben}")
+        await axe_check(second, "an approved alert")
+        await second.screenshot(path=str(SCREENS / f"alert-{size}.png"), full_page=True)
+        await browser.close()
+
+    actions = [(e.staff, e.action) for e in staff_directory.audit_entries(limit=500)]
+    for expected in [(dana, "opened report"), (dana, "assigned verifier"), (dana, "recorded outcome"),
+                     (dana, "drafted alert"), (ben, "approved alert"), (ben, "sent alert")]:
+        assert expected in actions, expected
