@@ -113,8 +113,9 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
 
 
 # Called in the transaction that marks a row: (connection, row id, its item when known, new
-# state "sent" | "failed" | "skipped"). Must not open another write transaction.
-Observer = Callable[[Connection, int, Optional[dict[str, Any]], str], None]
+# state "sent" | "failed" | "skipped", the reason if any). Must not open another write
+# transaction (on SQLite it would wait for this one).
+Observer = Callable[[Connection, int, Optional[dict[str, Any]], str, Optional[str]], None]
 
 
 class Outbox:
@@ -212,7 +213,7 @@ class Outbox:
                 sealed=None, lease=None, lease_until=None, **values)).rowcount)
             if done:
                 for observer in self.observers:
-                    observer(connection, row_id, item, str(values["state"]))
+                    observer(connection, row_id, item, str(values["state"]), values.get("reason"))
             return done
 
     def forget_old(self, keep: float) -> int:
