@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol
 
 import sqlalchemy as sa
 import yaml
@@ -49,6 +49,9 @@ from bot.network.alerts import Alert, AlertError, AlertService
 from bot.network.subscriptions import Subscriber, Subscriptions
 from bot.storage.addresses import sealer
 from bot.storage.schema import addresses, alert_broadcasts, alert_deliveries as deliveries
+
+if TYPE_CHECKING:  # the services import Rasa; this module is imported without it
+    from bot.app.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +175,10 @@ class Broadcaster:
     # ---- words ----
 
     def _fields(self, alert: Alert, lang: str) -> dict[str, str]:
-        names = []
+        names = []  # "24 West Town": as residents pick them (number and name)
         for code in alert.areas:
             found = find_area(code)
-            names.append(found.name if found else code)
+            names.append(found.label if found else code)
         locale = babel_locale(lang)
         expires = format_time(alert.expires_at.astimezone(CHICAGO), "short", locale=locale)
         sent = format_time((alert.approved_at or alert.created_at).astimezone(CHICAGO), "short",
@@ -512,6 +515,19 @@ class Broadcaster:
                 deliveries.c.state, sa.func.count()).where(
                 deliveries.c.alert_id == alert_id).group_by(deliveries.c.state))}
         return Progress(sum(counts.values()), *(counts.get(s, 0) for s in STATES))
+
+
+def templates_file(content_dir: Path) -> Path:
+    return content_dir / "whatsapp" / "templates.yml"
+
+
+def for_services(services: "Services", outbox: Outbox) -> Broadcaster:
+    """The broadcaster of a running bot, on its outbox (bot.web.app builds one per worker)."""
+    settings = services.settings
+    return Broadcaster(services.db, settings.secret_key(), outbox, services.alerts,
+                       services.subscriptions, services.renderer, services.counters,
+                       load_whatsapp_templates(templates_file(settings.content_dir)),
+                       tier=settings.whatsapp_tier)
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,8 @@ def test_a_start_cut_short_mid_batch_resumes_without_duplicates(db: Engine) -> N
     assert len(counted.calls) == 23 and all(inside for _, _, inside in counted.calls)
     assert {area for area, _, _ in counted.calls} == {"c31"}
     spanish = [text_of(item) for address, item in went if address == "chat-0"]
-    assert spanish and spanish[0].startswith("Agentes de inmigración reportados en Lower West "
-                                             "Side, South Lawndale a las 14:30")
+    assert spanish and spanish[0].startswith("Agentes de inmigración reportados en 31 Lower "
+                                             "West Side, 30 South Lawndale a las 14:30")
 
 
 def test_text_inside_the_window_template_outside(db: Engine) -> None:
@@ -138,7 +138,7 @@ def test_text_inside_the_window_template_outside(db: Engine) -> None:
     for number, code in (("17735550002", "es_MX"), ("17735550003", "en_US")):
         template = went[number]["template"]
         assert template["name"] == "kyr_alert_activity" and template["language"] == code
-        assert template["parameters"][:2] == ["Lower West Side, South Lawndale", "14:30"]
+        assert template["parameters"][:2] == ["31 Lower West Side, 30 South Lawndale", "14:30"]
     with db.connect() as connection:
         flags = dict(connection.execute(sa.select(alert_deliveries.c.resident,
                                                   alert_deliveries.c.template)).all())

@@ -105,7 +105,7 @@ async def test_an_alert_reaches_the_graph_double_as_template_or_text(db: Engine,
     assert template["template"]["language"] == {"code": "es_MX"}
     assert template["template"]["components"][0]["type"] == "body"
     assert [p["text"] for p in template["template"]["components"][0]["parameters"]][:2] == \
-        ["West Town", "14:30"]
+        ["24 West Town", "14:30"]
     assert "17735550103" not in by_number
     with db.connect() as connection:
         rows = dict(connection.execute(sa.select(alert_deliveries.c.resident,
