@@ -12,6 +12,7 @@ same sessions, same live stream, same in-place forms.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ EXPIRY_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
 DEFAULT_EXPIRY_HOURS = 2
 MAX_NOTE = 1000
 MAX_FREE_TEXT = 600
+START_WAIT = 3.0  # seconds an approval waits for the broadcast to be written, at most
 
 # Audit actions of these pages (the audit log's action column holds 30 characters).
 OPENED_REPORT, ASSIGNED, RECORDED = "opened report", "assigned verifier", "recorded outcome"
@@ -103,8 +105,8 @@ def area_label(code: str) -> str:
 
 
 def area_names(codes: Iterable[str]) -> str:
-    """Area names as residents read them in an alert: "West Town, Cicero"."""
-    return ", ".join(places.area(c).name if places.area(c) else c for c in codes)  # type: ignore[union-attr]
+    """Areas as residents pick and read them: "24 West Town, Cicero" (bot.core.alerts)."""
+    return ", ".join(area_label(c) for c in codes)
 
 
 def in_range(value: int) -> bool:
@@ -147,6 +149,7 @@ class Network:
         self.console = console
         self.publishing = Publishing(console)
         self._broadcaster: Optional[BroadcastPort] = None
+        self._starting: set["asyncio.Future[int]"] = set()  # broadcasts starting in the background
 
     # ---- wiring ----
 
@@ -402,28 +405,35 @@ class Network:
             return [k for k in keys if not any(s in k for s in (ALL_CLEAR, CORRECTION))] or keys
         return sorted(keys, key=lambda k: kind not in k)
 
-    def preview(self, template: str, codes: Iterable[str], time: str, expires: str,
-                what: Iterable[str] = (), free_text: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    def words(self, alert: Any, lang: str) -> tuple[str, bool]:
+        """The alert in `lang` exactly as the broadcaster sends it (its `words`), and whether
+        the author's own text is already in it; without a broadcaster, the template alone."""
+        words = getattr(self.broadcaster, "words", None)
+        if callable(words):
+            return str(words(alert, lang)), True
+        params = {"time": alert.params.get("time", ""), **alert.params, "area": area_names(alert.areas),
+                  "expires": alert.expires_at.astimezone(CHICAGO).strftime("%H:%M")}
+        return self.console.renderer.text(lang, alert.template, **params), False
+
+    def preview(self, alert: Any) -> dict[str, Any]:
         """The alert in English and in each live language, as the resident will read it:
         {"shown": one entry per language with its own wording (or words of the author's),
         "english_in": the names of the languages whose residents get the English}."""
         renderer = self.console.renderer
-        names = area_names(codes)
-        free = free_text or {}
-        source = renderer.content.texts[template].text
+        free = alert.free_text or {}
+        source = renderer.content.texts[alert.template].text
         shown, english_in = [], []
         for lang in ["en", *[c for c in self.console.languages if c != "en"]]:
-            translated = lang == "en" or renderer.catalogs.has_translation(lang, template, source)
+            translated = lang == "en" or renderer.catalogs.has_translation(lang, alert.template, source)
             if not translated and not free.get(lang):
                 english_in.append(NATIVE_NAMES.get(lang, lang))
                 continue
-            text = renderer.text(lang, template, area=names, time=time, expires=expires,
-                                 what=", ".join(what))
+            text, with_free = self.words(alert, lang)
             shown_lang = lang if translated else "en"  # the English, read as English
             shown.append({"lang": lang, "tag": html_lang(shown_lang), "name": NATIVE_NAMES.get(lang, lang),
                           "text": text, "untranslated": not translated,
                           "rtl": shown_lang.split("_")[0] in ("ar", "fa", "he", "ur"),
-                          "free": free.get(lang, ""), "free_tag": html_lang(lang)})
+                          "free": "" if with_free else free.get(lang, ""), "free_tag": html_lang(lang)})
         return {"shown": shown, "english_in": english_in}
 
     def _basis(self, q: Any) -> tuple[str, Any, Any]:
@@ -449,28 +459,37 @@ class Network:
 
     def _draft_context(self, session: Session, values: Any, kind: str, report: Any,
                        parent: Any, error: Optional[str] = None) -> dict[str, Any]:
-        now = utc_now().astimezone(CHICAGO)
+        """The draft form and its preview; `alert` is the draft as it would be saved."""
+        from bot.network.alerts import Alert
+
+        now = utc_now()
         templates = self.templates_for(kind)
         template = values.get("template") if values.get("template") in templates else \
             (templates[0] if templates else None)
         codes = self._areas(values, report, parent)
         hours = _hours(values.get("hours"))
-        time = (values.get("time") or "").strip()[:5] or now.strftime("%H:%M")
-        expires = (now + dt.timedelta(hours=hours)).strftime("%H:%M")
+        time = (values.get("time") or "").strip()[:5] or now.astimezone(CHICAGO).strftime("%H:%M")
+        expires_at = now + dt.timedelta(hours=hours)
         mine = [c for c in ("en", *session.staff.languages) if c in ("en", *self.console.languages)]
-        free = {lang: (values.get(f"free_{lang}") or "").strip()[:MAX_FREE_TEXT]
+        free = {lang: (values.get(f"free_{lang}") or "").replace("\r\n", "\n").strip()[:MAX_FREE_TEXT]
                 for lang in dict.fromkeys(mine)}
-        what = report.what if report is not None else (parent.params.get("what", "").split(",")
-                                                        if parent is not None else ())
+        what = report.what if report is not None else \
+            [w for w in str(parent.params.get("what", "")).split(",") if w]
+        params = {"time": time, "what": ",".join(what)}
+        alert = Alert(id=0, kind=kind, state=DRAFT, areas=tuple(codes), template=template or "",
+                      params=params, free_text={k: v for k, v in free.items() if v},
+                      report_id=report.id if report is not None else None,
+                      parent_id=parent.id if parent is not None else None, expires_at=expires_at,
+                      drafted_by=f"staff:{session.staff.name}", approved_by=None, created_at=now,
+                      approved_at=None)
         renderer = self.console.renderer
-        return {"kind": kind, "report": report, "parent": parent,
+        return {"kind": kind, "report": report, "parent": parent, "alert": alert,
                 "templates": [(k, renderer.content.texts[k].text) for k in templates],
                 "template": template, "codes": codes, "areas_shown": [(c, area_label(c)) for c in codes],
-                "more": values.get("more", ""), "time": time, "hours": hours,
-                "expiry_hours": EXPIRY_HOURS, "expires": expires, "free": free,
+                "time": time, "hours": hours, "expiry_hours": EXPIRY_HOURS,
+                "expires": expires_at.astimezone(CHICAGO).strftime("%H:%M"), "free": free,
                 "free_names": {lang: NATIVE_NAMES.get(lang, lang) for lang in free},
-                "preview": self.preview(template, codes, time, expires, [w for w in what if w], free)
-                if template else None, "error": error}
+                "preview": self.preview(alert) if template and codes else None, "error": error}
 
     def _areas(self, values: Any, report: Any, parent: Any) -> list[str]:
         """The areas ticked (prefilled from the report or the alert it follows), plus those
@@ -531,18 +550,13 @@ class Network:
                 elif not context["template"]:
                     context["error"] = self.console.say(session, "There is no alert template in the content.")
                 return self._render("alert_new.html", session, 200 if form.get("preview") else 400, **context)
-            hours = context["hours"]
-            params = {"time": context["time"], "expires": context["expires"],
-                      "what": ",".join(report.what if report is not None else
-                                       [w for w in str(parent.params.get("what", "")).split(",") if w])}
-            free = {lang: text for lang, text in context["free"].items() if text}
+            planned = context["alert"]
             try:
                 alert = self.alerts.draft(
-                    session.staff.name, kind=kind, areas=tuple(context["codes"]),
-                    template=context["template"], params=params,
-                    expires_at=utc_now() + dt.timedelta(hours=hours),
-                    report_id=report.id if report is not None else None,
-                    parent_id=parent.id if parent is not None else None, free_text=free)
+                    session.staff.name, kind=kind, areas=planned.areas, template=planned.template,
+                    params=planned.params, expires_at=planned.expires_at,
+                    report_id=planned.report_id, parent_id=planned.parent_id,
+                    free_text=planned.free_text)
             except AlertError as exc:
                 context["error"] = str(exc)
                 return self._render("alert_new.html", session, 409, **context)
@@ -584,20 +598,17 @@ class Network:
                 progress = broadcaster.progress(alert.id)
         may, why = self.approval(alert, me)
         children = self.alerts.followers(alert.id)
-        expires = alert.expires_at.astimezone(CHICAGO).strftime("%H:%M")
         return {"a": alert, **self._alert_row(alert), "plan": plan, "progress": progress,
                 "wired": broadcaster is not None, "may_approve": may, "why_not": why,
                 "may_withdraw": alert.state in (DRAFT, APPROVED) and (
                     actor_name(alert.drafted_by) == me.name or can_dispatch(me)),
+                "may_send": alert.state == APPROVED and can_dispatch(me) and broadcaster is not None,
                 "may_follow": can_dispatch(me) and alert.state in (APPROVED, SENDING, SENT)
                 and alert.kind == ALERT,
                 "children": [self._alert_row(c) for c in children],
                 "events": self._events(self.alerts.events(alert.id)),
-                "preview": self.preview(alert.template, alert.areas, alert.params.get("time", ""),
-                                        alert.params.get("expires", expires),
-                                        [w for w in alert.params.get("what", "").split(",") if w],
-                                        alert.free_text)
-                if alert.template in self.console.renderer.content.texts else None,
+                "preview": self.preview(alert) if alert.template in self.console.renderer.content.texts
+                else None,
                 "polling": alert.state in (APPROVED, SENDING)}
 
     async def alert_page(self, request: Request) -> Response:
@@ -639,12 +650,18 @@ class Network:
                     self.audit(session, APPROVED_ALERT, f"alert {approved.id}, drafted by "
                                f"{actor_name(approved.drafted_by)}")
                     message = self.say(session, "Alert %(id)s approved.", id=alert.id)
-                    broadcaster = self.broadcaster
-                    if broadcaster is not None:
-                        queued = broadcaster.start(alert.id)
-                        self.audit(session, SENT_ALERT, f"alert {alert.id} to {queued} subscriber(s)")
-                        message = self.say(session, "Alert %(id)s approved: sending to %(n)s subscribers.",
-                                           id=alert.id, n=queued)
+                    if self.broadcaster is not None:
+                        message = await self._send(session, alert.id, message)
+                elif action == "send":
+                    # An approved alert whose sending never started (the server stopped
+                    # between the approval and the start): a dispatcher starts it.
+                    if not can_dispatch(me):
+                        return self._refuse(request, session, self.console.say(
+                            session, "Only a dispatcher can send an alert."), back, 403, "Not allowed")
+                    if alert.state != APPROVED or self.broadcaster is None:
+                        raise AlertError(f"alert {alert.id} is {alert.state}: only an approved alert "
+                                         "that has not started is sent from here")
+                    message = await self._send(session, alert.id, "")
                 elif action == "withdraw":
                     if not (actor_name(alert.drafted_by) == me.name or can_dispatch(me)):
                         return self._refuse(request, session, self.console.say(
@@ -659,6 +676,34 @@ class Network:
                 return self._refuse(request, session, str(exc), back)
             return self._answer(request, session, message, back)
         return await self._page(request, act, self.alerts)
+
+
+    async def _send(self, session: Session, alert_id: int, approved: str) -> str:
+        """Start the broadcast (bot.app.broadcast: idempotent, resumed by the server if
+        this process stops). A short wait: the usual few hundred subscribers are written in
+        it and the message says how many; a long list goes on in the background, and the
+        counts on the page follow it."""
+        broadcaster = self.broadcaster
+        assert broadcaster is not None
+        self.audit(session, SENT_ALERT, f"alert {alert_id}: sending started")
+        task = asyncio.ensure_future(asyncio.to_thread(broadcaster.start, alert_id))
+        self._starting.add(task)
+        task.add_done_callback(self._started)
+        try:
+            written = await asyncio.wait_for(asyncio.shield(task), START_WAIT)
+        except asyncio.TimeoutError:
+            return self.say(session, "Alert %(id)s approved: sending has started; the counts below follow it.",
+                            id=alert_id)
+        except Exception as exc:  # the alert stays approved: "Send now" starts it again
+            return f"{approved} " + self.say(session, "Sending did not start (%(reason)s): press Send now.",
+                                             reason=str(exc) or type(exc).__name__)
+        return self.say(session, "Alert %(id)s approved: sending to %(n)s subscribers.", id=alert_id,
+                        n=written)
+
+    def _started(self, task: "asyncio.Future[int]") -> None:
+        self._starting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("an alert's broadcast did not start (%s)", type(task.exception()).__name__)
 
 
 def _number(value: Any) -> Optional[int]:
