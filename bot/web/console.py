@@ -546,7 +546,7 @@ class Console:
             return JSONResponse(self.live_data(session), headers={"Cache-Control": "no-store"})
 
         async def stream() -> AsyncIterator[bytes]:
-            last = -1
+            last = ""  # the version seen last (tickets and network)
             waited = 0.0
             current: Session = session
             sent_ends = current.ends_at

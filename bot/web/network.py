@@ -367,7 +367,7 @@ class Network:
                     message = self.say(session, "Report %(id)s: %(outcome)s.", id=report.id,
                                        outcome=self.say(session, label(outcome)))
                 else:
-                    return self.console._not_found(request, session, "Unknown action.")
+                    return self.console._not_found(request, session, console_text("Unknown action."))
             except ReportError as exc:
                 return self._refuse(request, session, str(exc), back)
             return self._answer(request, session, message, back)
@@ -671,7 +671,7 @@ class Network:
                     self.audit(session, WITHDREW, f"alert {alert.id}")
                     message = self.say(session, "Alert %(id)s withdrawn: it will not be sent.", id=alert.id)
                 else:
-                    return self.console._not_found(request, session, "Unknown action.")
+                    return self.console._not_found(request, session, console_text("Unknown action."))
             except AlertError as exc:
                 return self._refuse(request, session, str(exc), back)
             return self._answer(request, session, message, back)

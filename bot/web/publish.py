@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from bot.handoff.staff import Session
 from bot.storage.db import utc_now
+from bot.web.i18n import console_text
 
 if TYPE_CHECKING:
     from bot.web.console import Console
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUARTER = re.compile(r"\d{4}Q[1-4]")
-PREVIEWED, PUBLISHED = "previewed quarter", "published quarter"
+PREVIEWED, PUBLISHED = console_text("previewed quarter"), console_text("published quarter")
 SHOWN_QUARTERS = 4  # the quarters that ended most recently, offered on the page
 ADMIN = "admin"
 # The full report page: its own inline styles and SVG, nothing from elsewhere.
@@ -130,7 +131,7 @@ class Publishing:
         async def page(session: Session) -> Response:
             quarter = self._quarter(request)
             if quarter is None:
-                return self.console._not_found(request, session, "Write a quarter like 2026Q3.")
+                return self.console._not_found(request, session, console_text("Write a quarter like 2026Q3."))
             lang = self._lang(request, session)
             return await self._preview(session, quarter, lang)
         return await self._admin(request, page)
@@ -159,7 +160,7 @@ class Publishing:
 
             quarter = self._quarter(request)
             if quarter is None:
-                return self.console._not_found(request, session, "Write a quarter like 2026Q3.")
+                return self.console._not_found(request, session, console_text("Write a quarter like 2026Q3."))
             lang = self._lang(request, session)
             data = await asyncio.to_thread(self._build, quarter)
             html = await asyncio.to_thread(render.html, data, lang, self.console.services.settings.home)
@@ -178,7 +179,7 @@ class Publishing:
                 return self.console._forbidden(request, session)
             quarter = self._quarter(request)
             if quarter is None:
-                return self.console._not_found(request, session, "Write a quarter like 2026Q3.")
+                return self.console._not_found(request, session, console_text("Write a quarter like 2026Q3."))
             lang = self._lang(request, session)
             say = self.console.say
             data = await asyncio.to_thread(self._build, quarter)

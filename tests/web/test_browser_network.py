@@ -56,8 +56,8 @@ def subscribers(services: Services, size: str, area: str) -> dict[str, str]:
     return found
 
 
-async def on(page: Any, server: str, path: str) -> None:
-    await page.goto(f"{server}{path}")
+async def on(page: Any, base: str, path: str) -> None:
+    await page.goto(f"{base}{path}")
     await page.evaluate("window.__marker = 42")
 
 

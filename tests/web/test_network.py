@@ -392,7 +392,7 @@ async def test_only_admins_preview_and_publish_a_quarter(network, services: Serv
     assert page.status_code == 200 and 'id="publish"' in page.text
     assert "<table>" in page.text
     full = await admin.get(f"/staff/transparency/{quarter}/report.html")
-    assert full.status_code == 200 and f"Transparency report</h1>" in full.text and quarter in full.text
+    assert full.status_code == 200 and "Transparency report</h1>" in full.text and quarter in full.text
     assert "default-src 'none'" in full.headers["content-security-policy"]
     stale = await admin.post(f"/staff/transparency/{quarter}", data={
         "csrf": csrf_of(page.text), "digest": "0" * 32})
@@ -410,7 +410,7 @@ async def test_only_admins_preview_and_publish_a_quarter(network, services: Serv
         "csrf": csrf_of(again.text), "digest": re.search(r'name="digest" value="(\w+)"', again.text).group(1)})  # type: ignore[union-attr]
     assert twice.status_code == 409 and "already published" in twice.text
     log = (await admin.get("/staff/audit?staff=adaadmin")).text
-    assert "previewed quarter" in log and f"published quarter" in log
+    assert "previewed quarter" in log and "published quarter" in log
 
 
 async def test_a_quarter_that_has_not_ended_cannot_be_published(network, login: Login) -> None:  # type: ignore[no-untyped-def]
