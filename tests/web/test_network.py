@@ -439,3 +439,50 @@ async def test_the_spanish_console_translates_the_network_pages(network, service
     staff_directory.set_console_language("eva-es", "es")
     html = (await client.get(f"/staff/reports/{report_id}")).text
     assert "Reportes" in html and "Calles" in html
+
+
+async def test_send_now_starts_an_approved_alert_that_never_started(
+        network, services: Services, login: Login) -> None:  # type: ignore[no-untyped-def]
+    alert_id, author = await drafted(services, login)
+    services.alerts.approve(alert_id, "staff:someone-else", can_dispatch=True)  # type: ignore[attr-defined]
+    page = f"/staff/alerts/{alert_id}"
+    assert 'id="send-now"' in (await author.get(page)).text
+    plain = await login("staff")
+    assert (await post(plain, f"{page}/send", page, fetch=True)).status_code == 403
+    assert network.started == []
+    sent = await post(author, f"{page}/send", page, fetch=True)
+    assert sent.status_code == 200 and "sending to 12" in sent.json()["message"]
+    assert network.started == [alert_id]
+
+
+async def test_a_long_or_failing_start_is_said_in_words(
+        network, services: Services, login: Login, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from bot.web import network as pages
+
+    monkeypatch.setattr(pages, "START_WAIT", 0.2)
+    real_start = network.start
+    monkeypatch.setattr(network, "start", lambda alert_id: (time.sleep(0.6), real_start(alert_id))[1])
+    alert_id, _author = await drafted(services, login)
+    second = await login(DISPATCHER)
+    page = f"/staff/alerts/{alert_id}"
+    slow = await post(second, f"{page}/approve", page, fetch=True)
+    assert slow.status_code == 200 and "sending has started" in slow.json()["message"]
+    for _ in range(40):  # it goes on in the background
+        if network.started:
+            break
+        await __import__("asyncio").sleep(0.05)
+    assert network.started == [alert_id]
+
+    def refuse(alert_id: int) -> int:
+        raise RuntimeError("the outbox is full")
+
+    monkeypatch.setattr(network, "start", refuse)
+    other_id, _ = await drafted(services, login)
+    page = f"/staff/alerts/{other_id}"
+    failed = await post(second, f"{page}/approve", page, fetch=True)
+    assert failed.status_code == 200
+    assert "Sending did not start (the outbox is full): press Send now." in failed.json()["message"]
+    assert services.alerts.get(other_id).state == "approved"  # type: ignore[attr-defined]
+    assert 'id="send-now"' in (await second.get(page)).text
