@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Optional, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.app.broadcast import Plan, Progress
 from bot.core import areas as places
 from bot.core.handoff import CHICAGO
 from bot.core.languages import NATIVE_NAMES
@@ -113,33 +113,13 @@ def in_range(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What an approval would send (bot.app.broadcast.Plan has these fields)."""
-
-    subscribers: int
-    by_channel: dict[str, int]
-    whatsapp_templates: int
-    whatsapp_tier: Optional[int]
-    over_tier: int
-
-
-@dataclass(frozen=True)
-class Progress:
-    total: int
-    queued: int
-    held: int
-    sent: int
-    failed: int
-    opted_out: int
-
-
 class BroadcastPort(Protocol):
-    """The broadcaster as these pages use it (bot.app.broadcast.Broadcaster)."""
+    """The broadcaster as these pages use it (bot.app.broadcast.Broadcaster; tests pass a
+    fake). `words(alert, lang)`, when it has it, is what the previews show."""
 
-    def plan(self, alert_id: int) -> Any: ...
+    def plan(self, alert_id: int) -> Plan: ...
     def start(self, alert_id: int) -> int: ...
-    def progress(self, alert_id: int) -> Any: ...
+    def progress(self, alert_id: int) -> Progress: ...
 
 
 class Network:
@@ -212,8 +192,7 @@ class Network:
     def counts(self) -> dict[str, int]:
         reports, alerts = self.reports, self.alerts
         return {"reports_waiting": len(reports.queue()) if reports else 0,
-                "alerts_to_approve": sum(a.state == DRAFT for a in alerts.list(limit=200))
-                if alerts else 0}
+                "alerts_to_approve": len(alerts.list(limit=200, states=(DRAFT,))) if alerts else 0}
 
     # ---- shared ----
 

@@ -15,7 +15,7 @@ import pytest
 from bot.app.services import Services
 from bot.core.languages import NATIVE_NAMES
 from bot.handoff.staff import ROLES, StaffDirectory
-from bot.web.network import Plan, Progress
+from bot.app.broadcast import Plan, Progress
 from bot.web.publish import digest, ended_quarters
 from tests.web.conftest import Login, csrf_of
 
