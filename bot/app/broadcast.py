@@ -189,7 +189,7 @@ class Broadcaster:
     def words(self, alert: Alert, lang: str) -> str:
         """The alert in `lang`: the reviewed template, and the author's text only if they
         wrote it in this language (marked as theirs)."""
-        text = self.renderer.text(lang, alert.template, **self._fields(alert, lang))
+        text = self.renderer.text(lang, alert.template, True, **self._fields(alert, lang))
         own = alert.free_text.get(lang)
         if own:
             note = self.renderer.text(lang, STAFF_NOTE, text=own) \
