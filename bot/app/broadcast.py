@@ -509,6 +509,15 @@ class Broadcaster:
             self.finish(alert.id)
         return written
 
+    def forget_old(self, keep: float) -> int:
+        """Delivery rows of broadcasts finished more than `keep` seconds ago (they name
+        residents by their keyed hash; the counts stay in kyr_counts)."""
+        with self.db.begin() as connection:
+            old = sa.select(alert_broadcasts.c.alert_id).where(
+                alert_broadcasts.c.finished_at < self.clock() - keep)
+            return int(connection.execute(sa.delete(deliveries).where(
+                deliveries.c.alert_id.in_(old))).rowcount)
+
     def progress(self, alert_id: int) -> Progress:
         with self.db.connect() as connection:
             counts = {state: int(n) for state, n in connection.execute(sa.select(

@@ -335,3 +335,16 @@ def test_a_start_killed_mid_batch_resumes_without_duplicates(db: Engine, databas
     resumed.resume()
     assert states(db) == Counter({SENT: 120})
     assert AlertService(db, SECRET).get(alert.id).state == ALERT_SENT
+
+
+def test_delivery_rows_go_after_the_retention(db: Engine) -> None:
+    now = [time.time()]
+    alert = approved_alert(db)
+    subscribe(db, "telegram-a", "telegram", "en", ("c31",), "1")
+    sender, box = broadcaster(db, clock=lambda: now[0])
+    sender.start(alert.id)
+    drain(box)
+    sender.resume()
+    assert sender.forget_old(30 * 86400) == 0
+    now[0] += 31 * 86400
+    assert sender.forget_old(30 * 86400) == 1 and sender.progress(alert.id).total == 0
