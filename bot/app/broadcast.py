@@ -285,8 +285,10 @@ class Broadcaster:
         if alert.state == APPROVED:
             try:
                 alert = self.alerts.mark(alert_id, SENDING)
-            except AlertError:  # another worker took it a moment ago
+            except AlertError as refused:  # expired waiting, or another worker took it
                 alert = self.alerts.get(alert_id)
+                if alert.state != SENDING:
+                    raise BroadcastError(str(refused)) from refused
         if alert.state != SENDING:
             raise BroadcastError(f"alert {alert_id} is {alert.state}: only an approved alert "
                                  "is sent")

@@ -348,3 +348,18 @@ def test_delivery_rows_go_after_the_retention(db: Engine) -> None:
     assert sender.forget_old(30 * 86400) == 0
     now[0] += 31 * 86400
     assert sender.forget_old(30 * 86400) == 1 and sender.progress(alert.id).total == 0
+
+
+def test_an_alert_that_expired_waiting_is_not_started(db: Engine) -> None:
+    from bot.app.broadcast import BroadcastError
+    from bot.storage.schema import alerts as alerts_table
+
+    alert = approved_alert(db)
+    subscribe(db, "telegram-a", "telegram", "en", ("c31",), "1")
+    with db.begin() as connection:
+        connection.execute(sa.update(alerts_table).where(alerts_table.c.id == alert.id).values(
+            expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)))
+    sender, box = broadcaster(db)
+    with pytest.raises(BroadcastError, match="expired before it went out"):
+        sender.start(alert.id)
+    assert drain(box) == [] and sender.progress(alert.id).total == 0
