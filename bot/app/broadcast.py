@@ -189,7 +189,7 @@ class Broadcaster:
     def words(self, alert: Alert, lang: str) -> str:
         """The alert in `lang`: the reviewed template, and the author's text only if they
         wrote it in this language (marked as theirs)."""
-        text = self.renderer.text(lang, alert.template, **self._fields(alert, lang))
+        text = self.renderer.text(lang, alert.template, True, **self._fields(alert, lang))
         own = alert.free_text.get(lang)
         if own:
             note = self.renderer.text(lang, STAFF_NOTE, text=own) \
@@ -285,8 +285,10 @@ class Broadcaster:
         if alert.state == APPROVED:
             try:
                 alert = self.alerts.mark(alert_id, SENDING)
-            except AlertError:  # another worker took it a moment ago
+            except AlertError as refused:  # expired waiting, or another worker took it
                 alert = self.alerts.get(alert_id)
+                if alert.state != SENDING:
+                    raise BroadcastError(str(refused)) from refused
         if alert.state != SENDING:
             raise BroadcastError(f"alert {alert_id} is {alert.state}: only an approved alert "
                                  "is sent")
@@ -508,6 +510,15 @@ class Broadcaster:
         for alert in sending:
             self.finish(alert.id)
         return written
+
+    def forget_old(self, keep: float) -> int:
+        """Delivery rows of broadcasts finished more than `keep` seconds ago (they name
+        residents by their keyed hash; the counts stay in kyr_counts)."""
+        with self.db.begin() as connection:
+            old = sa.select(alert_broadcasts.c.alert_id).where(
+                alert_broadcasts.c.finished_at < self.clock() - keep)
+            return int(connection.execute(sa.delete(deliveries).where(
+                deliveries.c.alert_id.in_(old))).rowcount)
 
     def progress(self, alert_id: int) -> Progress:
         with self.db.connect() as connection:

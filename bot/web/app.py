@@ -92,6 +92,9 @@ async def purge_forever(services: Services, live: Live) -> None:
             if live.inbox is not None and live.outbox is not None:
                 await asyncio.to_thread(live.inbox.forget_old)
                 await asyncio.to_thread(live.outbox.forget_old, 3 * 24 * 3600.0)
+            if live.broadcaster is not None:
+                await asyncio.to_thread(live.broadcaster.forget_old,
+                                        services.settings.retention_days * 86400.0)
         except Exception as exc:
             logger.error("purge failed (%s); it runs again in an hour", type(exc).__name__)
 

@@ -37,6 +37,7 @@ class Words:
 
     def __init__(self) -> None:
         self.content = SimpleNamespace(texts={TEMPLATE: None, "alerts.staff_note": None})
+        self.dialogue = SimpleNamespace(languages=("en",))  # what a channel's start asks
 
     def text(self, lang: str, key: str, isolated: bool = True, **extra: str) -> str:
         if key == "alerts.staff_note":

@@ -298,3 +298,68 @@ def test_the_template_file_is_read(tmp_path: Any) -> None:
     path.write_text("whatsapp_templates:\n  alerts.x: {name: y}\n")
     with pytest.raises(Exception, match="needs name and languages"):
         load_whatsapp_templates(path)
+
+
+def test_a_start_killed_mid_batch_resumes_without_duplicates(db: Engine, database_url: str) -> None:
+    """SIGKILL, not an exception: the open transaction dies with the process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+
+    alert = approved_alert(db)
+    for i in range(120):
+        subscribe(db, f"telegram-k{i:03d}", "telegram", "es", ("c31",), str(7000 + i))
+    process = subprocess.Popen([sys.executable, "-m", "tests.app.broadcast_process", database_url,
+                                str(alert.id)], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
+                               env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert process.stdout is not None
+    lines = []
+    for _ in range(200):
+        line = process.stdout.readline().strip()
+        lines.append(line)
+        if lines.count("batch") == 2 or line in ("done", ""):
+            break
+    time.sleep(0.03)  # inside the third batch's transaction
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert "done" not in lines and lines.count("batch") == 2
+    cut_short = states(db)[QUEUED]
+    assert 40 <= cut_short < 120
+    resumed, box = broadcaster(db)
+    assert resumed.resume() == 120 - cut_short
+    went = drain(box)
+    assert sorted(address for address, _ in went) == sorted(str(7000 + i) for i in range(120))
+    resumed.resume()
+    assert states(db) == Counter({SENT: 120})
+    assert AlertService(db, SECRET).get(alert.id).state == ALERT_SENT
+
+
+def test_delivery_rows_go_after_the_retention(db: Engine) -> None:
+    now = [time.time()]
+    alert = approved_alert(db)
+    subscribe(db, "telegram-a", "telegram", "en", ("c31",), "1")
+    sender, box = broadcaster(db, clock=lambda: now[0])
+    sender.start(alert.id)
+    drain(box)
+    sender.resume()
+    assert sender.forget_old(30 * 86400) == 0
+    now[0] += 31 * 86400
+    assert sender.forget_old(30 * 86400) == 1 and sender.progress(alert.id).total == 0
+
+
+def test_an_alert_that_expired_waiting_is_not_started(db: Engine) -> None:
+    from bot.app.broadcast import BroadcastError
+    from bot.storage.schema import alerts as alerts_table
+
+    alert = approved_alert(db)
+    subscribe(db, "telegram-a", "telegram", "en", ("c31",), "1")
+    with db.begin() as connection:
+        connection.execute(sa.update(alerts_table).where(alerts_table.c.id == alert.id).values(
+            expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)))
+    sender, box = broadcaster(db)
+    with pytest.raises(BroadcastError, match="expired before it went out"):
+        sender.start(alert.id)
+    assert drain(box) == [] and sender.progress(alert.id).total == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from typing import Awaitable, Callable
 
 import pytest
 
