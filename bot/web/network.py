@@ -595,7 +595,9 @@ class Network:
             alert = self._alert(request)
             if alert is None:
                 return self.console._not_found(request, session, console_text("This alert does not exist."))
-            return self._render("alert.html", session, **self._alert_context(alert, session))
+            # The plan reads every subscriber of the areas: off the event loop.
+            context = await asyncio.to_thread(self._alert_context, alert, session)
+            return self._render("alert.html", session, **context)
         return await self._page(request, page, self.alerts)
 
     async def alert_fragment(self, request: Request) -> Response:
@@ -603,7 +605,8 @@ class Network:
             alert = self._alert(request)
             if alert is None:
                 return Response("gone", status_code=404)
-            return self._render("_alert_live.html", session, **self._alert_context(alert, session))
+            context = await asyncio.to_thread(self._alert_context, alert, session)
+            return self._render("_alert_live.html", session, **context)
         return await self._page(request, page, self.alerts)
 
     async def alert_action(self, request: Request) -> Response:
