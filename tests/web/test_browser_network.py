@@ -169,3 +169,36 @@ async def test_a_report_is_verified_and_a_second_dispatcher_approves_the_alert(
 
 def alert_template(services: Services, alert_id: int) -> str:
     return str(services.alerts.get(alert_id).template)  # type: ignore[attr-defined]
+
+
+async def test_an_admin_previews_and_publishes_a_quarter(server: str, staff_directory: StaffDirectory,  # noqa: F811
+                                                        services: Services) -> None:
+    """The publishing pages pass axe too, and the button publishes what the page showed."""
+    import datetime as dt
+
+    from playwright.async_api import async_playwright, expect
+
+    from bot.transparency.store import TransparencyStore
+    from bot.web.publish import ended_quarters
+
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    staff_directory.add("ava", "admin", ("en",), PASSWORD)
+    quarter = ended_quarters(dt.date.today())[1]
+    store = TransparencyStore(services.db)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = await (await browser.new_context(viewport={"width": 1366, "height": 768})).new_page()
+        await log_in(page, server, "ava")
+        await page.click("text=Transparency")
+        await axe_check(page, "the transparency admin page")
+        await page.click(f"#preview-{quarter}")
+        await expect(page.locator("h1")).to_contain_text(quarter)
+        await axe_check(page, "a quarter's preview")
+        await page.screenshot(path=str(SCREENS / "transparency-preview-laptop.png"))
+        if store.published(quarter) is None:
+            await page.click("#publish")
+            await page.wait_for_url(f"{server}/staff/transparency?published={quarter}")
+            await expect(page.locator("table")).to_contain_text(quarter)
+        await browser.close()
+    published = store.published(quarter)
+    assert published is not None and published.published_by == "ava"
