@@ -538,7 +538,7 @@ class Console:
 
     @_signed_in
     async def events(self, request: Request, session: Session) -> Response:
-        """Server-sent events: 'change' whenever any ticket or transcript changed; with
+        """Server-sent events: 'change' whenever a ticket, transcript, report or alert changed; with
         ?once=1, the same data once, as JSON (background tabs ask that every 10 s)."""
         cookie = request.cookies.get(COOKIE)
         if request.query_params.get("once"):
