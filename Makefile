@@ -39,9 +39,10 @@ test: model browser  ## set everything up and run the whole suite
 	$(BIN)/kyr content check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: model  ## benchmark the engine and kyr serve against stock Rasa (prints tables)
+bench: model  ## benchmark the engine and kyr serve against stock Rasa, and a 10,000-subscriber alert (prints tables)
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.serving
+	$(BIN)/python -m tests.bench.broadcast
 
 eval-nlu: model  ## NLU accuracy per language: held-out, 5-fold cross-validation, PNG in build/eval
 	$(BIN)/kyr eval-nlu --folds 5

@@ -36,6 +36,12 @@ class Settings:
     workers: int = 1
     whatsapp_mps: float = 80.0
     lease_seconds: float = 30.0  # a dead worker's messages are taken again after this
+    # Alerts (bot.app.broadcast): the share of each platform's limit bulk messages may use
+    # (replies to residents keep the rest), and the WhatsApp messaging-limit tier: unique
+    # residents reached by template (outside the 24-hour window) in a rolling 24 hours
+    # (None: unlimited).
+    bulk_share: float = 0.8
+    whatsapp_tier: int | None = 250
 
     @property
     def content_dir(self) -> Path:
@@ -99,4 +105,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         workers=max(1, int(env.get("KYR_WORKERS") or 1)),
         whatsapp_mps=float(env.get("KYR_WHATSAPP_MPS") or 80),
         lease_seconds=float(env.get("KYR_LEASE_SECONDS") or 30),
+        bulk_share=bulk_share(env.get("KYR_BULK_SHARE")),
+        whatsapp_tier=whatsapp_tier(env.get("KYR_WHATSAPP_TIER")),
     )
+
+
+WHATSAPP_TIERS = (250, 2000, 10_000, 100_000)
+
+
+def bulk_share(raw: str | None) -> float:
+    share = float(raw or 0.8)
+    if not 0 < share <= 1:
+        raise SystemExit(f"KYR_BULK_SHARE={raw!r}: a fraction of the platform's limit, "
+                         "above 0 and at most 1 (0.8 leaves a fifth for replies)")
+    return share
+
+
+def whatsapp_tier(raw: str | None) -> int | None:
+    """Meta's messaging-limit tiers; a typo must not let a broadcast run past the real one."""
+    text = (raw or "250").strip().lower().replace(",", "").replace("_", "")
+    if text == "unlimited":
+        return None
+    if text.isdigit() and int(text) in WHATSAPP_TIERS:
+        return int(text)
+    raise SystemExit(f"KYR_WHATSAPP_TIER={raw!r}: one of 250, 2000, 10000, 100000 or "
+                     "unlimited (the business portfolio's messaging limit in Meta's manager)")

@@ -8,6 +8,11 @@ bulk (2), paced by the platform's limits (bot.app.pacing). 429s, 5xx and timeout
 retried with backoff; a final failure is recorded for staff (kyr_deliveries) and the
 conversation's next rows go on.
 
+Alerts (bot.app.broadcast) ride the same rows at priority BULK: a sender's `gate` may
+skip a row before it is paced (the resident opted out since it was queued: state
+"skipped"), and `Outbox.observers` are called in the transaction that marks a row sent,
+failed or skipped, so the alert's own delivery rows follow the outbox exactly.
+
 A reply is sent twice only if a sender dies after the platform accepted it and before the
 row was marked sent (no platform here takes an idempotency key): at least once, never lost.
 """
@@ -21,7 +26,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Optional
 
 import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
@@ -60,6 +65,7 @@ class Claimed:
     attempts: int
     lease: str
     lease_until: float  # by this clock's time; a send must not start near it
+    priority: int = REPLY  # BULK rows are paced in their own, smaller lane
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Delivery:
     reason: str | None = None
     retry: bool = False
     retry_after: float | None = None  # the platform's Retry-After, seconds
+    skipped: bool = False  # not sent on purpose (a gate said so): neither sent nor failed
 
 
 def message_item(message: OutboundMessage) -> dict[str, Any]:
@@ -105,6 +112,12 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
         WHERE id IN ({_READY}{lock})""")
 
 
+# Called in the transaction that marks a row: (connection, row id, its item when known, new
+# state "sent" | "failed" | "skipped", the reason if any). Must not open another write
+# transaction (on SQLite it would wait for this one).
+Observer = Callable[[Connection, int, Optional[dict[str, Any]], str, Optional[str]], None]
+
+
 class Outbox:
     def __init__(self, engine: Engine, secret: bytes, lease: float = LEASE,
                  clock: Callable[[], float] = time.time) -> None:
@@ -113,6 +126,7 @@ class Outbox:
         self.lease = lease
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
+        self.observers: list[Observer] = []
 
     def write(self, connection: Connection, drafts: Iterable[Draft],
               inbox_id: int | None = None) -> int:
@@ -127,6 +141,16 @@ class Outbox:
         if rows:
             connection.execute(sa.insert(outbox), rows)
         return len(rows)
+
+    def add(self, connection: Connection, draft: Draft) -> int:
+        """One row in the caller's transaction, and its id (for a caller that links to it)."""
+        sealed = self.fernet.encrypt(json.dumps({"to": draft.address, "item": draft.item},
+                                                ensure_ascii=False).encode()).decode()
+        result = connection.execute(sa.insert(outbox).values(
+            channel=draft.channel, conversation=draft.conversation, priority=draft.priority,
+            inbox_id=None, part=0, state="todo", attempts=0, created_at=self.clock(),
+            sealed=sealed))
+        return int(result.inserted_primary_key[0])
 
     def enqueue(self, drafts: Iterable[Draft]) -> int:
         """Messages not answering an inbox row (staff replies, alerts): their own transaction."""
@@ -145,7 +169,8 @@ class Outbox:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,
                                              "now": now, "n": limit, "channel": channel})
             rows = connection.execute(sa.select(
-                outbox.c.id, outbox.c.conversation, outbox.c.sealed, outbox.c.attempts).where(
+                outbox.c.id, outbox.c.conversation, outbox.c.sealed, outbox.c.attempts,
+                outbox.c.priority).where(
                 outbox.c.lease == token).order_by(outbox.c.priority, outbox.c.id)).all()
         claimed = []
         for row in rows:
@@ -153,13 +178,19 @@ class Outbox:
                 value = json.loads(self.fernet.decrypt(row.sealed.encode()))
                 claimed.append(Claimed(row.id, channel, row.conversation, str(value["to"]),
                                        dict(value["item"]), row.attempts, token,
-                                       now + self.lease))
+                                       now + self.lease, int(row.priority)))
             except (InvalidToken, ValueError, KeyError, TypeError, AttributeError):
-                self._set(row.id, token, state="failed", reason="unreadable outbox row")
+                self._set(row.id, token, None, state="failed", reason="unreadable outbox row")
         return claimed
 
     def sent(self, claimed: Claimed) -> bool:
-        return self._set(claimed.id, claimed.lease, state="sent", sent_at=self.clock())
+        return self._set(claimed.id, claimed.lease, claimed.item, state="sent",
+                         sent_at=self.clock())
+
+    def skipped(self, claimed: Claimed, reason: str) -> bool:
+        """Not sent on purpose (the resident opted out since): no failure to record."""
+        return self._set(claimed.id, claimed.lease, claimed.item, state="skipped",
+                         reason=reason[:200])
 
     def retry_later(self, claimed: Claimed, delay: float) -> None:
         with self.engine.begin() as connection:
@@ -169,20 +200,26 @@ class Outbox:
 
     def failed(self, claimed: Claimed, reason: str) -> None:
         """Given up: recorded for staff (the delivery failures the console lists)."""
-        if self._set(claimed.id, claimed.lease, state="failed", reason=reason[:200]):
+        if self._set(claimed.id, claimed.lease, claimed.item, state="failed",
+                     reason=reason[:200]):
             record_delivery(self.engine, claimed.channel, claimed.conversation, "failed",
                             None, reason)
 
-    def _set(self, row_id: int, token: str, **values: Any) -> bool:
+    def _set(self, row_id: int, token: str, item: Optional[dict[str, Any]],
+             **values: Any) -> bool:
         with self.engine.begin() as connection:
-            return bool(connection.execute(sa.update(outbox).where(
+            done = bool(connection.execute(sa.update(outbox).where(
                 outbox.c.id == row_id, outbox.c.lease == token, outbox.c.state == "doing").values(
                 sealed=None, lease=None, lease_until=None, **values)).rowcount)
+            if done:
+                for observer in self.observers:
+                    observer(connection, row_id, item, str(values["state"]), values.get("reason"))
+            return done
 
     def forget_old(self, keep: float) -> int:
         with self.engine.begin() as connection:
             return int(connection.execute(sa.delete(outbox).where(
-                outbox.c.state.in_(("sent", "failed")),
+                outbox.c.state.in_(("sent", "failed", "skipped")),
                 outbox.c.created_at < self.clock() - keep)).rowcount)
 
     def counts(self) -> dict[tuple[str, str], int]:
@@ -193,14 +230,17 @@ class Outbox:
 
 
 Deliver = Callable[[str, dict[str, Any]], Awaitable[Delivery]]
+# Asked before a row is paced: a Delivery to record instead of sending it, or None to send.
+Gate = Callable[[Claimed], Awaitable[Optional[Delivery]]]
 
 
 class Sender:
     """Drains one channel's rows: at most `concurrency` sends in flight, paced."""
 
     def __init__(self, box: Outbox, channel: str, deliver: Deliver, pacer: Pacer,
-                 concurrency: int = 16, idle: float = 0.05) -> None:
+                 concurrency: int = 16, idle: float = 0.05, gate: Optional[Gate] = None) -> None:
         self.box = box
+        self.gate = gate
         self.channel = channel
         self.deliver = deliver
         self.pacer = pacer
@@ -244,14 +284,18 @@ class Sender:
 
     async def _one(self, row: Claimed) -> None:
         try:
-            await self.pacer.wait(row.address)
-            if self.box.clock() > row.lease_until - self.box.lease / 4:
-                # Waited so long that the lease may pass mid-send and another worker send
-                # it too: hand the row back unsent instead.
-                await in_db_thread(self.box.engine, self.box.retry_later, row, 0.0)
-                self.count("released")
-                return
-            result = await self.deliver(row.address, row.item)
+            verdict = await self.gate(row) if self.gate is not None else None
+            if verdict is not None:  # decided before pacing: it takes no place in the limits
+                result = verdict
+            else:
+                await self.pacer.wait(row.address, bulk=row.priority == BULK)
+                if self.box.clock() > row.lease_until - self.box.lease / 4:
+                    # Waited so long that the lease may pass mid-send and another worker
+                    # send it too: hand the row back unsent instead.
+                    await in_db_thread(self.box.engine, self.box.retry_later, row, 0.0)
+                    self.count("released")
+                    return
+                result = await self.deliver(row.address, row.item)
         except Exception as exc:  # a bug or a library's surprise: retried like a timeout
             logger.warning("%s send raised %s", self.channel, type(exc).__name__)
             result = Delivery(False, f"send error ({type(exc).__name__})", retry=True)
@@ -265,6 +309,9 @@ class Sender:
         if result.ok:
             self.box.sent(row)
             self.count("sent")
+        elif result.skipped:
+            self.box.skipped(row, result.reason or "skipped")
+            self.count("skipped")
         elif result.retry and row.attempts < MAX_ATTEMPTS:
             delay = max(result.retry_after or 0.0, min(2.0 ** (row.attempts - 1), 16.0))
             self.box.retry_later(row, delay)

@@ -4,9 +4,15 @@ Telegram: about 30 messages a second in all and 1 a second per chat (short burst
 tolerated); WhatsApp Cloud API: the number's throughput, 80 messages a second by default
 (KYR_WHATSAPP_MPS), and the pair rate to one user, about 1 per 6 s with bursts of up to
 45 (error 131056; shared/reviews/peers-and-alerts.md).
-A bucket refills at `rate` tokens a second up to `burst`; a send waits for one token from
-the channel's bucket and one from its chat's bucket. Buckets live in each worker process:
-with N workers each takes 1/N of the channel's rate (`Pacer.for_channel(..., workers=N)`).
+The channel's limit is kept as a sliding window (`WindowLimit`): at most `rate` sends are
+let go in any one second, so the rate a platform observes per second is never above it
+(a token bucket with a burst lets through burst + rate in a second). Each chat has a
+token bucket (refills at `rate` a second up to `burst`). Bulk rows (alerts, priority BULK)
+first pass a bulk bucket at a share of the limit (KYR_BULK_SHARE, 0.8 by default, the rule
+Glific uses "to allow replies to come in"), then the channel's window like any send: bulk
+never takes more than its share, and replies to residents, claimed first by the outbox,
+always find the rest. The limits live in each worker process: with N workers each takes
+1/N of the channel's rate (`Pacer.for_channel(..., workers=N)`).
 A conversation's rows are sent one at a time (the outbox claim), so per-chat pacing holds
 within a worker; across workers a chat can briefly see up to N times its rate.
 
@@ -19,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable, Optional
 
 
 # (overall msgs/s, overall burst, per chat msgs/s, per chat burst)
@@ -30,6 +36,7 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "whatsapp": (80.0, 80.0, 1.0 / 6.0, 45.0),
 }
 DEFAULT = (20.0, 20.0, 1.0, 3.0)
+BULK_SHARE = 0.8  # of the channel's limit, for bulk rows (KYR_BULK_SHARE)
 
 
 class TokenBucket:
@@ -51,15 +58,46 @@ class TokenBucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
+class WindowLimit:
+    """At most `rate` grants in any `window` seconds (a sliding log of the last grants).
+
+    `delay()` has TokenBucket's contract: it takes a grant now and says how long to wait
+    for it; later callers queue behind. A grant is a moment at least `window` after the
+    grant `rate` places earlier, and never before the previous grant."""
+
+    def __init__(self, rate: float, window: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or window <= 0:
+            raise ValueError("a window limit needs a positive rate and window")
+        if rate * window < 1:  # slower than one a window: one per 1/rate seconds
+            window = 1.0 / rate
+        self.size = int(rate * window + 1e-9)
+        self.rate = self.size / window
+        self.window = window
+        self.clock = clock
+        self.grants: deque[float] = deque(maxlen=self.size)
+
+    def delay(self) -> float:
+        now = self.clock()
+        at = now
+        if self.grants:
+            at = max(at, self.grants[-1])
+            if len(self.grants) == self.size:
+                at = max(at, self.grants[0] + self.window)
+        self.grants.append(at)
+        return at - now
+
+
 class KeyedBuckets:
     """One bucket per chat, the least recently used forgotten past `size` chats."""
 
-    def __init__(self, rate: float, burst: float, size: int = 50_000) -> None:
-        self.rate, self.burst, self.size = rate, burst, size
+    def __init__(self, rate: float, burst: float, size: int = 50_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.size, self.clock = rate, burst, size, clock
         self.buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def delay(self, key: str) -> float:
-        bucket = self.buckets.pop(key, None) or TokenBucket(self.rate, self.burst)
+        bucket = self.buckets.pop(key, None) or TokenBucket(self.rate, self.burst, self.clock)
         self.buckets[key] = bucket
         if len(self.buckets) > self.size:
             self.buckets.popitem(last=False)
@@ -68,20 +106,36 @@ class KeyedBuckets:
 
 @dataclass
 class Pacer:
-    overall: TokenBucket
+    overall: WindowLimit | TokenBucket
     per_chat: KeyedBuckets
+    bulk: Optional[TokenBucket] = None  # None: bulk rows pace like any other
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # a test's virtual clock
 
     @classmethod
-    def for_channel(cls, channel: str, workers: int = 1, rate: float | None = None) -> "Pacer":
-        """The channel's limits, with the overall rate shared out among `workers`."""
-        total, burst, chat_rate, chat_burst = LIMITS.get(channel, DEFAULT)
+    def for_channel(cls, channel: str, workers: int = 1, rate: float | None = None,
+                    bulk_share: float = BULK_SHARE,
+                    clock: Callable[[], float] = time.monotonic) -> "Pacer":
+        """The channel's limits, with the overall rate shared out among `workers`, and
+        bulk rows held to `bulk_share` of it (smoothly: one at a time, no burst)."""
+        total, _burst, chat_rate, chat_burst = LIMITS.get(channel, DEFAULT)
         total = rate or total
         share = max(total / max(workers, 1), 0.1)
-        return cls(TokenBucket(share, max(1.0, min(burst, total) / max(workers, 1))),
-                   KeyedBuckets(chat_rate, chat_burst))
+        if not 0 < bulk_share <= 1:
+            raise ValueError("the bulk share is a fraction of the limit: above 0, at most 1")
+        return cls(WindowLimit(share, clock=clock), KeyedBuckets(chat_rate, chat_burst, clock=clock),
+                   TokenBucket(max(share * bulk_share, 0.05), 1.0, clock))
 
-    async def wait(self, chat: str) -> None:
-        """Return when a message to `chat` may go, under both limits."""
-        wait = max(self.per_chat.delay(chat), self.overall.delay())
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def wait(self, chat: str, bulk: bool = False) -> None:
+        """Return when a message to `chat` may go, under every limit.
+
+        One limit after the other, the channel's window last: a place in the window is
+        taken at the moment it is used, so a row waiting in the bulk lane or for its chat
+        never holds a place a reply could have had."""
+        if bulk and self.bulk is not None:
+            await self._pause(self.bulk.delay())
+        await self._pause(self.per_chat.delay(chat))
+        await self._pause(self.overall.delay())  # last: the place taken is the moment it goes
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            await self.sleep(seconds)

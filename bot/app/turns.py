@@ -84,11 +84,17 @@ def channel_deliver(channel: Outlet) -> Deliver:
                 except Exception as exc:  # an old button: the spinner stops by itself
                     logger.info("callback answer failed (%s)", type(exc).__name__)
             return Delivery(True)
-        message = message_of(item)
-        if message is None:
-            return Delivery(False, "unreadable message")
         try:
-            result = await channel.send(address, message)
+            if "template" in item:  # an alert outside WhatsApp's window (bot.app.broadcast)
+                send_template = getattr(channel, "send_template", None)
+                if send_template is None:
+                    return Delivery(False, "this channel sends no templates")
+                result = await send_template(address, dict(item["template"]))
+            else:
+                message = message_of(item)
+                if message is None:
+                    return Delivery(False, "unreadable message")
+                result = await channel.send(address, message)
         except (httpx.TimeoutException, httpx.NetworkError, TimeoutError, ConnectionError) as exc:
             return Delivery(False, f"network ({type(exc).__name__})", retry=True)
         if result.outcome is Outcome.SENT:

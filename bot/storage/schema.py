@@ -373,3 +373,48 @@ subscription_areas = sa.Table(
     sa.Column("area", sa.String(40), primary_key=True),
     sa.Index("ix_kyr_subscription_areas_area", "area", "resident"),
 )
+
+# ---- alert delivery (bot.app.broadcast) ----
+
+alert_broadcasts = sa.Table(
+    "kyr_alert_broadcasts", metadata,
+    # One row per alert being sent: planned_at is set once every subscriber has a delivery
+    # row, so a start cut short by a crash is finished by the next resume, and only then.
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("kyr_alerts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("planned_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+)
+
+alert_deliveries = sa.Table(
+    "kyr_alert_deliveries", metadata,
+    # One row per (alert, subscriber), written with its outbox row in one transaction: the
+    # unique key makes a resumed start skip who already has one. The resident is the keyed
+    # hash; the address and the words are only in the (sealed) outbox row.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("kyr_alerts.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("resident", sa.String(80), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("language", sa.String(12), nullable=False),
+    sa.Column("area", sa.String(40), nullable=False),  # the alert's area this subscriber follows
+    # Release order of held rows: the alert's kind (alert, correction, all clear), then the
+    # place of the area in the alert (its first area is the report's).
+    sa.Column("urgency", sa.Integer, nullable=False, default=0),
+    # queued (its outbox row waits) | held (over WhatsApp's daily tier) | sent | failed |
+    # opted_out (stopped between start and send)
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("template", sa.Boolean, nullable=False, default=False),  # WhatsApp, outside 24 h
+    sa.Column("outbox_id", sa.Integer, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),  # why failed, in words for staff
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("queued_at", sa.Float, nullable=True),  # its outbox row written: the tier counts it
+    sa.Column("done_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("alert_id", "resident", name="uq_kyr_alert_deliveries_resident"),
+    sa.Index("ix_kyr_alert_deliveries_state", "alert_id", "state"),
+    sa.Index("ix_kyr_alert_deliveries_outbox", "outbox_id"),
+    sa.Index("ix_kyr_alert_deliveries_held", "state", "urgency", "id"),
+    sa.Index("ix_kyr_alert_deliveries_tier", "channel", "template", "queued_at"),
+    sqlite_autoincrement=True,
+)

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.app.broadcast import Broadcaster, for_services
 from bot.app.inbox import Envelope, Inbox
 from bot.app.outbox import Outbox, Sender
 from bot.app.pacing import Pacer
@@ -52,6 +53,7 @@ class Live:
     outbox: Optional[Outbox] = None
     worker: Optional[InboxWorker] = None
     senders: dict[str, Sender] = field(default_factory=dict)
+    broadcaster: Optional[Broadcaster] = None  # alerts: plan, start, progress (the console's)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -92,11 +94,25 @@ async def purge_forever(services: Services, live: Live) -> None:
             if live.inbox is not None and live.outbox is not None:
                 await asyncio.to_thread(live.inbox.forget_old)
                 await asyncio.to_thread(live.outbox.forget_old, 3 * 24 * 3600.0)
+            if live.broadcaster is not None:
+                await asyncio.to_thread(live.broadcaster.forget_old,
+                                        services.settings.retention_days * 86400.0)
         except Exception as exc:
             logger.error("purge failed (%s); it runs again in an hour", type(exc).__name__)
 
 
 GRACE = 30.0  # seconds a stopping worker gives the turns and sends in flight
+RESUME_EVERY = 10.0  # seconds: alerts cut short by a crash go on, held rows are released
+
+
+async def resume_forever(broadcaster: Broadcaster) -> None:
+    """At start and periodically (any worker may; each step is idempotent)."""
+    while True:
+        try:
+            await asyncio.to_thread(broadcaster.resume)
+        except Exception as exc:
+            logger.error("resuming alerts failed (%s); trying again shortly", type(exc).__name__)
+        await asyncio.sleep(RESUME_EVERY)
 
 
 def start_queues(live: Live, services: Services) -> list[asyncio.Task[None]]:
@@ -107,12 +123,16 @@ def start_queues(live: Live, services: Services) -> list[asyncio.Task[None]]:
     live.inbox = Inbox(services.db, secret, max_age=max_age, lease=settings.lease_seconds)
     live.outbox = Outbox(services.db, secret, lease=settings.lease_seconds)
     live.worker = InboxWorker(live.inbox, live.outbox, EngineTurns(services, live.channels))
+    live.broadcaster = for_services(services, live.outbox)
     for name, channel in live.channels.items():
         rate = settings.whatsapp_mps if name == "whatsapp" else None
         live.senders[name] = Sender(live.outbox, name, channel_deliver(channel),
-                                    Pacer.for_channel(name, settings.workers, rate))
+                                    Pacer.for_channel(name, settings.workers, rate,
+                                                      settings.bulk_share),
+                                    gate=live.broadcaster.gate)
     return [asyncio.create_task(live.worker.run()),
-            *(asyncio.create_task(sender.run()) for sender in live.senders.values())]
+            *(asyncio.create_task(sender.run()) for sender in live.senders.values()),
+            asyncio.create_task(resume_forever(live.broadcaster))]
 
 
 async def stop_queues(live: Live, tasks: list[asyncio.Task[None]]) -> None:

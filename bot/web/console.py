@@ -40,7 +40,7 @@ from bot.app.relay import MAX_REPLY, Relay
 from bot.handoff.replies import as_the_bot_writes, canned_keys
 from bot.handoff.staff import (ACTIONS, IDLE_MINUTES, AuditFilter, Session, Staff, StaffDirectory,
                                StaffError, TooManyAttempts)
-from bot.handoff.tickets import CLAIMED, CLOSED, MAX_ID, AlreadyClaimed, Ticket, TicketError
+from bot.handoff.tickets import CLAIMED, CLOSED, MAX_ID, URGENT, AlreadyClaimed, Ticket, TicketError
 from bot.storage.db import utc_now
 from bot.web.chat import ChatView, html_lang
 from bot.web.i18n import CONSOLE_LANGUAGES, console_text, translator
@@ -65,7 +65,8 @@ POLL_SECONDS = 0.5  # how often the event stream looks for changes (any worker's
 STREAM_SECONDS = 300  # then the browser reconnects by itself (EventSource does)
 CHECK_IN_SECONDS = 60  # an open page says "still here" (on-shift presence)
 SESSION_CHECK_SECONDS = 5  # the stream notices an expired or ended session this fast
-NEXT_PAGE = re.compile(r"/staff(/tickets/[0-9]{1,10}|/audit)?")  # where login may return to
+NEXT_PAGE = re.compile(r"/staff(/tickets/[0-9]{1,10}|/audit|/(reports|alerts)(/[0-9]{1,10})?"
+                       r"|/alerts/new|/transparency)?")  # where login may return to
 FETCH_HEADER = "x-console"
 TYPING_EVERY = 4.0  # seconds between typing indicators of one ticket (Telegram's lasts ~5 s)
 _typed: dict[int, float] = {}  # ticket id -> when its last typing indicator went out
@@ -159,6 +160,11 @@ class Console:
             logger.warning("KYR_STAFF_IDLE_MINUTES is not a number; using %d", IDLE_MINUTES)
             minutes = IDLE_MINUTES
         self.idle = dt.timedelta(minutes=max(5, minutes))
+        # The rapid-response pages (reports, alerts) and quarter publishing share this
+        # console's sessions, audit log and live stream (imported here: they import us).
+        from bot.web.network import Network
+
+        self.network = Network(self)
 
     # ---- wiring ----
 
@@ -211,13 +217,14 @@ class Console:
             Route("/staff/tickets/{ticket_id:int}/{action}", self.ticket_action, methods=["POST"]),
             Route("/staff/audit", self.audit_page),
             Route("/staff/audit.csv", self.audit_csv),
+            *self.network.routes(),  # reports, alerts and quarter publishing (bot/web/network.py)
             Mount("/staff/static", StaticFiles(directory=HERE / "static"), name="staff-static"),
         ]
 
     # ---- helpers ----
 
     def urgent_waiting(self) -> list[int]:
-        return [t.id for t in self.tickets.queue() if t.priority == "urgent"]
+        return [t.id for t in self.tickets.queue() if t.priority == URGENT]
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         session = context.get("session")
@@ -226,6 +233,7 @@ class Console:
             context.setdefault("urgent_now", " ".join(map(str, self.urgent_waiting())))
             context.setdefault("on_shift", self.staff.is_on_shift(session.staff.name))
             context.setdefault("ends_in", self._ends_in(session))
+            context.setdefault("nav", self.network.counts())
         context.setdefault("_", translator(self.ui_language(session)).gettext)
         context.setdefault("ui_lang", self.ui_language(session))
         context.setdefault("console_languages", [(c, NATIVE_NAMES.get(c, c)) for c in CONSOLE_LANGUAGES])
@@ -352,22 +360,29 @@ class Console:
         response.delete_cookie(LOGIN_COOKIE, path="/staff")
         return response
 
+    async def with_session(self, request: Request,
+                           handler: Callable[[Session], Awaitable[Response]]) -> Response:
+        """`handler(session)` for a signed-in person; else 401 (live parts, fetches) or the
+        login page, which brings them back to the page they asked for."""
+        live = request.url.path.startswith(("/staff/fragments", "/staff/events"))
+        # Live updates do not count as activity: only what the person does keeps the
+        # session from ending for inactivity.
+        session = self.session(request, touch=not live)
+        if session is None:
+            if live or self._fetch(request):
+                return JSONResponse({"ok": False, "signed_out": True,
+                                     "message": "Your session ended. Log in again: your draft is kept."},
+                                    status_code=401)
+            page = re.match(r"/staff/(tickets|reports|alerts)/[0-9]{1,10}", request.url.path)
+            where = page.group(0) if page else \
+                request.url.path if NEXT_PAGE.fullmatch(request.url.path) else "/staff"
+            return RedirectResponse("/staff/login?" + urlencode({"next": where, "expired": "1"})
+                                    if where != "/staff" else "/staff/login", 303)
+        return await handler(session)
+
     def _signed_in(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:  # type: ignore[misc]  # noqa: N805
         async def wrapped(self: "Console", request: Request) -> Response:
-            live = request.url.path.startswith(("/staff/fragments", "/staff/events"))
-            # Live updates do not count as activity: only what the person does keeps the
-            # session from ending for inactivity.
-            session = self.session(request, touch=not live)
-            if session is None:
-                if live or self._fetch(request):
-                    return JSONResponse({"ok": False, "signed_out": True,
-                                         "message": "Your session ended. Log in again: your draft is kept."},
-                                        status_code=401)
-                page = re.match(r"/staff/tickets/[0-9]{1,10}", request.url.path)
-                where = page.group(0) if page else "/staff"
-                return RedirectResponse("/staff/login?" + urlencode({"next": where, "expired": "1"})
-                                        if where != "/staff" else "/staff/login", 303)
-            return await handler(self, request, session)
+            return await self.with_session(request, lambda session: handler(self, request, session))
         return wrapped
 
     @_signed_in
@@ -468,7 +483,7 @@ class Console:
         mine = QUEUES["mine"].tickets(self.tickets, me)
         inbox = self.tickets.inbox(me.name, [t.id for t in found] + [t.id for t in mine])
         handed = self.tickets.handed_to(me.name)
-        urgent_ids = " ".join(str(t.id) for t in waiting if t.priority == "urgent")
+        urgent_ids = " ".join(str(t.id) for t in waiting if t.priority == URGENT)
         counts = {"unassigned": len(waiting), "mine": len(mine),
                   "all": len(QUEUES["all"].tickets(self.tickets, me)) if me.supervises else 0}
         unread_mine = sum(1 for t in mine if inbox[t.id].unread)
@@ -513,24 +528,28 @@ class Console:
         mine = tickets.held_by(me)
         inbox = tickets.inbox(me, mine)
         needs = [i for i in mine if inbox[i].needs_reply]
-        return {"version": tickets.version(), "urgent": [t.id for t in waiting if t.priority == "urgent"],
+        return {"version": tickets.version(), "urgent": [t.id for t in waiting if t.priority == URGENT],
                 "waiting": len(waiting), "mine": mine, "needs_reply": needs,
                 "unread": sum(s.unread for s in inbox.values()),
                 "handed": {str(k): v for k, v in tickets.handed_to(me).items()},
-                "attention": len(waiting) + len(needs), "ends_in": self._ends_in(session)}
+                "attention": len(waiting) + len(needs), "ends_in": self._ends_in(session),
+                **self.network.live_data()}
+
+    def version(self) -> str:
+        """What the live stream watches: the tickets, and the network's reports and alerts."""
+        return f"{self.tickets.version()}:{self.network.version()}"
 
     @_signed_in
     async def events(self, request: Request, session: Session) -> Response:
-        """Server-sent events: 'change' whenever any ticket or transcript changed; with
+        """Server-sent events: 'change' whenever a ticket, transcript, report or alert changed; with
         ?once=1, the same data once, as JSON (background tabs ask that every 10 s)."""
-        tickets = self.tickets
         cookie = request.cookies.get(COOKIE)
         if request.query_params.get("once"):
             self.staff.check_in(session.staff.name)
             return JSONResponse(self.live_data(session), headers={"Cache-Control": "no-store"})
 
         async def stream() -> AsyncIterator[bytes]:
-            last = -1
+            last = ""  # the version seen last (tickets and network)
             waited = 0.0
             current: Session = session
             sent_ends = current.ends_at
@@ -545,7 +564,7 @@ class Console:
                     current = found
                 if waited and waited % CHECK_IN_SECONDS == 0:
                     await asyncio.to_thread(self.staff.check_in, session.staff.name)
-                version = await asyncio.to_thread(tickets.version)
+                version = await asyncio.to_thread(self.version)
                 # Also when the session's end moved (activity in another tab, or none here).
                 moved = current.ends_at is not None and sent_ends is not None and \
                     abs((current.ends_at - sent_ends).total_seconds()) > 30
@@ -637,7 +656,7 @@ class Console:
         try:
             if action == "claim":
                 self.tickets.claim(ticket.id, me.name)
-                audit, message = ("claimed", None), console_text("Claimed. You can reply now.")
+                audit, message = (CLAIMED, None), console_text("Claimed. You can reply now.")
             elif action == "unclaim":
                 self.tickets.unclaim(ticket.id, me.name, me.supervises)
                 audit, message = ("unclaimed", None), console_text("Back in the waiting queue.")
@@ -752,6 +771,10 @@ class Console:
 
     # ---- audit ----
 
+    @property
+    def audit_actions(self) -> tuple[str, ...]:
+        return ACTIONS + self.network.audit_actions
+
     def _audit_filter(self, request: Request) -> AuditFilter:
         q = request.query_params
 
@@ -766,7 +789,7 @@ class Console:
         action = q.get("action") or None
         return AuditFilter(staff=(q.get("staff") or "").strip()[:80] or None,
                            ticket_id=ticket_number(q.get("ticket")),
-                           action=action if action in ACTIONS else None,
+                           action=action if action in self.audit_actions else None,
                            since=day(q.get("from")), until=day(q.get("to"), 1))
 
     @_signed_in
@@ -777,7 +800,7 @@ class Console:
         where = self._audit_filter(request)
         entries = self.staff.audit_entries(where=where)
         return self.render("audit.html", session=session, entries=entries, where=where,
-                           actions=ACTIONS, q=request.query_params, query=str(request.url.query))
+                           actions=self.audit_actions, q=request.query_params, query=str(request.url.query))
 
     @_signed_in
     async def audit_csv(self, request: Request, session: Session) -> Response:

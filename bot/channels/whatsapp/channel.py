@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 from typing import Any, Optional
 
 import httpx
@@ -58,6 +59,36 @@ def meta_error_code(response: httpx.Response) -> Optional[int]:
 
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+MAX_PARAMETER = 200  # characters of one template parameter (an area's name, a time)
+_SPACES = re.compile(r"\s+")
+
+
+def template_parameter(value: object) -> str:
+    """Meta refuses parameters with newlines, tabs or runs of spaces: one line, trimmed."""
+    text = _SPACES.sub(" ", str(value)).strip()
+    return shorten(text, MAX_PARAMETER) or "-"
+
+
+def template_body(template: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud API's template message: type "template", the approved name, the language
+    code, and the body's parameters as text components."""
+    name, language = str(template["name"]), str(template["language"])
+    if not name or not language:
+        raise ValueError("a template needs a name and a language")
+    values = [template_parameter(v) for v in template.get("parameters") or ()]
+    names = list(template.get("names") or ())
+    parameters: list[dict[str, Any]] = []
+    for i, text in enumerate(values):
+        parameter: dict[str, Any] = {"type": "text", "text": text}
+        if i < len(names):
+            parameter["parameter_name"] = str(names[i])
+        parameters.append(parameter)
+    body: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if parameters:
+        body["components"] = [{"type": "body", "parameters": parameters}]
+    return {"type": "template", "template": body}
 
 
 class WhatsAppChannel(Channel):
@@ -236,17 +267,33 @@ class WhatsAppChannel(Channel):
 
     async def send(self, recipient: str, message: OutboundMessage) -> SendResult:
         for body in self.bodies(message):
-            result, code = await self._post({"messaging_product": "whatsapp",
-                                             "recipient_type": "individual",
-                                             "to": recipient, **body})
+            result = await self._post_recorded(recipient, body)
             if not result.sent:
-                resident = self.context.resident(CHANNEL, recipient)
-                await off_loop(record_delivery, self.context.db, CHANNEL, resident, "failed", code,
-                               result.reason)
-                if result.outcome is Outcome.REFUSED:  # a retry may still get through
-                    await off_loop(count_failed_delivery, self.context, CHANNEL, "send")
                 return result
         return SENT
+
+    async def send_template(self, recipient: str, template: dict[str, Any]) -> SendResult:
+        """An approved message template: the only way to reach a resident outside the
+        24-hour window (alerts to subscribers). `template` is {"name", "language" (Meta's
+        code of the approved translation), "parameters" (the body's {{1}}, {{2}}, ... in
+        order), optionally "names" (for templates made with named parameters)}."""
+        try:
+            body = template_body(template)
+        except (KeyError, TypeError, ValueError):
+            return refused("unreadable template item")
+        return await self._post_recorded(recipient, body)
+
+    async def _post_recorded(self, recipient: str, body: dict[str, Any]) -> SendResult:
+        result, code = await self._post({"messaging_product": "whatsapp",
+                                         "recipient_type": "individual",
+                                         "to": recipient, **body})
+        if not result.sent:
+            resident = self.context.resident(CHANNEL, recipient)
+            await off_loop(record_delivery, self.context.db, CHANNEL, resident, "failed", code,
+                           result.reason)
+            if result.outcome is Outcome.REFUSED:  # a retry may still get through
+                await off_loop(count_failed_delivery, self.context, CHANNEL, "send")
+        return result
 
     async def _post(self, payload: dict[str, Any]) -> tuple[SendResult, Optional[int]]:
         """POST with retries on 429 and 5xx (backoff), none on other 4xx.

@@ -8,8 +8,8 @@
   "use strict";
   var body = document.body;
   var live = body.getAttribute("data-live");
-  var kind = body.getAttribute("data-target");  // "queue" or "ticket"
-  var ticketId = body.getAttribute("data-ticket");
+  var kind = body.getAttribute("data-target");  // "queue", "ticket", or the id of a live part
+  var ticketId = body.getAttribute("data-ticket") || body.getAttribute("data-scope");  // drafts per page
   var baseTitle = body.getAttribute("data-title") || document.title;
   var signedIn = body.hasAttribute("data-me");
   var knownUrgent = (body.getAttribute("data-urgent-now") || "").split(" ").filter(Boolean)
@@ -274,7 +274,7 @@
   }
 
   function applyQueue(html) {
-    var target = $("queue");
+    var target = $(kind);
     var focused = document.activeElement && document.activeElement.getAttribute &&
       document.activeElement.getAttribute("data-ticket");
     target.innerHTML = html;
@@ -282,6 +282,26 @@
       var again = target.querySelector("[data-ticket='" + focused + "']");
       if (again) { again.focus(); }
     }
+    tick();
+  }
+
+  // The network's pages (reports, alerts): the fragment's [data-part] pieces replace the
+  // page's; a piece with data-for (a form someone may be typing in) only when that changed.
+  function applyParts(html) {
+    var target = $(kind);
+    if (!target) { return; }
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    var parts = holder.querySelectorAll("[data-part]");
+    if (!parts.length) { applyQueue(html); return; }
+    Array.prototype.forEach.call(parts, function (part) {
+      var here = target.querySelector("[data-part='" + part.getAttribute("data-part") + "']");
+      if (!here) { return; }
+      var keep = part.getAttribute("data-for");
+      if (keep !== null && here.getAttribute("data-for") === keep) { return; }
+      here.replaceWith(part);
+      restoreDrafts(part);
+    });
     tick();
   }
 
@@ -299,7 +319,7 @@
       return r.ok ? r.text() : null;
     }).then(function (html) {
       if (!html) { return; }
-      if (kind === "ticket") { applyTicket(html); } else { applyQueue(html); }
+      if (kind === "ticket") { applyTicket(html); } else if (kind === "queue") { applyQueue(html); } else { applyParts(html); }
       $("offline").hidden = true;
     }).catch(function () {
       $("offline").hidden = false;
@@ -383,6 +403,12 @@
     checkUrgent(data.urgent || []);
     checkHanded(data.handed || {});
     attention = data.attention || 0;
+    ["reports_waiting", "alerts_to_approve"].forEach(function (name) {
+      Array.prototype.forEach.call(document.querySelectorAll("[data-badge='" + name + "']"), function (el) {
+        el.textContent = String(data[name] || 0);
+        el.hidden = !data[name];
+      });
+    });
     setDeadline(data.ends_in);
     checkExpiry();
     setTitle();
@@ -454,5 +480,12 @@
          new URLSearchParams({ csrf: body.getAttribute("data-csrf") || "" }))
       .catch(function () { /* only a courtesy */ });
   });
+  // A sending alert's counts move without events of their own: its page asks every 2 s
+  // while a part of it says so (data-polling: approved or sending), not before or after.
+  if (signedIn && body.hasAttribute("data-poll")) {
+    setInterval(function () {
+      if (document.querySelector("[data-polling='1']") && !document.hidden) { refresh(); }
+    }, 2000);
+  }
   tick();
 })();
