@@ -4,7 +4,7 @@ the resident's last platform message id, sealed, while the ticket is open (a Wha
 typing indicator names it).
 
 Revision ID: 0008_ticket_media
-Revises: 0005_transparency
+Revises: 0007_alert_deliveries
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_ticket_media"
-down_revision = "0005_transparency"  # the lead re-chains at merge
+down_revision = "0007_alert_deliveries"
 branch_labels = None
 depends_on = None
 
