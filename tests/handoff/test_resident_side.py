@@ -27,6 +27,16 @@ def after_hours(services: Services) -> Iterator[None]:
     services.conversation.clock = before
 
 
+@pytest.fixture(autouse=True)
+def hours_from_content(services: Services) -> Iterator[None]:
+    """These tests are about the hotline's hours in content: staff accounts that console
+    tests left in the shared database (nobody on shift) must not decide instead."""
+    before = services.conversation.presence
+    services.conversation.presence = lambda: None
+    yield
+    services.conversation.presence = before
+
+
 def texts(replies: list) -> str:  # type: ignore[type-arg]
     return "\n".join(r.text for r in replies)
 
