@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Optional
 
 import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
@@ -105,6 +105,12 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
         WHERE id IN ({_READY}{lock})""")
 
 
+# Called in the transaction that marks a row: (connection, row id, its item when known, new
+# state "sent" | "failed" | "skipped", the reason if any). Must not open another write
+# transaction (on SQLite it would wait for this one).
+Observer = Callable[[Connection, int, Optional[dict[str, Any]], str, Optional[str]], None]
+
+
 class Outbox:
     def __init__(self, engine: Engine, secret: bytes, lease: float = LEASE,
                  clock: Callable[[], float] = time.time) -> None:
@@ -113,6 +119,7 @@ class Outbox:
         self.lease = lease
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
+        self.observers: list[Observer] = []
 
     def write(self, connection: Connection, drafts: Iterable[Draft],
               inbox_id: int | None = None) -> int:
@@ -155,11 +162,12 @@ class Outbox:
                                        dict(value["item"]), row.attempts, token,
                                        now + self.lease))
             except (InvalidToken, ValueError, KeyError, TypeError, AttributeError):
-                self._set(row.id, token, state="failed", reason="unreadable outbox row")
+                self._set(row.id, token, None, state="failed", reason="unreadable outbox row")
         return claimed
 
     def sent(self, claimed: Claimed) -> bool:
-        return self._set(claimed.id, claimed.lease, state="sent", sent_at=self.clock())
+        return self._set(claimed.id, claimed.lease, claimed.item, state="sent",
+                         sent_at=self.clock())
 
     def retry_later(self, claimed: Claimed, delay: float) -> None:
         with self.engine.begin() as connection:
@@ -169,15 +177,21 @@ class Outbox:
 
     def failed(self, claimed: Claimed, reason: str) -> None:
         """Given up: recorded for staff (the delivery failures the console lists)."""
-        if self._set(claimed.id, claimed.lease, state="failed", reason=reason[:200]):
+        if self._set(claimed.id, claimed.lease, claimed.item, state="failed",
+                     reason=reason[:200]):
             record_delivery(self.engine, claimed.channel, claimed.conversation, "failed",
                             None, reason)
 
-    def _set(self, row_id: int, token: str, **values: Any) -> bool:
+    def _set(self, row_id: int, token: str, item: Optional[dict[str, Any]],
+             **values: Any) -> bool:
         with self.engine.begin() as connection:
-            return bool(connection.execute(sa.update(outbox).where(
+            done = bool(connection.execute(sa.update(outbox).where(
                 outbox.c.id == row_id, outbox.c.lease == token, outbox.c.state == "doing").values(
                 sealed=None, lease=None, lease_until=None, **values)).rowcount)
+            if done:
+                for observer in self.observers:
+                    observer(connection, row_id, item, str(values["state"]), values.get("reason"))
+            return done
 
     def forget_old(self, keep: float) -> int:
         with self.engine.begin() as connection:

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine as Database
 
 from bot.app.conversation import ConversationService, staff_presence
 from bot.app.counters import Counters
-from bot.app.relay import Outlet, Relay
+from bot.app.outbox import Outbox
+from bot.app.relay import Outlet, Relay, delivery_marks
 from bot.app.residents import Residents
 from bot.catalogs.checks import live_languages
 from bot.catalogs.passed import passed
@@ -43,6 +44,7 @@ class Services:
     residents: Residents
     conversation: ConversationService
     counters: Counters
+    outbox: Outbox  # every message to a resident: replies, staff replies, alerts
     channels: dict[str, Outlet] = field(default_factory=dict)  # set by whoever runs channels
 
     @property
@@ -52,7 +54,7 @@ class Services:
 
     @property
     def relay(self) -> Relay:
-        return Relay(self.tickets, self.residents, self.conversation, self.channels)
+        return Relay(self.tickets, self.residents, self.conversation, self.channels, self.outbox)
 
     def purge_expired(self) -> None:
         """What the retention settings say must go: at start, and hourly in `kyr serve`."""
@@ -107,8 +109,10 @@ def build(settings: Settings) -> Services:
     residents = Residents(db, secret, tickets, store)
     conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
     conversation.presence = staff_presence(db)
+    outbox = Outbox(db, secret, lease=settings.lease_seconds)
+    outbox.observers.append(delivery_marks(tickets))  # staff replies' sent / failed marks
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
-                        counters)
+                        counters, outbox)
     conversation.reload = services.reload_catalogs
     services.purge_expired()
     return services

@@ -319,10 +319,12 @@ class TicketService:
         return self.get(ticket_id)
 
     def add_message(self, ticket_id: int, author: str, kind: str, text: str,
-                    resident_acted: bool = False) -> int:
+                    resident_acted: bool = False,
+                    also: Optional[Callable[[Connection, int], None]] = None) -> int:
         """Keep one line of the transcript (sealed). A resident's line, or a line about
         something the resident did (`resident_acted`: a tap, a photo), moves their last-seen
-        time, which WhatsApp's 24-hour reply window is counted from."""
+        time, which WhatsApp's 24-hour reply window is counted from. `also(connection,
+        line id)` runs in the same transaction (a staff reply's outbox row)."""
         now = utc_now()
         with self.engine.begin() as connection:
             message_id = connection.execute(sa.insert(ticket_messages).values(
@@ -333,6 +335,8 @@ class TicketService:
                 connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
                     last_inbound_at=now))
             self._event(connection, ticket_id, kind, author)
+            if also is not None:
+                also(connection, int(message_id))
         return int(message_id)
 
     def escalate(self, ticket_id: int) -> bool:
@@ -355,13 +359,18 @@ class TicketService:
 
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
         with self.engine.begin() as connection:
-            ticket_id = connection.execute(sa.select(ticket_messages.c.ticket_id).where(
-                ticket_messages.c.id == message_id)).scalar()
-            connection.execute(sa.update(ticket_messages).where(
-                ticket_messages.c.id == message_id).values(
-                delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
-            if ticket_id is not None:
-                self._event(connection, ticket_id, "delivery", "bot")
+            self.delivered_in(connection, message_id, ok, reason)
+
+    def delivered_in(self, connection: Connection, message_id: int, ok: bool,
+                     reason: Optional[str] = None) -> None:
+        """The mark in the caller's transaction: the one that marks the outbox row."""
+        ticket_id = connection.execute(sa.select(ticket_messages.c.ticket_id).where(
+            ticket_messages.c.id == message_id)).scalar()
+        connection.execute(sa.update(ticket_messages).where(
+            ticket_messages.c.id == message_id).values(
+            delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
+        if ticket_id is not None:
+            self._event(connection, ticket_id, "delivery", "bot")
 
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
         """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
