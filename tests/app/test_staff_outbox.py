@@ -4,6 +4,9 @@ marked sent or failed in the transaction that marks the outbox row."""
 
 from __future__ import annotations
 
+from typing import Iterator
+
+import pytest
 import sqlalchemy as sa
 
 from bot.app.outbox import STAFF
@@ -43,6 +46,17 @@ async def ticket_for(services: Services, user: str) -> int:
 def clear(services: Services) -> None:
     with services.db.begin() as connection:
         connection.execute(outbox_table.delete())
+
+
+@pytest.fixture(autouse=True)
+def closed_after(services: Services) -> Iterator[None]:
+    """Tickets these tests open are closed after: others count places in line."""
+    yield
+    for user in ("staff-outbox-1", "staff-outbox-2", "staff-outbox-3"):
+        ticket = services.tickets.open_for(services.conversation.resident(InboundMessage("test", user)))
+        if ticket is not None:
+            services.tickets.close(ticket.id, "resident", "cleanup")
+    clear(services)
 
 
 async def test_a_staff_reply_is_an_outbox_row_with_its_line_then_marked_sent_after_a_retry(

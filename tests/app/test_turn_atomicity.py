@@ -140,6 +140,9 @@ async def test_the_real_engine_turn_is_committed_with_its_replies(services: Serv
         running.cancel()
     assert services.engine.store.retrieve_now(key) is not None
     assert outbox_rows(db) >= 1
+    with db.begin() as connection:  # nothing of this test for another test's sender
+        connection.execute(sa.delete(outbox_table))
+        connection.execute(sa.delete(inbox_table))
 
 
 async def test_an_erasure_within_a_turn_is_not_undone_by_its_commit(db: sa.engine.Engine) -> None:
