@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
+from bot.storage.keys import DataKeys
 from bot.storage.db import as_utc, utc_now
 from bot.storage.schema import ticket_events, ticket_messages, ticket_reads, tickets
 
@@ -111,7 +112,8 @@ class TicketService:
     def __init__(self, engine: Engine, secret: bytes, observer: Optional[Observer] = None) -> None:
         self.engine = engine
         self.observer = observer
-        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
+        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # lines from before 0009
+        self.keys = DataKeys(secret)  # each resident's lines: their own key (crypto-shredding)
 
     # ---- reading ----
 
@@ -263,23 +265,39 @@ class TicketService:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(ticket_messages).where(
                 ticket_messages.c.ticket_id == ticket_id).order_by(ticket_messages.c.id)).mappings().all()
-        return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"]),
+            resident = connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.id == ticket_id)).scalar()
+            key = self.keys.key(connection, resident) if resident not in (None, FORGOTTEN) else None
+        return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"], key),
                         r["delivery"], r["reason"], as_utc(r["at"])) for r in rows]
 
-    def _open(self, sealed: Optional[str]) -> Optional[str]:
+    def _open(self, sealed: Optional[str], key: Optional[Fernet]) -> Optional[str]:
         if sealed is None:
             return None
-        try:
-            return self.fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken:  # KYR_SECRET_KEY changed: the text is unreadable, say so
-            return None
+        for fernet in (key, self.fernet):  # the resident's key; the master's for old lines
+            if fernet is None:
+                continue
+            try:
+                return fernet.decrypt(sealed.encode()).decode()
+            except InvalidToken:
+                continue
+        return None  # its key was destroyed, or KYR_SECRET_KEY changed: unreadable, say so
+
+    def _seal(self, connection: Connection, ticket_id: int, text: str) -> Optional[str]:
+        """A line sealed with its resident's key (made at their first line); None (no text
+        kept) for a ticket whose resident is already forgotten."""
+        resident = connection.execute(sa.select(tickets.c.resident).where(
+            tickets.c.id == ticket_id)).scalar()
+        key = self.keys.key(connection, resident, create=True) \
+            if resident not in (None, FORGOTTEN) else None
+        return key.encrypt(text.encode()).decode() if key is not None else None
 
     # ---- the one writer ----
 
     def _line(self, connection: Connection, ticket_id: int, author: str, kind: str, text: str) -> None:
         connection.execute(sa.insert(ticket_messages).values(
             ticket_id=ticket_id, author=author, kind=kind, at=utc_now(),
-            sealed=self.fernet.encrypt(text.encode()).decode()))
+            sealed=self._seal(connection, ticket_id, text)))
 
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
         connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
@@ -329,7 +347,7 @@ class TicketService:
         with self.engine.begin() as connection:
             message_id = connection.execute(sa.insert(ticket_messages).values(
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
-                sealed=self.fernet.encrypt(text.encode()).decode(),
+                sealed=self._seal(connection, ticket_id, text),
                 delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
             if kind in FROM_RESIDENT or resident_acted:
                 connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
@@ -384,9 +402,16 @@ class TicketService:
                 ticket_messages.c.sealed.is_not(None)).values(sealed=None)).rowcount)
             # What stays (times, topic, disposition: the wait estimates, the hotline's own
             # statistics) no longer says whose it was or what they read on the way.
+            forgotten = set(connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.status == CLOSED, tickets.c.closed_at < cutoff,
+                tickets.c.resident != FORGOTTEN)).scalars())
             connection.execute(sa.update(tickets).where(
                 tickets.c.status == CLOSED, tickets.c.closed_at < cutoff,
                 tickets.c.resident != FORGOTTEN).values(resident=FORGOTTEN, path="[]"))
+            # Their keys go too, unless a newer ticket of theirs still keeps its text.
+            kept = set(connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.resident.in_(forgotten))).scalars()) if forgotten else set()
+            self.keys.destroy(connection, sorted(forgotten - kept))
             return purged
 
     def erase_resident(self, resident: str) -> int:
@@ -399,6 +424,7 @@ class TicketService:
                 connection.execute(sa.delete(ticket_messages).where(ticket_messages.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(ticket_events).where(ticket_events.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(tickets).where(tickets.c.id.in_(ids)))
+            self.keys.destroy(connection, [resident])  # any copy of their lines is noise now
         return len(ids)
 
     def claim(self, ticket_id: int, staff: str) -> Ticket:
