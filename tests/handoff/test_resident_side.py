@@ -334,6 +334,7 @@ async def test_closing_keeps_the_address_if_they_asked_again_meanwhile(
         return replies
 
     monkeypatch.setattr(services.conversation, "system_turn", asks_again_meanwhile)
-    await Relay(services.tickets, services.residents, services.conversation, {"test": RecordingChannel("test")}).close(ticket.id, "ana", "resolved")
+    await Relay(services.tickets, services.residents, services.conversation, {"test": RecordingChannel("test")},
+                services.outbox).close(ticket.id, "ana", "resolved")
     assert services.tickets.open_for(resident) is not None
     assert services.residents.address(resident) == bot.user  # the new ticket can still be answered
