@@ -392,8 +392,8 @@ async def main_async(args: argparse.Namespace) -> int:
         "- latency: ours = webhook POST to the first reply at the Graph API double; stock = "
         "the REST request; msg/s = acknowledged messages / (last reply - first POST)",
         f"- ours sends at most KYR_WHATSAPP_MPS={os.environ.get('KYR_WHATSAPP_MPS', '80')} "
-        "replies a second in all (Meta's default throughput per number, shared by the "
-        "workers), about 1.6 replies per message here; stock REST sends nothing",
+        "replies a second in all, shared by the workers (Meta's default per number is 80), "
+        "about 1.6 replies per message here; stock REST sends nothing",
         *ratios(runs),
     ])
     print(report)
