@@ -4,13 +4,20 @@
     replies = await bot.say("ICE is at my door")
     replies = await bot.press("Yes")        # by button title, from the last reply
     replies = await bot.press_payload("/menu")
+
+`deliver_queued(services.outbox, services.channels)` sends what the outbox holds (staff
+replies) through the channels, as the senders of `kyr serve` would.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 from bot.core.messages import InboundMessage, OutboundMessage
+
+if TYPE_CHECKING:
+    from bot.app.outbox import Outbox
+    from bot.app.relay import Outlet
 
 
 class Conversation(Protocol):
@@ -56,3 +63,36 @@ class TestBot:
             if message.flow != "system":
                 return message.flow, message.step
         return (self.last[-1].flow, self.last[-1].step) if self.last else (None, None)
+
+
+async def deliver_queued(outbox: "Outbox", channels: Mapping[str, "Outlet"],
+                         timeout: float = 15.0) -> None:
+    """Run the real sender of each channel until nothing is left queued for it: what
+    `kyr serve`'s senders do, for tests that queue staff replies without a server."""
+    import asyncio
+    import time
+
+    import sqlalchemy as sa
+
+    from bot.app.outbox import Sender
+    from bot.app.pacing import Pacer
+    from bot.app.queue_tables import outbox as table
+    from bot.app.turns import channel_deliver
+
+    def left(channel: str) -> int:
+        with outbox.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(table).where(
+                table.c.channel == channel, table.c.state.in_(("todo", "doing")))).scalar() or 0)
+
+    for name, channel in channels.items():
+        sender = Sender(outbox, name, channel_deliver(channel), Pacer.for_channel(name, rate=1000.0),
+                        idle=0.01)
+        sender.pacer.per_chat.rate = sender.pacer.per_chat.burst = 1000.0
+        task = asyncio.create_task(sender.run())
+        deadline = time.monotonic() + timeout
+        try:
+            while left(name) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            await sender.stop(5.0)
+            task.cancel()

@@ -78,6 +78,9 @@ class Residents:
     # ---- erasure and retention ----
 
     async def erase(self, resident: str) -> None:
+        # In a worker's turn the conversation's save is held until the turn commits:
+        # hold its deletion instead, or the commit would bring the conversation back.
+        self.conversations.forget_held(resident)
         await off_loop(self.erase_now, resident)
 
     def erase_now(self, resident: str) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine as Database
 
 from bot.app.conversation import ConversationService, staff_presence
 from bot.app.counters import Counters
-from bot.app.relay import Outlet, Relay
+from bot.app.outbox import Outbox
+from bot.app.relay import Outlet, Relay, delivery_marks
 from bot.app.residents import Residents
 from bot.catalogs.checks import live_languages
 from bot.catalogs.passed import passed
@@ -48,6 +49,7 @@ class Services:
     residents: Residents
     conversation: ConversationService
     counters: Counters
+    outbox: Outbox  # every message to a resident: replies, staff replies, alerts
     # The rapid-response network (issue 15): reports, alerts, who subscribed (bot.network).
     reports: ReportService
     alerts: AlertService
@@ -68,7 +70,7 @@ class Services:
 
     @property
     def relay(self) -> Relay:
-        return Relay(self.tickets, self.residents, self.conversation, self.channels)
+        return Relay(self.tickets, self.residents, self.conversation, self.channels, self.outbox)
 
     def purge_expired(self) -> None:
         """What the retention settings say must go: at start, and hourly in `kyr serve`."""
@@ -126,8 +128,11 @@ def build(settings: Settings) -> Services:
     residents = Residents(db, secret, tickets, store, reports=reports, subscriptions=subscriptions)
     conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
     conversation.presence = staff_presence(db)
+    outbox = Outbox(db, secret, lease=settings.lease_seconds)
+    outbox.observers.append(delivery_marks(tickets))  # staff replies' sent / failed marks
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
-                        counters, reports=reports, alerts=alerts, subscriptions=subscriptions)
+                        counters, outbox, reports=reports, alerts=alerts,
+                        subscriptions=subscriptions)
     conversation.reload = services.reload_catalogs
     conversation.media_source = services.media_source
     services.purge_expired()

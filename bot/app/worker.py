@@ -1,9 +1,15 @@
-"""Inbox workers: claim rows, run the turn, write its replies and mark it done in one go.
+"""Inbox workers: claim rows, run the turn, then in one transaction save the conversation,
+write its replies to the outbox and mark the row done.
 
 Fetch apart from dispatch (STYLE 17): the edge only stores; these tasks handle. Up to
 `concurrency` conversations run at once in a process; each conversation one turn at a
 time (the inbox claim). A lease is renewed while a turn runs, so a long turn is not taken
 over; a dead worker's lease runs out and its rows are handled again, on any worker.
+
+The turn runs inside `bot.storage.unit.holding()`: the tracker store holds the
+conversation's save instead of writing it, and it is committed with the replies. A turn
+that fails, or a worker that dies, before that commit leaves the conversation where it was,
+so the turn that runs again starts from the same state and its replies are written once.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
+from sqlalchemy.engine import Connection
+
 from bot.app.inbox import Inbox, Taken
 from bot.app.outbox import Draft, Outbox
 from bot.app.queue_tables import in_db_thread
+from bot.storage import unit
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +85,8 @@ class InboxWorker:
     async def _turn(self, row: Taken) -> None:
         keeper = asyncio.create_task(self._keep_lease(row))
         try:
-            drafts = await self.handle(row)
+            with unit.holding() as held:
+                drafts = await self.handle(row)
         except Exception as exc:
             keeper.cancel()
             logger.warning("a %s %s could not be handled (%s)", row.channel, row.kind,
@@ -86,12 +96,23 @@ class InboxWorker:
             return
         keeper.cancel()
         try:
-            done = await in_db_thread(self.inbox.engine,
-                self.inbox.complete, row, lambda c: self.outbox.write(c, drafts, row.id))
-        except Exception as exc:  # the lease runs out; the row is handled again
+            done = await in_db_thread(self.inbox.engine, self.inbox.complete, row,
+                                      lambda c: self._commit(c, row, held, drafts))
+        except Exception as exc:  # nothing of the turn was written: it runs again
             logger.warning("a turn's replies could not be stored (%s)", type(exc).__name__)
+            try:
+                await in_db_thread(self.inbox.engine, self.inbox.retry, row)
+            except Exception:  # the database is away: the lease runs out instead
+                pass
+            self.count("turns_uncommitted")
             return
         self.count("turns_done" if done else "turns_lost_lease")
+
+    def _commit(self, connection: Connection, row: Taken, held: unit.Held,
+                drafts: list[Draft]) -> None:
+        """The turn's one transaction (the inbox row is marked done in it by the caller)."""
+        held.commit(connection)  # the conversation as the turn left it
+        self.outbox.write(connection, drafts, row.id)
 
     async def _keep_lease(self, row: Taken) -> None:
         while True:

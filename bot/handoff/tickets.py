@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.addresses import sealer
+from bot.storage.keys import DataKeys
 from bot.storage.db import as_utc, utc_now
 from bot.storage.schema import ticket_events, ticket_media, ticket_messages, ticket_reads, tickets
 
@@ -127,8 +128,9 @@ class TicketService:
     def __init__(self, engine: Engine, secret: bytes, observer: Optional[Observer] = None) -> None:
         self.engine = engine
         self.observer = observer
-        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")
+        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # lines from before 0009
         self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")
+        self.keys = DataKeys(secret)  # each resident's lines: their own key (crypto-shredding)
 
     # ---- reading ----
 
@@ -280,16 +282,32 @@ class TicketService:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(ticket_messages).where(
                 ticket_messages.c.ticket_id == ticket_id).order_by(ticket_messages.c.id)).mappings().all()
-        return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"]),
+            resident = connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.id == ticket_id)).scalar()
+            key = self.keys.key(connection, resident) if resident not in (None, FORGOTTEN) else None
+        return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"], key),
                         r["delivery"], r["reason"], as_utc(r["at"])) for r in rows]
 
-    def _open(self, sealed: Optional[str]) -> Optional[str]:
+    def _open(self, sealed: Optional[str], key: Optional[Fernet]) -> Optional[str]:
         if sealed is None:
             return None
-        try:
-            return self.fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken:  # KYR_SECRET_KEY changed: the text is unreadable, say so
-            return None
+        for fernet in (key, self.fernet):  # the resident's key; the master's for old lines
+            if fernet is None:
+                continue
+            try:
+                return fernet.decrypt(sealed.encode()).decode()
+            except InvalidToken:
+                continue
+        return None  # its key was destroyed, or KYR_SECRET_KEY changed: unreadable, say so
+
+    def _seal(self, connection: Connection, ticket_id: int, text: str) -> Optional[str]:
+        """A line sealed with its resident's key (made at their first line); None (no text
+        kept) for a ticket whose resident is already forgotten."""
+        resident = connection.execute(sa.select(tickets.c.resident).where(
+            tickets.c.id == ticket_id)).scalar()
+        key = self.keys.key(connection, resident, create=True) \
+            if resident not in (None, FORGOTTEN) else None
+        return key.encrypt(text.encode()).decode() if key is not None else None
 
     def attachments(self, ticket_id: int) -> dict[int, Attachment]:
         """The ticket's photos and voice notes by transcript line (no bytes)."""
@@ -321,14 +339,14 @@ class TicketService:
         with self.engine.connect() as connection:
             sealed = connection.execute(sa.select(tickets.c.reply_ref).where(
                 tickets.c.id == ticket_id, tickets.c.status != CLOSED)).scalar()
-        return self._open(sealed)
+        return self._open(sealed, None)
 
     # ---- the one writer ----
 
     def _line(self, connection: Connection, ticket_id: int, author: str, kind: str, text: str) -> None:
         connection.execute(sa.insert(ticket_messages).values(
             ticket_id=ticket_id, author=author, kind=kind, at=utc_now(),
-            sealed=self.fernet.encrypt(text.encode()).decode()))
+            sealed=self._seal(connection, ticket_id, text)))
 
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
         connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
@@ -368,20 +386,24 @@ class TicketService:
         return self.get(ticket_id)
 
     def add_message(self, ticket_id: int, author: str, kind: str, text: str,
-                    resident_acted: bool = False) -> int:
+                    resident_acted: bool = False,
+                    also: Optional[Callable[[Connection, int], None]] = None) -> int:
         """Keep one line of the transcript (sealed). A resident's line, or a line about
         something the resident did (`resident_acted`: a tap, a photo), moves their last-seen
-        time, which WhatsApp's 24-hour reply window is counted from."""
+        time, which WhatsApp's 24-hour reply window is counted from. `also(connection,
+        line id)` runs in the same transaction (a staff reply's outbox row)."""
         now = utc_now()
         with self.engine.begin() as connection:
             message_id = connection.execute(sa.insert(ticket_messages).values(
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
-                sealed=self.fernet.encrypt(text.encode()).decode(),
+                sealed=self._seal(connection, ticket_id, text),
                 delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
             if kind in FROM_RESIDENT or resident_acted:
                 connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
                     last_inbound_at=now))
             self._event(connection, ticket_id, kind, author)
+            if also is not None:
+                also(connection, int(message_id))
         return int(message_id)
 
     def add_media(self, ticket_id: int, kind: str, mime: str, data: bytes,
@@ -432,13 +454,18 @@ class TicketService:
 
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
         with self.engine.begin() as connection:
-            ticket_id = connection.execute(sa.select(ticket_messages.c.ticket_id).where(
-                ticket_messages.c.id == message_id)).scalar()
-            connection.execute(sa.update(ticket_messages).where(
-                ticket_messages.c.id == message_id).values(
-                delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
-            if ticket_id is not None:
-                self._event(connection, ticket_id, "delivery", "bot")
+            self.delivered_in(connection, message_id, ok, reason)
+
+    def delivered_in(self, connection: Connection, message_id: int, ok: bool,
+                     reason: Optional[str] = None) -> None:
+        """The mark in the caller's transaction: the one that marks the outbox row."""
+        ticket_id = connection.execute(sa.select(ticket_messages.c.ticket_id).where(
+            ticket_messages.c.id == message_id)).scalar()
+        connection.execute(sa.update(ticket_messages).where(
+            ticket_messages.c.id == message_id).values(
+            delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
+        if ticket_id is not None:
+            self._event(connection, ticket_id, "delivery", "bot")
 
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
         """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
@@ -455,10 +482,17 @@ class TicketService:
                 ticket_messages.c.sealed.is_not(None)).values(sealed=None)).rowcount)
             # What stays (times, topic, disposition: the wait estimates, the hotline's own
             # statistics) no longer says whose it was or what they read on the way.
+            forgotten = set(connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.status == CLOSED, tickets.c.closed_at < cutoff,
+                tickets.c.resident != FORGOTTEN)).scalars())
             connection.execute(sa.update(tickets).where(
                 tickets.c.status == CLOSED, tickets.c.closed_at < cutoff,
                 tickets.c.resident != FORGOTTEN).values(resident=FORGOTTEN, path="[]",
                                                         reply_ref=None))
+            # Their keys go too, unless a newer ticket of theirs still keeps its text.
+            kept = set(connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.resident.in_(forgotten))).scalars()) if forgotten else set()
+            self.keys.destroy(connection, sorted(forgotten - kept))
             return purged
 
     def erase_resident(self, resident: str) -> int:
@@ -472,6 +506,7 @@ class TicketService:
                 connection.execute(sa.delete(ticket_messages).where(ticket_messages.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(ticket_events).where(ticket_events.c.ticket_id.in_(ids)))
                 connection.execute(sa.delete(tickets).where(tickets.c.id.in_(ids)))
+            self.keys.destroy(connection, [resident])  # any copy of their lines is noise now
         return len(ids)
 
     def claim(self, ticket_id: int, staff: str) -> Ticket:

@@ -418,3 +418,16 @@ alert_deliveries = sa.Table(
     sa.Index("ix_kyr_alert_deliveries_tier", "channel", "template", "queued_at"),
     sqlite_autoincrement=True,
 )
+
+
+# ---- crypto-shredding (bot.storage.keys) ----
+
+# One data key per resident, sealed by a key derived from KYR_SECRET_KEY. Their transcript
+# lines are sealed with it; erasure and the retention purge delete the row, and every copy
+# of those lines left in the files (WAL, free pages, PostgreSQL's dead rows) is noise.
+data_keys = sa.Table(
+    "kyr_data_keys", metadata,
+    sa.Column("resident", sa.String(80), primary_key=True),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -5,6 +5,9 @@ message. Here a save rewrites one row holding the events since the last session 
 with the resident's words and the bot's message texts blanked out: the flow state lives
 in slots, so neither is needed once the turn is over, and text we do not keep cannot be
 seized. (A handoff keeps its own transcript, for as long as the ticket needs it.)
+
+Inside an inbox worker's turn (bot.storage.unit.holding) a save is held, not written: the
+worker commits it with the turn's replies and the inbox row's "done" in one transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 
 from bot.storage.db import conversations, utc_now
+from bot.storage import unit
 from bot.storage.offload import off_loop
 
 SESSION_START = "action_session_start"
@@ -95,18 +99,39 @@ class KyrTrackerStore(TrackerStore):
         self.engine = engine
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await off_loop(self.save_now, tracker)
+        held = unit.current()
+        if held is None:
+            await off_loop(self.save_now, tracker)
+            return
+        row = self._row(tracker)  # in the turn: committed with its replies (bot.app.worker)
+        held.hold(self._key(tracker.sender_id), row, lambda connection: self._write(connection, row))
 
     def save_now(self, tracker: DialogueStateTracker) -> None:
+        row = self._row(tracker)
+        with self.engine.begin() as connection:
+            self._write(connection, row)
+
+    @staticmethod
+    def _key(sender_id: Text) -> str:
+        return f"conversation:{sender_id}"
+
+    @staticmethod
+    def _row(tracker: DialogueStateTracker) -> Dict[str, Any]:
         events = compact([redact(e) for e in current_session(
             [event.as_dict() for event in tracker.events])])
-        row = {"resident": tracker.sender_id, "events": json.dumps(events, ensure_ascii=False),
-               "updated_at": utc_now()}
-        with self.engine.begin() as connection:
-            if not connection.execute(_UPDATE, row).rowcount:
-                connection.execute(_INSERT, row)
+        return {"resident": tracker.sender_id, "events": json.dumps(events, ensure_ascii=False),
+                "updated_at": utc_now()}
+
+    @staticmethod
+    def _write(connection: sa.engine.Connection, row: Dict[str, Any]) -> None:
+        if not connection.execute(_UPDATE, row).rowcount:
+            connection.execute(_INSERT, row)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        held = unit.current()
+        if held is not None and held.holds(self._key(sender_id)):  # this turn's own save
+            row = held.value(self._key(sender_id))
+            return None if row is None else self._tracker(sender_id, row["events"])
         return await off_loop(self.retrieve_now, sender_id)
 
     def retrieve_now(self, sender_id: Text) -> Optional[DialogueStateTracker]:
@@ -114,6 +139,9 @@ class KyrTrackerStore(TrackerStore):
             raw = connection.execute(_SELECT, {"resident": sender_id}).scalar()
         if raw is None:
             return None
+        return self._tracker(sender_id, raw)
+
+    def _tracker(self, sender_id: Text, raw: str) -> DialogueStateTracker:
         return DialogueStateTracker.from_dict(sender_id, json.loads(raw), self.domain.slots)
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
@@ -133,7 +161,16 @@ class KyrTrackerStore(TrackerStore):
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
     async def delete(self, sender_id: Text) -> None:
+        self.forget_held(sender_id)
         await off_loop(self.delete_now, sender_id)
+
+    def forget_held(self, sender_id: Text) -> None:
+        """Erased within a turn: the turn's held save must not bring the conversation back
+        at its commit, so a delete is held in its place (and the turn reads None)."""
+        held = unit.current()
+        if held is not None:
+            held.hold(self._key(sender_id), None, lambda connection: connection.execute(
+                sa.delete(conversations).where(conversations.c.resident == sender_id)))
 
     def delete_now(self, sender_id: Text) -> None:
         """The resident's conversation (bot.app.residents erases the rest with it)."""

@@ -121,7 +121,7 @@ def start_queues(live: Live, services: Services) -> list[asyncio.Task[None]]:
     secret = settings.secret_key()
     max_age = settings.max_message_age_hours * 3600 or None
     live.inbox = Inbox(services.db, secret, max_age=max_age, lease=settings.lease_seconds)
-    live.outbox = Outbox(services.db, secret, lease=settings.lease_seconds)
+    live.outbox = services.outbox  # the one the relay queues staff replies in
     live.worker = InboxWorker(live.inbox, live.outbox, EngineTurns(services, live.channels))
     live.broadcaster = for_services(services, live.outbox)
     for name, channel in live.channels.items():

@@ -667,7 +667,7 @@ class Console:
                 _, reason = await self.relay.reply(ticket.id, me.name, text, outgoing)
                 notice = "undelivered" if reason else ""
                 audit = ("replied", "not delivered" if reason else None)
-                ok, message = reason is None, (f"Not delivered: {reason}" if reason else console_text("Sent."))
+                ok, message = reason is None, (f"Not delivered: {reason}" if reason else console_text("sending"))
             elif action == "note":
                 text = form.get("text", "").strip()[:4000]
                 if not text:

@@ -146,7 +146,7 @@ async def test_outside_a_ticket_a_photo_is_not_fetched_and_a_person_is_offered(
 async def test_typing_reaches_the_resident_only_from_the_assignee_while_open(
         services: Services, channel: RecordingChannel) -> None:
     ticket_id = await waiting(services, "media-typing")
-    relay = Relay(services.tickets, services.residents, services.conversation, services.channels)
+    relay = services.relay
     assert await relay.typing(ticket_id, "ana") is False  # not claimed yet
     services.tickets.claim(ticket_id, "ana")
     assert await relay.typing(ticket_id, "luis") is False  # not theirs
@@ -154,7 +154,8 @@ async def test_typing_reaches_the_resident_only_from_the_assignee_while_open(
     assert channel.typed == [("media-typing", "wamid.media-typing")]  # the last inbound id
     plain = RecordingChannel("test")  # a platform without an indicator: nothing is sent
     assert await Relay(services.tickets, services.residents, services.conversation,
-                       {"test": plain}).typing(ticket_id, "ana") is False and plain.typed == []
+                       {"test": plain}, services.outbox).typing(ticket_id, "ana") is False \
+        and plain.typed == []
     await relay.close(ticket_id, "ana", "resolved")
     assert await relay.typing(ticket_id, "ana") is False and len(channel.typed) == 1
     assert services.tickets.reply_ref(ticket_id) is None

@@ -269,10 +269,14 @@ async def test_staff_replies_and_the_end_of_a_ticket_reach_the_resident_on_teleg
     ticket = services.tickets.open_for(services.conversation.resident(InboundMessage("telegram", user)))
     assert ticket is not None and ticket.channel == "telegram"
     services.tickets.claim(ticket.id, "ana")
-    relay = Relay(services.tickets, services.residents, services.conversation, {"telegram": channel})
+    from bot.testing import deliver_queued
+
+    relay = Relay(services.tickets, services.residents, services.conversation, {"telegram": channel},
+                  services.outbox)
     before = len(api.of("sendMessage"))
     assert (await relay.reply(ticket.id, "ana", "Hola, ¿está a salvo?"))[1] is None
     assert await relay.close(ticket.id, "ana", "resolved") is None
+    await deliver_queued(services.outbox, relay.channels)  # through the outbox's sender
     sent = api.of("sendMessage")[before:]
     assert {int(m["chat_id"]) for m in sent} == {data["message"]["chat"]["id"]}
     assert sent[0]["text"] == "Hola, ¿está a salvo?" and "reply_markup" not in sent[0]

@@ -11,6 +11,7 @@ import pytest
 from bot.core.handoff import open_at
 from bot.app.services import Services
 from bot.app.relay import Relay
+from bot.testing import deliver_queued
 from bot.handoff.tickets import CLOSED, NORMAL, OPEN, URGENT, TicketError, TicketService
 from bot.testing import TestBot
 from tests.channels.recording import RecordingChannel
@@ -152,11 +153,14 @@ async def test_closing_tells_the_resident_in_their_language_and_the_bot_resumes(
     await bot.say("/human")
     ticket = services.tickets.open_for(services.conversation.resident(bot_inbound(bot)))
     assert ticket is not None
-    relay = Relay(services.tickets, services.residents, services.conversation, {"test": channel})
+    relay = Relay(services.tickets, services.residents, services.conversation, {"test": channel},
+                  services.outbox)
     services.tickets.claim(ticket.id, "ana")
     _, reason = await relay.reply(ticket.id, "ana", "Dzień dobry, czytam Pana wiadomości.")
+    await deliver_queued(services.outbox, relay.channels)
     assert reason is None and channel.sent[-1] == (bot.user, "Dzień dobry, czytam Pana wiadomości.")
     assert await relay.close(ticket.id, "ana", "resolved") is None
+    await deliver_queued(services.outbox, relay.channels)
     closing = [text for user, text in channel.sent[1:]]
     assert services.renderer.text("pl", "handoff.closed") in closing[0]
     assert services.residents.address(ticket.resident) is None  # the address goes with the ticket
@@ -295,10 +299,12 @@ async def handoff_round_trip(services: Services, name: str) -> None:
     assert ticket is not None and ticket.language == "es"
     await bot.say("estoy en la esquina de Cermak y Western")  # for staff (and the bot)
     channel = RecordingChannel("test")
-    relay = Relay(services.tickets, services.residents, services.conversation, {"test": channel})
+    relay = Relay(services.tickets, services.residents, services.conversation, {"test": channel},
+                  services.outbox)
     services.tickets.claim(ticket.id, "ana")
     assert (await relay.reply(ticket.id, "ana", "¿Está a salvo?"))[1] is None
     assert await relay.close(ticket.id, "ana", "resolved") is None
+    await deliver_queued(services.outbox, relay.channels)
     assert channel.sent[0] == (bot.user, "¿Está a salvo?") and channel.messages[-1].flow == "main_menu"
     assert [m.text for m in services.tickets.messages(ticket.id)][:2] == [
         "estoy en la esquina de Cermak y Western", "¿Está a salvo?"]
@@ -343,6 +349,7 @@ async def test_closing_keeps_the_address_if_they_asked_again_meanwhile(
         return replies
 
     monkeypatch.setattr(services.conversation, "system_turn", asks_again_meanwhile)
-    await Relay(services.tickets, services.residents, services.conversation, {"test": RecordingChannel("test")}).close(ticket.id, "ana", "resolved")
+    await Relay(services.tickets, services.residents, services.conversation, {"test": RecordingChannel("test")},
+                services.outbox).close(ticket.id, "ana", "resolved")
     assert services.tickets.open_for(resident) is not None
     assert services.residents.address(resident) == bot.user  # the new ticket can still be answered

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
+from bot.app.queue_tables import outbox as outbox_table
 from bot.app.services import Services
 from bot.handoff.staff import StaffDirectory
 from bot.settings import Settings
@@ -30,6 +31,8 @@ def app(settings: Settings, services: Services, channel: RecordingChannel):  # t
     """The ASGI app with the services a started server would have (no lifespan needed)."""
     for ticket in services.tickets.queue():  # a clean queue: earlier tests left tickets open
         services.tickets.close(ticket.id, "resident", "cleanup")
+    with services.db.begin() as connection:  # and an empty outbox: nothing of theirs is sent
+        connection.execute(outbox_table.delete())
     application = create_app(settings, env={}, services=services, channels={"test": channel})
     return application
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from bot.app.services import Services
 from bot.handoff.staff import MAX_FAILURES, StaffDirectory
 from bot.handoff.tickets import tickets as tickets_table
-from bot.testing import TestBot
+from bot.testing import TestBot, deliver_queued
 from bot.channels.whatsapp.plugin import CAPABILITIES as WHATSAPP
 from tests.channels.recording import RecordingChannel
 from tests.web.conftest import PASSWORD, Login, csrf_of
@@ -155,7 +155,11 @@ async def test_reply_reaches_the_channel_and_close_hands_back_to_the_bot(
     assert services.renderer.content.text("canned.safe") in html  # ...with the English beside it
     sent = await post(client, f"{page}/reply", page, text="¿Está usted en un lugar seguro?")
     assert sent.status_code == 303
+    assert channel.sent == []  # queued in the outbox: the channel's sender sends it
+    assert services.tickets.messages(ticket_id)[-1].delivery == "sending"
+    await deliver_queued(services.outbox, services.channels)
     assert channel.sent == [("relay-user", "¿Está usted en un lugar seguro?")]
+    assert services.tickets.messages(ticket_id)[-1].delivery == "sent"  # marked by the sender
     await post(client, f"{page}/note", page, text="called back at 10:40")
     html = (await client.get(page)).text
     assert "called back at 10:40" in html and "internal note" in html and "sent" in html
@@ -163,6 +167,7 @@ async def test_reply_reaches_the_channel_and_close_hands_back_to_the_bot(
     closed = await post(client, f"{page}/close", page, disposition="resolved")
     assert closed.status_code == 303 and closed.headers["location"] == "/staff?notice=closed"
     assert "back with the bot" in (await client.get(closed.headers["location"])).text
+    await deliver_queued(services.outbox, services.channels)  # the end of the ticket, queued
     told = [m for m in channel.messages[1:]]
     assert told[0].text.startswith(services.renderer.text("es", "handoff.closed"))
     assert told[-1].flow == "main_menu" and told[-1].lang == "es"
@@ -200,6 +205,7 @@ async def test_a_refused_send_is_shown_with_the_platform_reason(app, services: S
     page = f"/staff/tickets/{ticket_id}"
     await post(client, f"{page}/claim", page)
     await post(client, f"{page}/reply", page, text="hello")
+    await deliver_queued(services.outbox, services.channels)
     assert "not delivered: rejected by WhatsApp (HTTP 400)" in (await client.get(page)).text
 
 
@@ -267,6 +273,7 @@ async def test_a_supervisor_can_close_a_ticket_left_claimed(app, services: Servi
     page = f"/staff/tickets/{ticket_id}"
     closed = await post(supervisor, f"{page}/close", page, disposition="other")
     assert closed.status_code == 303 and services.tickets.get(ticket_id).status == "closed"
+    await deliver_queued(services.outbox, services.channels)
     assert channel.messages[-1].flow == "main_menu"  # the resident was handed back
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.app.services import Services
 from bot.handoff.staff import MAX_FAILURES_PER_ADDRESS, StaffDirectory, staff_sessions
 from bot.settings import Settings
+from bot.testing import deliver_queued
 from bot.web.app import create_app
 from bot.web.console import client_address, networks
 from tests.channels.recording import RecordingChannel
@@ -36,9 +37,11 @@ async def test_arabic_canned_and_typed_replies_go_out_isolated_like_the_bots(
     offered = services.renderer.text("ar", "canned.lawyer", isolated=False)  # what the box gets
     sent = await act(client, ticket_id, "reply", text=offered.replace("\n", "\r\n"))
     assert sent.status_code == 200 and sent.json()["ok"]
+    await deliver_queued(services.outbox, services.channels)  # the sender, as in kyr serve
     assert channel.sent[-1][1] == services.renderer.text("ar", "canned.lawyer")  # the bot's own
     assert "\u2066" in channel.sent[-1][1]
     await act(client, ticket_id, "reply", text="لا تفتح الباب لـ ICE \u202eأبدا")
+    await deliver_queued(services.outbox, services.channels)
     assert channel.sent[-1][1] == "لا تفتح الباب لـ \u2066ICE\u2069 أبدا"  # isolated; override dropped
     assert services.tickets.messages(ticket_id)[-1].text == "لا تفتح الباب لـ ICE \u202eأبدا"  # as typed
     shown = (await client.get(f"/staff/tickets/{ticket_id}")).text  # ...but never obeyed on screen
