@@ -26,6 +26,8 @@ from bot.core.languages import NATIVE_NAMES
 from bot.core.render import Renderer
 from bot.engine.engine import Engine
 from bot.handoff.tickets import TicketService
+from bot.network.reports import ReportService
+from bot.network.subscriptions import Subscriptions
 from bot.settings import Settings
 from bot.storage.db import make_engine
 from bot.storage.tracker_store import KyrTrackerStore
@@ -107,6 +109,9 @@ def build(settings: Settings) -> Services:
     residents = Residents(db, secret, tickets, store)
     conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
     conversation.presence = staff_presence(db)
+    # What the resident's alerts and report steps write (bot.network).
+    conversation.subscriptions = Subscriptions(db)
+    conversation.reports = ReportService(db, secret)
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
                         counters)
     conversation.reload = services.reload_catalogs
