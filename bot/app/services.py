@@ -130,6 +130,8 @@ def build(settings: Settings) -> Services:
     conversation.presence = staff_presence(db)
     outbox = Outbox(db, secret, lease=settings.lease_seconds)
     outbox.observers.append(delivery_marks(tickets))  # staff replies' sent / failed marks
+    # What the resident's alerts and report steps write (bot.network).
+    conversation.subscriptions, conversation.reports = subscriptions, reports
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
                         counters, outbox, reports=reports, alerts=alerts,
                         subscriptions=subscriptions)
