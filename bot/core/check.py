@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bot.core import alerts
 from bot.core.content import Content, Review, load_content
-from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, option_payloads
-from bot.core.flows import Flow, load_flows
+from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, STOP_ALERTS_FLOW, option_payloads
+from bot.core.flows import COLLECT, PICK_AREA, Flow, Step, load_flows
 from bot.core.languages import NATIVE_NAMES
 from bot.core.lines import URGENT_TAG, confirmed, urgent_lines
 from bot.core.problems import Problem
@@ -26,14 +27,15 @@ INDEX_LAST_SEGMENTS = {"", "resources", "know-your-rights", "kyr", "index.html",
                        "home", "en", "news"}
 INDEX_PATTERNS = (re.compile(r"ilga\.gov/legislation/ilcs/ilcs[345]\.asp\b", re.I),)
 CONTACT_FIELDS = {"name", "phone", "url", "hours"}
-ROOT_FLOWS = {MENU_FLOW, LANGUAGE_FLOW, *COMMAND_FLOWS.values()}
+ROOT_FLOWS = {MENU_FLOW, LANGUAGE_FLOW, STOP_ALERTS_FLOW, *COMMAND_FLOWS.values()}
 ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "ui.talk_to_person",
                "ui.language_set", "ui.language_unavailable", "ui.directory_line",
                "ui.hours_always", "ui.hours_all_day", "ui.hours_closed", "ui.hours_unconfirmed",
                "ui.welcome_back", "ui.language_switched", "ui.switch_language_prompt",
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
                "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose", "ui.cmd_stop",
-               "ui.translation_pending", "ui.drafts_notice"}
+               "ui.translation_pending", "ui.drafts_notice",
+               alerts.STOP_WORDS, alerts.UNKNOWN_AREA, alerts.ZIP_CODE, *alerts.ALERT_TEMPLATES}
 # The handoff texts, the canned replies staff pick in the console, the danger answers and
 # their words, and the line open now are used by code.
 USED_BY_CODE_PREFIXES = ("handoff.", "canned.", "danger.", "urgent.")
@@ -44,7 +46,8 @@ OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours", "languages"},
               "ui.language_switched": {"language"}, "ui.switch_language_prompt": {"language"},
               "ui.private_only": {"link"}, "handoff.queued": {"position"}, "handoff.urgent_queued": {"position"}, "handoff.wait": {"count"},
               "urgent.line_now": {"line_name", "line_phone", "line_languages"},
-              "handoff.languages": {"languages"}, "handoff.languages_other": {"languages", "language"}}
+              "handoff.languages": {"languages"}, "handoff.languages_other": {"languages", "language"},
+              **{key: set(alerts.TEMPLATE_FIELDS) for key in alerts.ALERT_TEMPLATES}}
 # Placeholders the renderer fills in any text: the one line open now (bot/core/lines.py).
 ANY_TEXT_FIELDS = {"line_now"}
 
@@ -77,7 +80,9 @@ def _sample_length(text: str, content: Content) -> int:
     return length
 
 
-def check_texts(content: Content, used_as_button: set[str], today: dt.date) -> list[Problem]:
+def check_texts(content: Content, used_as_button: set[str], today: dt.date,
+                naming_areas: set[str] = frozenset()) -> list[Problem]:  # type: ignore[assignment]
+    """`naming_areas`: the texts said in flows that pick areas, where {areas} is filled."""
     problems: list[Problem] = []
     for key, entry in content.texts.items():
         where = (entry.path, entry.line)
@@ -100,6 +105,8 @@ def check_texts(content: Content, used_as_button: set[str], today: dt.date) -> l
                                         "(add it to content/sources.yml)"))
         for name in placeholders(entry.text):
             if name in OWN_FIELDS.get(key, set()) or name in ANY_TEXT_FIELDS:
+                continue
+            if name == alerts.AREAS_FIELD and key in naming_areas:
                 continue
             contact_id, _, field = name.partition(".")
             if contact_id not in content.contacts or field not in CONTACT_FIELDS:
@@ -266,6 +273,7 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
                     if option.flow not in flows:
                         problems.append(Problem(flow.path, option.line, f"button starts missing "
                                                 f"flow '{option.flow}'"))
+        problems += _collecting(flow)
         problems += _unreachable_steps(flow)
     for missing in sorted(ROOT_FLOWS - set(flows)):
         problems.append(Problem("flows/", 1, f"the bot needs a flow '{missing}' (flows/{missing}.yml)"))
@@ -274,6 +282,44 @@ def check_flows(flows: dict[str, Flow], content: Content) -> tuple[list[Problem]
             problems.append(Problem(flow.path, 1, f"flow '{flow.id}' is unreachable: no menu, "
                                     "button or step leads to it"))
     return problems, used, buttons
+
+
+def area_texts(flows: dict[str, Flow]) -> set[str]:
+    """Keys said in flows with a pick_area step: {areas} names what was picked there."""
+    return {step.say for flow in flows.values()
+            if any(s.action == PICK_AREA for s in flow.steps.values())
+            for step in flow.steps.values()}
+
+
+def _collecting(flow: Flow) -> list[Problem]:
+    """pick_area steps lead somewhere; collect steps give a known value on every button;
+    a subscription has areas to subscribe to."""
+    problems = []
+    picks = any(s.action == PICK_AREA for s in flow.steps.values())
+
+    def bad(step: Step, line: int, message: str) -> None:
+        problems.append(Problem(flow.path, line, f"step '{step.id}': {message}"))
+
+    for step in flow.steps.values():
+        if step.action == PICK_AREA:
+            if step.picked is None:
+                bad(step, step.line, "action pick_area needs 'picked:', the step a recognised area leads to")
+            elif step.picked not in flow.steps:
+                bad(step, step.line, f"'picked' goes to missing step '{step.picked}'")
+            if not step.waits:
+                bad(step, step.line, "action pick_area waits for the answer: no 'next' here")
+        elif step.picked is not None:
+            bad(step, step.line, "'picked' is only for action pick_area")
+        if step.action == "subscribe" and not picks:
+            bad(step, step.line, "action subscribe needs a pick_area step in the flow (the areas)")
+        allowed = COLLECT.get(step.collect or "", ())
+        for option in step.options:
+            if step.collect is None and option.value is not None:
+                bad(step, option.line, "'value' is only for a step that collects ('collect:')")
+            elif step.collect is not None and option.goto is not None and option.value not in allowed:
+                bad(step, option.line, f"'{step.collect}' takes a value of {', '.join(allowed)}, "
+                    f"not {option.value!r}")
+    return problems
 
 
 def _with_directory(flow: Flow, line: int, text: str, tag: str, content: Content) -> list[Problem]:
@@ -302,6 +348,7 @@ def _unreachable_steps(flow: Flow) -> list[Problem]:
         seen.add(step_id)
         step = flow.steps[step_id]
         todo += [o.goto for o in step.options if o.goto] + ([step.next] if step.next else [])
+        todo += [step.picked] if step.picked else []
     for step in flow.steps.values():
         if step.id not in seen:
             problems.append(Problem(flow.path, step.line, f"step '{step.id}' is unreachable "
@@ -326,7 +373,7 @@ def run_check(home: Path, today: dt.date | None = None) -> list[Problem]:
     problems += content_problems
     flow_problems, used, buttons = check_flows(flows, content)
     problems += flow_problems
-    problems += check_texts(content, buttons, today)
+    problems += check_texts(content, buttons, today, area_texts(flows))
     problems += check_contacts(content)
     problems += check_sources(content, today)
     problems += check_reviews(content, today)

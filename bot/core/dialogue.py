@@ -8,10 +8,12 @@ Each item of the answer is rendered into one message by bot.core.render.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Iterable
 
-from bot.core import danger
-from bot.core.flows import Flow, Option, Step
+import re
+
+from bot.core import alerts, areas, danger
+from bot.core.flows import PICK_AREA, Flow, Option, Step, split_target
 from bot.core.i18n import normalise
 from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES, YES_PHRASES,
                                  YES_PREFIXES_ZH, YES_WORDS, language_from_hint,
@@ -22,8 +24,17 @@ LANGUAGE_FLOW = "change_language"
 HUMAN_FLOW = "talk_to_person"
 DELETE_FLOW = "delete_my_data"
 HELP_FLOW = "help"
-COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, "help": HELP_FLOW}
-COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media", "stop", "bot")
+SUBSCRIBE_FLOW = "subscribe_alerts"  # /alerts
+STOP_ALERTS_FLOW = "stop_alerts"  # /alerts off, and STOP from a subscriber (bot.app)
+ALERTS_OFF = "/alerts off"
+COMMAND_FLOWS = {"menu": MENU_FLOW, "human": HUMAN_FLOW, "delete": DELETE_FLOW, "help": HELP_FLOW,
+                 "alerts": SUBSCRIBE_FLOW}
+COMMANDS = ("start", "menu", "lang", "human", "delete", "help", "resume", "media", "stop", "bot",
+            "alerts")
+# Steps whose item carries what the flow collected, which is then dropped from the state.
+USES_ANSWERS = ("subscribe", "file_report")
+AREA_SEPARATORS = re.compile(r"[,;\n]+|\s+(?:and|y|et|i|&)\s+", re.I)  # "Pilsen, Cicero"
+TOPIC_WORDS = 4  # a longer unknown answer to "which area?" may be a topic of its own
 # Turns the engine starts itself when a ticket ends; a resident cannot type them.
 SYSTEM_COMMANDS = {"handoff_stopped": "handoff.stopped", "handoff_closed": "handoff.closed"}
 TRAIL = 6  # steps remembered, so hotline staff see the path that led to a ticket
@@ -48,6 +59,14 @@ class State:
     return_to: tuple[str, str] | None = None
     trail: tuple[str, ...] = ()  # the last steps said, "flow/step", oldest first
     asking: str | None = None  # "Do you want me to write in X?" was just asked (X's code)
+    # What this flow collected, until its `subscribe` or `file_report` step uses it: area
+    # codes typed at `pick_area` steps, and the buttons of `collect:` steps (name, value).
+    areas: tuple[str, ...] = ()
+    answers: tuple[tuple[str, str], ...] = ()
+
+    def collected(self) -> "State":
+        """The same place with nothing collected: a flow left, or its answers used."""
+        return replace(self, areas=(), answers=()) if self.areas or self.answers else self
 
 
 @dataclass(frozen=True)
@@ -225,8 +244,8 @@ class Dialogue:
     def _typed_choice(self, state: State, text: str, intent: str | None = None) -> ButtonSpec | None:
         """A typed answer that names a button in front of the resident, or its number."""
         specs = self.current_buttons(state)
-        if not specs:
-            return None
+        if not specs or self.picks_areas(state, text) is not None:
+            return None  # "24" at "which area?" is West Town, not the 24th button
         stripped = text.strip()
         # isdecimal, not isdigit: "²" and "①" are digits that int() refuses; "٣" is decimal.
         if stripped.isdecimal() and 1 <= int(stripped) <= len(specs):
@@ -252,6 +271,39 @@ class Dialogue:
             answer = yes_no(wanted)
             return next((spec for spec in specs if spec.label == answer), None) if answer else None
         return None
+
+    # ---- areas typed at a pick_area step; STOP words ----
+
+    def at_pick_area(self, state: State) -> bool:
+        step = self.step(state.flow, state.step)
+        return step is not None and step.action == PICK_AREA and state.asking is None
+
+    def picks_areas(self, state: State, text: str) -> list[str] | None:
+        """The area codes a typed answer names at a pick_area step ("24", "Pilsen, Cicero"),
+        or None when it is no such step or a part names no area (nothing is guessed)."""
+        if not self.at_pick_area(state) or not text.strip():
+            return None
+        whole = areas.find(text)
+        if whole is not None:
+            return [whole.code]
+        parts = [p for p in AREA_SEPARATORS.split(text) if p.strip()]
+        found = [areas.find(p) for p in parts]
+        if len(parts) < 2 or any(a is None for a in found):
+            return None
+        return [a.code for a in found if a is not None]
+
+    def is_stop_word(self, text: str) -> bool:
+        """A whole message that is one of the STOP words of any live language ("stop",
+        "baja", "停止"): the application stops a subscriber's alerts with it."""
+        wanted = normalise(text)
+        return bool(wanted) and any(wanted == phrase for code in self.languages
+                                    for phrase in self.phrases(code, alerts.STOP_WORDS))
+
+    def _picked(self, state: State, codes: Iterable[str], items: list[Item]) -> tuple[State, list[Item]]:
+        step = self.step(state.flow, state.step)
+        assert step is not None and step.picked is not None and state.flow is not None
+        chosen = tuple(dict.fromkeys(state.areas + tuple(codes)))[-alerts.MAX_AREAS:]
+        return self._walk(replace(state, areas=chosen), state.flow, step.picked, items)
 
     # ---- danger: answered at once, in any state ----
 
@@ -339,6 +391,15 @@ class Dialogue:
             items.append({"kind": "notice", "key": "ui.greeting"})
         payload = turn.payload
         command, argument = turn.command, turn.argument
+        if payload is None and command is None and self.at_pick_area(asked):
+            picked = self.picks_areas(asked, turn.text)
+            if picked is not None:
+                return self._picked(state, picked, items)
+            if areas.looks_like_zip(turn.text):
+                return self._fallback(state, items, key=alerts.ZIP_CODE)
+            long_topic = len(turn.text.split()) >= TOPIC_WORDS and turn.intent in self.topic_flows
+            if self._typed_choice(asked, turn.text, turn.intent) is None and not long_topic:
+                return self._fallback(state, items, key=alerts.UNKNOWN_AREA)
         if payload is None and command is None:
             choice = self._typed_choice(asked, turn.text, turn.intent)
             if choice is not None:
@@ -397,7 +458,7 @@ class Dialogue:
             if back is not None and back[0] != LANGUAGE_FLOW and self.step(*back) is not None:
                 # Back at that step for real, so "si" or "1" answers it, not the picker.
                 state = replace(state, flow=back[0], step=back[1])
-                return state, items + [{"kind": "step", "flow": back[0], "step": back[1]}]
+                return state, items + [self._step_item(state, back[0], back[1])]
             return self._enter(state, MENU_FLOW, items)
         if command in SYSTEM_COMMANDS:  # a ticket ended: say so, then the menu
             items.append({"kind": "notice", "key": SYSTEM_COMMANDS[command]})
@@ -409,28 +470,33 @@ class Dialogue:
         if command == "bot":  # the bot's guidance again, where the resident is (while waiting)
             if self.step(state.flow, state.step) is not None and state.flow is not None:
                 assert state.step is not None
-                return state, items + [{"kind": "step", "flow": state.flow, "step": state.step}]
+                return state, items + [self._step_item(state, state.flow, state.step)]
             return self._enter(state, MENU_FLOW, items)
         if command == "resume":
             if self.step(state.flow, state.step) is not None and state.flow is not None:
                 assert state.step is not None
                 if not items:
                     items.append({"kind": "notice", "key": "ui.welcome_back"})
-                return state, items + [{"kind": "step", "flow": state.flow, "step": state.step}]
+                return state, items + [self._step_item(state, state.flow, state.step)]
             return self._enter(state, MENU_FLOW, items)
+        if command == "alerts" and (argument or "").lower() == "off":
+            return self._enter(state, STOP_ALERTS_FLOW, items)
         flow = COMMAND_FLOWS.get(command)
-        if flow is None:
+        if flow is None or flow not in self.flows:
             return self._fallback(state, items)
         return self._enter(state, flow, items)
 
     def _button(self, state: State, payload: str, items: list[Item]) -> tuple[State, list[Item]]:
         flow_id, sep, rest = payload.partition(":")
         step_id, sep2, target = rest.partition(">")
-        target = target.split("#", 1)[0]
         step = self.step(flow_id, step_id) if sep and sep2 else None
-        option = step.option_for(target) if step is not None else None
+        option = step.option_for(*split_target(target)) if step is not None else None
         if option is None:
             return self._fallback(state, items)  # unknown payload, or a step edited away
+        assert step is not None
+        if step.collect is not None and option.value is not None and state.flow == flow_id:
+            answers = tuple((k, v) for k, v in state.answers if k != step.collect)
+            state = replace(state, answers=answers + ((step.collect, option.value),))
         if option.flow is not None:
             return self._enter(state, option.flow, items)
         assert option.goto is not None
@@ -440,6 +506,8 @@ class Dialogue:
         if flow_id == LANGUAGE_FLOW:
             if state.flow not in (LANGUAGE_FLOW, None) and state.step is not None:
                 state = replace(state, return_to=(str(state.flow), state.step))
+        else:  # a flow starts afresh: what another (or an earlier visit) collected goes
+            state = state.collected()
         return self._walk(state, flow_id, self.flows[flow_id].first.id, items)
 
     def _walk(self, state: State, flow_id: str, step_id: str,
@@ -466,7 +534,10 @@ class Dialogue:
                 # first answer to someone in danger: what to do comes first, this follows.
                 state = replace(state, disclaimer_shown=True)
                 items.append({"kind": "notice", "key": "ui.disclaimer"})
-            items.append({"kind": "step", "flow": flow_id, "step": step_id})
+            items.append(self._step_item(state, flow_id, step_id))
+            if step.action in USES_ANSWERS:
+                items[-1]["answers"] = dict(state.answers)
+                state = state.collected()  # used once: held no longer than the flow needs it
             if step.action == "handoff":
                 escalates = flow_id != HUMAN_FLOW  # the step itself calls the hotline
                 items[-1]["topic"] = flow_id if escalates else asked_in
@@ -476,9 +547,17 @@ class Dialogue:
                 step_id = step.next
             elif step.next_flow is not None:
                 flow_id, step_id = step.next_flow, self.flows[step.next_flow].first.id
+                state = state.collected()
             else:
                 break
         return replace(state, flow=flow_id, step=step_id), items
+
+    def _step_item(self, state: State, flow_id: str, step_id: str) -> Item:
+        """A step said: with the areas picked so far, which its text may name ({areas})."""
+        item: Item = {"kind": "step", "flow": flow_id, "step": step_id}
+        if state.areas:
+            item["areas"] = list(state.areas)
+        return item
 
     def _danger(self, state: State, kind: str, lang: str) -> tuple[State, list[Item]]:
         """One short message in the language of the words, with the buttons of where the

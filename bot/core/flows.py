@@ -13,7 +13,16 @@ from bot.core.yamlsrc import YamlDoc
 
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
 KEY_PATTERN = "^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$"
-ACTIONS = ("delete_my_data", "pick_language", "handoff")
+ACTIONS = ("delete_my_data", "pick_language", "handoff", "pick_area", "subscribe", "unsubscribe",
+           "file_report")
+PICK_AREA = "pick_area"  # the resident types an area (bot.core.areas), held until used
+# The answers a report collects by button (`collect:` on a step, `value:` on its options),
+# in the words of the network's reports (bot.network.reports WHAT / WHEN).
+COLLECT: dict[str, tuple[str, ...]] = {
+    "what": ("agents", "vehicles", "arrest", "checkpoint", "other"),
+    "when": ("now", "last_hour", "today", "earlier"),
+    "ongoing": ("yes", "no", "not_sure"),
+}
 
 OPTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -26,6 +35,8 @@ OPTION_SCHEMA: dict[str, Any] = {
         # Content key of the words a resident may type for this button ("my son", "him"),
         # comma-separated, translated through the catalogs like every text.
         "words": {"type": "string", "pattern": KEY_PATTERN},
+        # What pressing it answers, on a step that collects one (`collect: when`).
+        "value": {"type": "string", "pattern": ID_PATTERN},
     },
     "oneOf": [{"required": ["goto"]}, {"required": ["flow"]}],
 }
@@ -45,6 +56,10 @@ STEP_SCHEMA: dict[str, Any] = {
         "action": {"enum": list(ACTIONS)},
         # Someone is in danger now: a ticket opened here, or asked for from here, is urgent.
         "urgent": {"type": "boolean"},
+        # action pick_area: the step a recognised area leads to.
+        "picked": {"type": "string", "pattern": ID_PATTERN},
+        # The answer its buttons give, kept until the flow files it (see COLLECT).
+        "collect": {"enum": list(COLLECT)},
     },
     "not": {"anyOf": [
         {"required": ["next", "options"]},
@@ -76,11 +91,19 @@ class Option:
     flow: str | None
     line: int
     words: str | None = None  # content key: typed words that mean this button
+    value: str | None = None  # what it answers on a step that collects (COLLECT)
 
     @property
     def target(self) -> str:
         """The stable part of a button payload: a step id, or @flow for another flow."""
         return self.goto if self.goto is not None else f"@{self.flow}"
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """'where#2' -> ('where', 2): a payload's target and which option with it (see
+    bot.core.dialogue.option_payloads); a broken suffix is the first."""
+    name, _, suffix = target.partition("#")
+    return name, (int(suffix) if suffix.isdecimal() else 0)
 
 
 @dataclass(frozen=True)
@@ -94,14 +117,19 @@ class Step:
     action: str | None
     line: int
     urgent: bool = False
+    picked: str | None = None  # action pick_area: the step a recognised area leads to
+    collect: str | None = None  # the answer its buttons give (a COLLECT name)
 
     @property
     def waits(self) -> bool:
         """A step waits for the resident unless it goes straight on."""
         return self.next is None and self.next_flow is None
 
-    def option_for(self, target: str) -> Option | None:
-        return next((o for o in self.options if o.target == target), None)
+    def option_for(self, target: str, occurrence: int = 0) -> Option | None:
+        """The option a payload names: its target, and which of the options with that
+        target ('#1' is the second): "Agents" and "An arrest" both go to `where`."""
+        same = [o for o in self.options if o.target == target]
+        return same[occurrence] if 0 <= occurrence < len(same) else None
 
 
 @dataclass(frozen=True)
@@ -167,13 +195,14 @@ def load_flow_file(path: Path, root: Path | None = None) -> tuple[Flow | None, l
             continue
         options = tuple(
             Option(o["label"], o.get("goto"), o.get("flow"), doc.line(["steps", i, "options", j]),
-                   o.get("words"))
+                   o.get("words"), o.get("value"))
             for j, o in enumerate(raw.get("options", ()))
         )
         steps[raw["id"]] = Step(
             id=raw["id"], say=raw["say"], next=raw.get("next"), next_flow=raw.get("next_flow"),
             options=options, directory=raw.get("directory"), action=raw.get("action"),
             line=doc.line(["steps", i]), urgent=bool(raw.get("urgent")),
+            picked=raw.get("picked"), collect=raw.get("collect"),
         )
     flow = Flow(id=data["id"], title=data["title"], disclaimer=bool(data.get("disclaimer")),
                 menu=bool(data.get("menu", True)), steps=steps, path=label, line=1,
@@ -186,14 +215,15 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
     steps = []
     for step in flow.steps.values():
         raw: dict[str, Any] = {"id": step.id, "say": step.say}
-        for key in ("next", "next_flow", "directory", "action"):
+        for key in ("next", "next_flow", "directory", "action", "picked", "collect"):
             if getattr(step, key) is not None:
                 raw[key] = getattr(step, key)
         if step.urgent:
             raw["urgent"] = True
         if step.options:
             raw["options"] = [{"label": o.label, **({"goto": o.goto} if o.goto else {"flow": o.flow}),
-                               **({"words": o.words} if o.words else {})}
+                               **({"words": o.words} if o.words else {}),
+                               **({"value": o.value} if o.value else {})}
                               for o in step.options]
         steps.append(raw)
     data: dict[str, Any] = {"id": flow.id, "title": flow.title}

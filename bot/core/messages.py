@@ -22,6 +22,10 @@ class OutboundMessage:
     topic: str | None = None  # for action "handoff": the flow the resident asked for help in
     urgent: bool = False  # for action "handoff": someone is in danger now
     trail: tuple[str, ...] = ()  # for action "handoff": the steps that led here, for staff
+    # For actions "subscribe" and "file_report": the area codes picked ("c24", "s-cicero")
+    # and the answers collected by button (("what", "agents"), ("when", "now"), ...).
+    areas: tuple[str, ...] = ()
+    answers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from typing import Callable, Mapping
 
+from bot.core import alerts
 from bot.core.content import Content
 from bot.core.dialogue import Dialogue, Item
 from babel.numbers import format_decimal
@@ -239,12 +240,14 @@ class Renderer:
         if kind == "danger":  # said at once, with the buttons of where the resident was
             return OutboundMessage(self.text(lang, item["key"]), buttons, lang, "system",
                                    item["key"].replace(".", "_"), "handoff", item.get("topic"), True)
-        text = self.text(lang, step.say)
+        picked = tuple(item.get("areas") or ())
+        text = self.text(lang, step.say, **{alerts.AREAS_FIELD: alerts.area_names(picked)})
         if step.directory:
             listing = self.directory(lang, step.directory)
             text = f"{text}\n\n{listing}" if listing else text
+        answers = tuple(sorted((str(k), str(v)) for k, v in (item.get("answers") or {}).items()))
         return OutboundMessage(text, buttons, lang, flow_id, step_id, step.action, item.get("topic"),
-                               bool(item.get("urgent")))
+                               bool(item.get("urgent")), areas=picked, answers=answers)
 
     def _ask_language(self, item: dict, lang: str) -> OutboundMessage:
         """'Do you want me to write in Español?' asked in both languages, both as buttons."""

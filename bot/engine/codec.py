@@ -68,7 +68,9 @@ def command_data(text: str, name: str, argument: str | None = None) -> dict[str,
     (a name, an address) is dropped, never stored.
     """
     entities = [{"entity": "command", "value": name}]
-    if argument and LANGUAGE_CODE.fullmatch(argument):
+    if name == "alerts" and argument and argument.strip().lower() == "off":
+        entities.append({"entity": "argument", "value": "off"})  # "/alerts OFF"
+    elif argument and LANGUAGE_CODE.fullmatch(argument):
         entities.append({"entity": "argument", "value": argument})
     return {"intent": {"name": COMMAND_INTENT, "confidence": 1.0}, "entities": entities,
             "text": text}
@@ -142,6 +144,7 @@ def decode(intent: str | None, entities: Sequence[Mapping[str, Any]], text: str,
 
 
 HANDOFF = "handoff"  # the action of the item that asks for a person
+COLLECTED = ("subscribe", "file_report")  # actions whose message carries what was collected
 
 
 def pack(messages: Sequence[OutboundMessage], trail: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -157,7 +160,9 @@ def pack(messages: Sequence[OutboundMessage], trail: tuple[str, ...] = ()) -> di
         PACKED: [{"text": m.text, "buttons": [[b.title, b.payload] for b in m.buttons],
                   "lang": m.lang, "flow": m.flow, "step": m.step, "action": m.action,
                   "topic": m.topic, "urgent": m.urgent,
-                  **({"trail": list(trail)} if m.action == HANDOFF else {})}
+                  **({"trail": list(trail)} if m.action == HANDOFF else {}),
+                  **({"areas": list(m.areas), "answers": [list(a) for a in m.answers]}
+                     if m.action in COLLECTED else {})}
                  for m in messages],
     }
 
@@ -171,5 +176,7 @@ def unpack(message: Mapping[str, Any]) -> list[OutboundMessage]:
     return [OutboundMessage(text=m["text"], buttons=tuple(Button(t, p) for t, p in m["buttons"]),
                             lang=m["lang"], flow=m["flow"], step=m["step"], action=m["action"],
                             topic=m.get("topic"), urgent=bool(m.get("urgent")),
-                            trail=tuple(m.get("trail") or ()))
+                            trail=tuple(m.get("trail") or ()),
+                            areas=tuple(m.get("areas") or ()),
+                            answers=tuple((a[0], a[1]) for a in m.get("answers") or ()))
             for m in packed]

@@ -11,7 +11,8 @@ from typing import Any, Dict, Optional
 
 from bot.core.dialogue import State
 
-STATE = "kyr_state"  # where the conversation is: flow, step, language, notices shown
+STATE = "kyr_state"  # where the conversation is: flow, step, language, notices shown,
+# and what the flow collected so far (areas, report answers): one slot, not one per field
 ITEMS = "kyr_items"  # the answer items the NLG renders for this turn
 
 ALL = (STATE, ITEMS)
@@ -29,6 +30,9 @@ def state_from(value: Optional[Dict[str, Any]]) -> State:
         return_to=(back[0], back[1]) if isinstance(back, list) and len(back) == 2 else None,
         trail=tuple(str(s) for s in value.get("trail") or ()),
         asking=str(value["asking"]) if value.get("asking") else None,
+        areas=tuple(str(a) for a in value.get("areas") or ()),
+        answers=tuple((str(p[0]), str(p[1])) for p in value.get("answers") or ()
+                      if isinstance(p, list) and len(p) == 2),
     )
 
 
@@ -42,4 +46,8 @@ def state_value(state: State) -> Dict[str, Any]:
         "return_to": list(state.return_to) if state.return_to else None,
         "trail": list(state.trail),
         "asking": state.asking,
+        # Collected by the flow until it files them: area codes and button answers, never
+        # typed text (an address typed at "which area?" is not kept: it names no area).
+        "areas": list(state.areas),
+        "answers": [list(p) for p in state.answers],
     }

@@ -263,3 +263,94 @@ legal_requests = sa.Table(
     sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
     sqlite_autoincrement=True,
 )
+
+
+# ---- the rapid-response network (bot.network) ----
+
+reports = sa.Table(
+    "kyr_reports", metadata,
+    # A resident's report of enforcement activity, checked by a verifier before any alert.
+    # No resident identity of its own: the ticket it came with (if any) is the only link.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # new -> verifying -> confirmed | not_confirmed | unable_to_confirm (bot.network.reports)
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("area", sa.String(40), nullable=False),  # bot.core.areas code: "c24", "s-cicero"
+    sa.Column("what", sa.String(120), nullable=False),  # JSON list from a closed vocabulary
+    sa.Column("seen", sa.String(12), nullable=False),  # when it was seen: now, last_hour, ...
+    sa.Column("ongoing", sa.Boolean, nullable=True),  # still happening, when the resident said
+    sa.Column("cross_streets", sa.Text, nullable=True),  # sealed; never a home address
+    sa.Column("language", sa.String(12), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("ticket_id", sa.Integer, nullable=True),  # no foreign key: /delete may erase it
+    sa.Column("verifier", sa.String(80), nullable=True),  # a staff name
+    sa.Column("outcome_note", sa.Text, nullable=True),  # sealed: what the verifier saw
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # an erased report's id must never name a later one
+)
+
+report_events = sa.Table(
+    "kyr_report_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("kyr_reports.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # filed, assigned, confirmed, ...
+    sa.Column("actor", sa.String(80), nullable=False),  # "resident", "staff:<name>"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # the console's version (newest id) must never go back
+)
+
+alerts = sa.Table(
+    "kyr_alerts", metadata,
+    # An alert to the subscribers of some areas: drafted by one person, approved by another.
+    # It names areas and a time, never an address; its words come from a reviewed template.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(12), nullable=False),  # alert, all_clear, correction
+    sa.Column("state", sa.String(12), nullable=False, index=True),  # draft ... sent, withdrawn
+    sa.Column("areas", sa.Text, nullable=False),  # JSON list of area codes
+    sa.Column("template", sa.String(80), nullable=False),  # content key under "alerts."
+    sa.Column("params", sa.Text, nullable=False),  # JSON {name: short value}
+    sa.Column("free_text", sa.Text, nullable=True),  # sealed JSON {lang: text by the author}
+    sa.Column("report_id", sa.Integer, nullable=True),  # the confirmed report (kept if purged)
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("kyr_alerts.id"), nullable=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("drafted_by", sa.String(80), nullable=False),  # "staff:<name>"
+    sa.Column("approved_by", sa.String(80), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+alert_events = sa.Table(
+    "kyr_alert_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("kyr_alerts.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # drafted, approved, sending, sent, ...
+    sa.Column("actor", sa.String(80), nullable=False),  # "staff:<name>", "bot"
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+subscriptions = sa.Table(
+    "kyr_subscriptions", metadata,
+    # A resident who asked for alerts: the keyed hash, never the number or chat id (that is
+    # sealed in kyr_addresses, purpose "alerts", while the subscription lasts).
+    sa.Column("resident", sa.String(80), primary_key=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("language", sa.String(12), nullable=False),
+    sa.Column("consent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("consent_method", sa.String(10), nullable=False),  # button, typed, command
+    sa.Column("consent_version", sa.String(64), nullable=False),  # hash of the wording agreed to
+    sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),  # WhatsApp window
+)
+
+subscription_areas = sa.Table(
+    "kyr_subscription_areas", metadata,
+    # One row per (subscriber, area): a broadcast selects by area through the index.
+    sa.Column("resident", sa.String(80), sa.ForeignKey("kyr_subscriptions.resident",
+                                                       ondelete="CASCADE"), primary_key=True),
+    sa.Column("area", sa.String(40), primary_key=True),
+    sa.Index("ix_kyr_subscription_areas_area", "area", "resident"),
+)

@@ -16,6 +16,7 @@ from typing import Optional
 from markupsafe import Markup, escape
 
 from bot.core.dialogue import State, UserTurn
+from bot.core.flows import split_target
 from bot.core.render import Renderer
 from bot.handoff.tickets import BUTTON, NOTE, REPLY, RESIDENT, SYSTEM, Message
 
@@ -97,7 +98,7 @@ class ChatView:
         step = self.dialogue.step(flow_id, step_id)
         if step is None:
             return None
-        option = step.option_for(payload_target.split("#", 1)[0])
+        option = step.option_for(*split_target(payload_target))  # "#1": the second
         if option is None:
             return None
         return self.renderer.label(self.lang, option.label), self.renderer.label("en", option.label)
