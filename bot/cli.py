@@ -169,6 +169,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.app.residents import Residents
     from bot.handoff.tickets import TicketService
+    from bot.network.reports import ReportService
+    from bot.network.subscriptions import Subscriptions
     from bot.storage.db import make_engine
     from bot.storage.tracker_store import KyrTrackerStore
 
@@ -176,7 +178,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     hours = settings.transcript_hours
     db, secret = make_engine(settings.database_url), settings.secret_key()
     tickets = TicketService(db, secret)
-    residents = Residents(db, secret, tickets, KyrTrackerStore(None, db))
+    residents = Residents(db, secret, tickets, KyrTrackerStore(None, db),
+                          reports=ReportService(db, secret), subscriptions=Subscriptions(db))
     conversations, lines = residents.purge_expired(datetime.timedelta(days=days),
                                                    datetime.timedelta(hours=hours))
     print(f"deleted {conversations} conversation(s) idle for over {days} day(s)")
@@ -306,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help="add an account, or set its role, languages and password")
     add.add_argument("name")
-    add.add_argument("--role", choices=("staff", "supervisor", "admin"), default="staff")
+    # bot.handoff.staff.ROLES, written out: the parser is built without importing argon2
+    add.add_argument("--role", choices=("staff", "dispatcher", "supervisor", "admin"),
+                     default="staff", help="dispatcher: verifies reports and approves alerts")
     add.add_argument("--languages", default="", help="codes they answer in, e.g. es,pl")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin instead of asking")

@@ -2,7 +2,8 @@
 
 Every channel hands its messages here. One message is: the ticket check (while a ticket
 is open, what the resident writes also goes to staff), the Rasa turn, and what the turn
-asks for (open or escalate a ticket, erase the resident's data).
+asks for (open or escalate a ticket, erase the resident's data, subscribe to alerts or
+stop them, file a report for the network's dispatchers).
 
 While a ticket waits the bot keeps guiding until a staff member has written; then it
 steps back for free text. Danger is answered at once in any state (ARCHITECTURE.md,
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 from typing import Callable
 
 import sqlalchemy as sa
 
-from bot.core.dialogue import HUMAN_FLOW, parse_command
+from bot.core import alerts
+from bot.core.alerts import consent_version
+from bot.core.dialogue import ALERTS_OFF, HUMAN_FLOW, parse_command
 from bot.core.handoff import (STOP_PAYLOAD, Place, arrange_urgent, hotline_languages, hotline_open,
                               status_messages, urgent_status)
 from bot.core.messages import Button, InboundMessage, OutboundMessage
@@ -28,7 +32,9 @@ from bot.handoff.staff import StaffDirectory
 from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketService
 from bot.app import counters as counting
 from bot.app.counters import Counters
-from bot.app.residents import TICKET, Residents
+from bot.app.residents import ALERTS, TICKET, Residents
+from bot.network.reports import ReportService
+from bot.network.subscriptions import Subscriptions
 from bot.storage.db import utc_now
 from bot.storage.offload import off_loop
 
@@ -38,6 +44,18 @@ MAX_TRANSCRIPT_LINE = 4096  # what staff read: a whole Telegram message (WhatsAp
 DELETE_MY_DATA = "delete_my_data"  # the action of the item that erases the resident's data
 RECEIPT_EVERY = dt.timedelta(minutes=5)  # "the hotline sees your messages", at most this often
 RECEIPT, QUIET = "receipt", "quiet"  # ticket events: the bot told the resident so (no text)
+SUBSCRIBE, UNSUBSCRIBE, FILE_REPORT = "subscribe", "unsubscribe", "file_report"  # step actions
+NETWORK_ACTIONS = (SUBSCRIBE, UNSUBSCRIBE, FILE_REPORT)
+ONGOING = {"yes": True, "no": False, "not_sure": None}  # "Is it still happening?"
+NOT_SAVED = alerts.NOT_SAVED
+
+
+def consent_method(inbound: InboundMessage) -> str:
+    """How the resident agreed, for the consent record: a tap, a typed answer, a command."""
+    said = inbound.payload if inbound.payload is not None else (inbound.text or "")
+    if said.strip().startswith("/"):
+        return "command"
+    return "button" if inbound.payload is not None else "typed"
 
 
 def staff_presence(db: sa.engine.Engine) -> Callable[[], set[str] | None]:
@@ -67,6 +85,10 @@ class ConversationService:
         # Languages of the staff on shift now, from the console; None where that is not
         # known (no console accounts): then the hotline's hours in content decide.
         self.presence: Callable[[], set[str] | None] = lambda: None
+        # The network's services (bot.network): who gets alerts, and the reports queue.
+        # None where they are not composed (then STOP words are read as any text).
+        self.subscriptions: Subscriptions | None = None
+        self.reports: ReportService | None = None
 
     def resident(self, inbound: InboundMessage) -> str:
         return self.residents.key(inbound.channel, inbound.user)
@@ -74,6 +96,8 @@ class ConversationService:
     async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
         self.reload()
         sender = self.resident(inbound)
+        if self.subscriptions is not None:
+            inbound = await off_loop(self._alerts_inbound, sender, inbound)
         ticket = await off_loop(self.tickets.open_for, sender)  # the one ticket read of the turn
         if ticket is not None:
             answered = await self._while_waiting(ticket, inbound)
@@ -88,6 +112,20 @@ class ConversationService:
         if ticket is not None:
             replies = await off_loop(self._guided_while_waiting, ticket, inbound, replies)
         return replies
+
+    def _alerts_inbound(self, sender: str, inbound: InboundMessage) -> InboundMessage:
+        """A subscriber wrote: WhatsApp's window restarts; a whole message that is a STOP
+        word ("stop", "baja") becomes /alerts off, at any step and while a ticket waits
+        (/stop still ends a wait). From anyone else, "stop" is read as it always was."""
+        assert self.subscriptions is not None
+        self.subscriptions.seen(sender, self.clock())
+        text = inbound.text or ""
+        if inbound.payload is not None or inbound.media is not None or len(text) > 40:
+            return inbound
+        if self.renderer.dialogue.is_stop_word(clean_text(text)) and \
+                self.subscriptions.get(sender) is not None:
+            return replace(inbound, text=None, payload=ALERTS_OFF)
+        return inbound
 
     def _count(self, inbound: InboundMessage, replies: list[OutboundMessage],
                started: bool) -> None:
@@ -117,6 +155,17 @@ class ConversationService:
         if any(r.action == DELETE_MY_DATA for r in replies):
             await self.residents.erase(sender)
             return replies
+        for n, reply in enumerate(replies):
+            if reply.action in NETWORK_ACTIONS:
+                try:
+                    await off_loop(self._network_effect, sender, inbound, ticket, reply)
+                except Exception:  # the resident must not be told it worked
+                    logger.exception("the %s effect failed", reply.action)
+                    replies = replies[:n + 1] + [OutboundMessage(
+                        self.renderer.text(reply.lang, NOT_SAVED), reply.buttons, reply.lang,
+                        "system", "not_saved")] + replies[n + 1:]
+                    replies[n] = replace(reply, buttons=())
+                break
         asked = next((r for r in replies if r.action == HANDOFF), None)
         if asked is None:
             return replies
@@ -131,6 +180,35 @@ class ConversationService:
             if await off_loop(self.tickets.escalate, ticket.id):
                 logger.info("ticket %d made urgent", ticket.id)
         return replies
+
+    def _network_effect(self, sender: str, inbound: InboundMessage, ticket: Ticket | None,
+                        reply: OutboundMessage) -> None:
+        """Subscribe (with the consent: time, how, the wording's version), stop, or file
+        the report the flow collected, against the open ticket if there is one."""
+        if reply.action == SUBSCRIBE:
+            if self.subscriptions is None or not reply.areas:
+                raise RuntimeError("no subscriptions service, or no areas picked")
+            step = self.renderer.dialogue.step(reply.flow, reply.step)
+            assert step is not None
+            version = consent_version(self.renderer.content.text(step.say))
+            self.subscriptions.subscribe(sender, inbound.channel, reply.lang, reply.areas,
+                                         consent_method(inbound), version)
+            self.residents.remember(sender, inbound.user, ALERTS)  # to reach them with alerts
+            logger.info("subscribed to alerts (%d areas)", len(reply.areas))
+        elif reply.action == UNSUBSCRIBE:
+            if self.subscriptions is not None and self.subscriptions.stop(sender):
+                logger.info("alerts stopped")
+            self.residents.release(sender, ALERTS)
+        elif reply.action == FILE_REPORT:
+            answers = dict(reply.answers)
+            if self.reports is None or not reply.areas or "what" not in answers \
+                    or "when" not in answers:
+                raise RuntimeError("no reports service, or the report is incomplete")
+            report = self.reports.file(
+                area=reply.areas[-1], what=(answers["what"],), when=answers["when"],
+                ongoing=ONGOING.get(answers.get("ongoing", "not_sure")), language=reply.lang,
+                channel=inbound.channel, ticket_id=ticket.id if ticket is not None else None)
+            logger.info("report %d filed", report.id)
 
     def _guided_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
                               replies: list[OutboundMessage]) -> list[OutboundMessage]:
@@ -236,7 +314,9 @@ class ConversationService:
             return []  # "5" or "menu" may answer staff's question: never ends the wait
         if not await off_loop(self.tickets.staff_wrote, ticket.id):
             return None
-        if answer is not None or dialogue.danger_in(raw, state.lang if state else "en"):
+        # "Pilsen" at "where was it?" answers the report's question, as a button would.
+        picked = state is not None and dialogue.picks_areas(state, raw) is not None
+        if answer is not None or picked or dialogue.danger_in(raw, state.lang if state else "en"):
             return None
         return await off_loop(self._quiet_once, ticket)
 

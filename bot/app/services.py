@@ -26,6 +26,9 @@ from bot.core.languages import NATIVE_NAMES
 from bot.core.render import Renderer
 from bot.engine.engine import Engine
 from bot.handoff.tickets import TicketService
+from bot.network.alerts import AlertService
+from bot.network.reports import ReportService
+from bot.network.subscriptions import Subscriptions
 from bot.settings import Settings
 from bot.storage.db import make_engine
 from bot.storage.tracker_store import KyrTrackerStore
@@ -43,6 +46,10 @@ class Services:
     residents: Residents
     conversation: ConversationService
     counters: Counters
+    # The rapid-response network (issue 15): reports, alerts, who subscribed (bot.network).
+    reports: ReportService
+    alerts: AlertService
+    subscriptions: Subscriptions
     channels: dict[str, Outlet] = field(default_factory=dict)  # set by whoever runs channels
 
     @property
@@ -104,11 +111,16 @@ def build(settings: Settings) -> Services:
     engine = Engine.load(settings, renderer, store)
     counters = Counters(db)  # the transparency report's counts, written by each effect
     tickets = TicketService(db, secret, observer=counters.ticket_changed)
-    residents = Residents(db, secret, tickets, store)
+    reports = ReportService(db, secret, counters=counters)  # decided reports are counted
+    alerts = AlertService(db, secret)
+    subscriptions = Subscriptions(db)
+    residents = Residents(db, secret, tickets, store, reports=reports, subscriptions=subscriptions)
     conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
     conversation.presence = staff_presence(db)
+    # What the resident's alerts and report steps write (bot.network).
+    conversation.subscriptions, conversation.reports = subscriptions, reports
     services = Services(settings, db, renderer, engine, tickets, residents, conversation,
-                        counters)
+                        counters, reports=reports, alerts=alerts, subscriptions=subscriptions)
     conversation.reload = services.reload_catalogs
     services.purge_expired()
     return services

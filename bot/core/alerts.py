@@ -22,6 +22,7 @@ TEMPLATE_FIELDS = frozenset({"area", "time", "expires"})
 STOP_WORDS = "alerts.stop_words"  # whole messages that stop a subscriber's alerts
 UNKNOWN_AREA = "alerts.unknown_area"  # an answer to "which area?" that names none
 ZIP_CODE = "alerts.zip_code"  # ... that is a ZIP code (no sourced ZIP table is shipped)
+NOT_SAVED = "alerts.not_saved"  # a subscription or report the application could not write
 AREAS_FIELD = "areas"  # {areas} in a text said where areas were picked: their names
 MAX_AREAS = 10  # areas one subscription holds: a neighbourhood and where one works, not a city
 

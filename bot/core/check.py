@@ -35,7 +35,8 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
                "ui.cmd_delete", "ui.cmd_help", "ui.list_button", "ui.choose", "ui.cmd_stop",
                "ui.translation_pending", "ui.drafts_notice",
-               alerts.STOP_WORDS, alerts.UNKNOWN_AREA, alerts.ZIP_CODE, *alerts.ALERT_TEMPLATES}
+               alerts.STOP_WORDS, alerts.UNKNOWN_AREA, alerts.ZIP_CODE, alerts.NOT_SAVED,
+               *alerts.ALERT_TEMPLATES}
 # The handoff texts, the canned replies staff pick in the console, the danger answers and
 # their words, and the line open now are used by code.
 USED_BY_CODE_PREFIXES = ("handoff.", "canned.", "danger.", "urgent.")
@@ -81,7 +82,7 @@ def _sample_length(text: str, content: Content) -> int:
 
 
 def check_texts(content: Content, used_as_button: set[str], today: dt.date,
-                naming_areas: set[str] = frozenset()) -> list[Problem]:  # type: ignore[assignment]
+                naming_areas: "set[str] | frozenset[str]" = frozenset()) -> list[Problem]:
     """`naming_areas`: the texts said in flows that pick areas, where {areas} is filled."""
     problems: list[Problem] = []
     for key, entry in content.texts.items():

@@ -28,7 +28,10 @@ from bot.storage.db import as_utc, utc_now
 from bot.storage.schema import (audit_log, login_failures, staff_accounts, staff_presence,
                                  staff_sessions)
 
-ROLES = ("staff", "supervisor", "admin")
+# A dispatcher triages reports of enforcement activity, sends verifiers and approves alerts
+# (bot.network); supervisors and admins may do the same.
+ROLES = ("staff", "dispatcher", "supervisor", "admin")
+DISPATCHERS = ("dispatcher", "supervisor", "admin")
 MAX_NAME = 64  # "staff:<name>" fits the 80-character actor columns of the ticket log
 RESERVED_NAMES = {"resident", "bot", "forgotten"}
 SESSION_HOURS = 12  # the absolute limit: one night shift
@@ -72,6 +75,11 @@ class Staff:
     @property
     def supervises(self) -> bool:
         return self.role in ("supervisor", "admin")
+
+    @property
+    def can_dispatch(self) -> bool:
+        """May assign verifiers, record their findings and approve alerts (bot.network)."""
+        return self.role in DISPATCHERS
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
 from bot.core.areas import area as find_area
-from bot.network import same_person, staff_actor, staff_name, without_house_numbers
+from bot.network import staff_actor, staff_name, without_house_numbers
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
 from bot.storage.schema import report_events, reports, tickets
