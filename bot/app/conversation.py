@@ -120,7 +120,8 @@ class ConversationService:
         assert self.subscriptions is not None
         self.subscriptions.seen(sender, self.clock())
         text = inbound.text or ""
-        if inbound.payload is not None or inbound.media is not None or len(text) > 40:
+        if inbound.payload is not None or inbound.media is not None or len(text) > 40 \
+                or parse_command(text) is not None:  # "/stop" ends a wait, as it always did
             return inbound
         if self.renderer.dialogue.is_stop_word(clean_text(text)) and \
                 self.subscriptions.get(sender) is not None:
