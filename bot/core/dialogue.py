@@ -494,7 +494,9 @@ class Dialogue:
         if option is None:
             return self._fallback(state, items)  # unknown payload, or a step edited away
         assert step is not None
-        if step.collect is not None and option.value is not None and state.flow == flow_id:
+        if state.flow != flow_id:  # a button of another flow's message: start afresh there
+            state = state.collected()
+        if step.collect is not None and option.value is not None:
             answers = tuple((k, v) for k, v in state.answers if k != step.collect)
             state = replace(state, answers=answers + ((step.collect, option.value),))
         if option.flow is not None:
@@ -525,6 +527,13 @@ class Dialogue:
         deferred = False  # an urgent first answer was said: the disclaimer waits for the next turn
         for _ in range(MAX_CHAIN):
             step = self.flows[flow_id].steps[step_id]
+            if step.action in USES_ANSWERS and self._missing(state, flow_id):
+                # An old "Done" or "Yes" tapped after the flow was left: nothing to file.
+                # Ask again from the flow's first question instead of confirming nothing.
+                again = self._first_question(flow_id)
+                if again is not None and again != step_id:
+                    step_id = again
+                    continue
             deferred = deferred or (step.action == "handoff"
                                     and (self.flows[flow_id].urgent or step.urgent))
             if self.flows[flow_id].disclaimer and not state.disclaimer_shown \
@@ -551,6 +560,17 @@ class Dialogue:
             else:
                 break
         return replace(state, flow=flow_id, step=step_id), items
+
+    def _missing(self, state: State, flow_id: str) -> bool:
+        """Whether something the flow asks for is not collected: no area, or a `collect:`
+        step never answered (its button tapped in an old message, out of order)."""
+        asked = {s.collect for s in self.flows[flow_id].steps.values() if s.collect}
+        return not state.areas or not asked <= {name for name, _ in state.answers}
+
+    def _first_question(self, flow_id: str) -> str | None:
+        """The first step of a flow that collects something (an area, a button's value)."""
+        return next((s.id for s in self.flows[flow_id].steps.values()
+                     if s.action == PICK_AREA or s.collect is not None), None)
 
     def _step_item(self, state: State, flow_id: str, step_id: str) -> Item:
         """A step said: with the areas picked so far, which its text may name ({areas})."""

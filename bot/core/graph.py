@@ -28,6 +28,8 @@ def edges(flow: Flow, content: Content) -> list[tuple[str, str, str]]:
             out.append((source, _node(flow, step.next), ""))
         if step.next_flow:
             out.append((source, f"flow:{step.next_flow}", ""))
+        if step.picked:  # action pick_area: a typed area leads here
+            out.append((source, _node(flow, step.picked), "(typed area)"))
         for option in step.options:
             label = content.texts[option.label].text if option.label in content.texts else option.label
             target = _node(flow, option.goto) if option.goto else f"flow:{option.flow}"

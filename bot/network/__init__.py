@@ -34,11 +34,12 @@ def staff_name(actor: str) -> str:
     return name[len(STAFF):] if name.startswith(STAFF) else name
 
 
-def staff_actor(actor: str) -> str:
-    """The actor as events record it: "staff:<name>" (bot.handoff.tickets does the same)."""
+def staff_actor(actor: str, error: type[Exception] = ValueError) -> str:
+    """The actor as events record it: "staff:<name>" (bot.handoff.tickets does the same);
+    `error` is raised when no name is given."""
     name = staff_name(actor)
-    if not name:
-        raise ValueError("a staff action needs the staff member's name")
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        raise error("a staff action needs the staff member's name (one word)")
     return STAFF + name
 
 

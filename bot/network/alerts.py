@@ -206,7 +206,7 @@ class AlertService:
         """A draft for a second person to approve. An ALERT names its CONFIRMED report; an
         ALL_CLEAR or a CORRECTION names the approved alert it follows (`parent_id`) and takes
         its report."""
-        actor = staff_actor(author)
+        actor = staff_actor(author, AlertError)
         if kind not in KINDS:
             raise AlertError(f"the kind must be one of {', '.join(KINDS)}")
         codes, values, texts = _areas(areas), _params(params), _free_text(free_text)
@@ -222,9 +222,8 @@ class AlertService:
                              "the alert it follows")
         now = utc_now()
         with self.engine.begin() as connection:
-            # What it follows and comes from, then the row, in one transaction. Neither can
-            # change in a way that matters meanwhile: a decided report stays decided, and an
-            # alert that went out stays out.
+            # What it follows and comes from, then the row. A decided report stays decided;
+            # a parent withdrawn a moment later leaves a draft its approver will see.
             if parent_id is not None:
                 parent = connection.execute(sa.select(alerts.c.state, alerts.c.report_id).where(
                     alerts.c.id == parent_id)).first() if 0 < parent_id <= MAX_ID else None
@@ -267,7 +266,7 @@ class AlertService:
     def approve(self, alert_id: int, approver: str, can_dispatch: bool) -> Alert:
         """The second person: draft -> approved. Not the author, only with the dispatcher
         role (or above), and not once the alert has expired."""
-        actor = staff_actor(approver)
+        actor = staff_actor(approver, AlertError)
         if not can_dispatch:
             raise AlertError("approving an alert needs the dispatcher role")
         now = utc_now()
@@ -292,7 +291,7 @@ class AlertService:
     def withdraw(self, alert_id: int, actor: str) -> Alert:
         """Stop an alert that has not started going out: draft | approved -> withdrawn. Once
         the broadcaster has marked it sending, a correction is the way to take it back."""
-        who = staff_actor(actor)
+        who = staff_actor(actor, AlertError)
         now = utc_now()
         with self.engine.begin() as connection:
             changed = connection.execute(sa.update(alerts).where(
@@ -308,18 +307,22 @@ class AlertService:
 
     def mark(self, alert_id: int, state: str, actor: str = BOT) -> Alert:
         """The broadcaster's transitions: approved -> sending (before the first delivery row,
-        so a withdrawal cannot race it), sending -> sent. Each is taken once: a second
-        broadcaster marking the same alert gets an AlertError."""
+        so a withdrawal cannot race it; not once the alert has expired), sending -> sent.
+        Each is taken once: a second broadcaster marking the same alert gets an AlertError."""
         before = {SENDING: APPROVED, SENT: SENDING}.get(state)
         if before is None:
             raise AlertError(f"the broadcaster marks an alert {SENDING} or {SENT}, not {state}")
         now = utc_now()
+        expected = alerts.c.state == before
+        if state == SENDING:  # an alert that expired waiting (the bot was down) says old news
+            expected = sa.and_(expected, alerts.c.expires_at > now)
         with self.engine.begin() as connection:
             changed = connection.execute(sa.update(alerts).where(
-                alerts.c.id == alert_id, alerts.c.state == before).values(
-                state=state, updated_at=now)).rowcount
+                alerts.c.id == alert_id, expected).values(state=state, updated_at=now)).rowcount
             if changed != 1:
                 current = self.get(alert_id, connection)
+                if current.state == before:
+                    raise AlertError(f"alert {alert_id} expired before it went out: not sent")
                 raise AlertError(f"alert {alert_id} is {current.state}: it cannot become {state}")
             self._event(connection, alert_id, state, actor, now)
         return self.get(alert_id)

@@ -185,9 +185,8 @@ class ReportService:
         being verified, name the verifier they replace (`replacing`, as the console showed
         it): of two dispatchers acting on the same page at once, exactly one wins and the
         other is told who did, instead of two people being sent."""
-        actor, name = staff_actor(dispatcher), staff_name(verifier)
-        if not name:
-            raise ReportError("a verifier must be named")
+        actor = staff_actor(dispatcher, ReportError)
+        name = staff_name(staff_actor(verifier, ReportError))  # one word, as accounts are
         if replacing is None:
             expected = reports.c.state == NEW
         else:
@@ -216,7 +215,7 @@ class ReportService:
         them by phone. Counted for the transparency report in the same transaction."""
         if outcome not in OUTCOMES:
             raise ReportError(f"the outcome must be one of {', '.join(OUTCOMES)}")
-        who = staff_actor(actor)
+        who = staff_actor(actor, ReportError)
         expected = reports.c.state == VERIFYING
         if not can_dispatch:
             expected = sa.and_(expected, sa.func.lower(reports.c.verifier) == staff_name(actor).lower())

@@ -82,7 +82,8 @@ class Subscriptions:
         if not version or len(version) > 64:
             raise SubscriptionError("the consent version is a hash of at most 64 characters")
         now = utc_now()
-        row = {"channel": channel[:20], "language": language[:12], "consent_at": now,
+        channel, language = channel[:20], language[:12]
+        row = {"channel": channel, "language": language, "consent_at": now,
                "consent_method": method, "consent_version": version, "last_inbound_at": now}
         for attempt in range(2):
             try:
@@ -99,9 +100,9 @@ class Subscriptions:
             except sa.exc.IntegrityError:  # subscribed a moment ago by another message
                 if attempt:
                     raise
-        found = self.get(resident)
-        assert found is not None  # just written; only `stop` removes it
-        return found
+        # As written (areas in the order `get` gives them), without reading it back.
+        return Subscriber(resident, channel, language, tuple(sorted(codes)), now, method,
+                          version, now)
 
     def stop(self, resident: str) -> bool:
         """No more alerts: True when there was a subscription. The caller releases the

@@ -190,3 +190,29 @@ def test_the_check_allows_areas_only_where_areas_are_picked(project_copy: Path) 
     path = project_copy / "content" / "scams.yml"
     path.write_text(path.read_text().replace('text: "', 'text: "{areas} ', 1))
     assert any("unknown placeholder '{areas}'" in m for m in errors(project_copy))
+
+
+def test_an_old_done_or_yes_after_leaving_asks_again_instead_of_confirming_nothing() -> None:
+    d = dialogue()
+    state, items = d.respond(MENU, UserTurn(intent="kyr_button", payload="subscribe_alerts:more_areas>confirm"))
+    assert [i["step"] for i in items] == ["ask_area"] and state.step == "ask_area"
+    state, items = d.respond(MENU, UserTurn(intent="kyr_button", payload="report_activity:ongoing>filed"))
+    assert items[-1]["step"] == "what" and not any(i.get("step") == "filed" for i in items)
+
+
+def test_a_report_with_an_unanswered_question_is_not_filed() -> None:
+    d = dialogue()
+    # At "where" without having answered "what" (an old button): the area and the rest
+    # file nothing; the flow asks its first question again.
+    state = State(flow="report_activity", step="where", started=True, disclaimer_shown=True)
+    state, _ = d.respond(state, typed("Pilsen"))
+    state, _ = press(d, state, "Now")
+    state, items = press(d, state, "Yes")
+    assert items[-1]["step"] == "what" and not any(i.get("step") == "filed" for i in items)
+
+
+def test_the_report_buttons_speak_the_networks_words() -> None:
+    from bot.core.flows import COLLECT
+    from bot.network.reports import WHAT, WHEN
+
+    assert COLLECT["what"] == WHAT and COLLECT["when"] == WHEN

@@ -196,3 +196,26 @@ def test_missing_alerts_are_errors(alerts: AlertService) -> None:
             alerts.get(alert_id)
     with pytest.raises(AlertError, match="does not exist"):
         alerts.approve(2**31 - 1, "ben", can_dispatch=True)
+
+
+def test_an_alert_that_expired_waiting_does_not_go_out(engine: Engine, alerts: AlertService,
+                                                        reports: ReportService) -> None:
+    alert = drafted(alerts, reports)
+    alerts.approve(alert.id, "ben", can_dispatch=True)
+    with engine.begin() as connection:  # the bot was down for hours after the approval
+        connection.execute(sa.update(alerts_table).where(alerts_table.c.id == alert.id).values(
+            expires_at=in_hours(-1)))
+    with pytest.raises(AlertError, match="expired before it went out"):
+        alerts.mark(alert.id, SENDING)
+    assert alerts.get(alert.id).state == APPROVED
+
+
+@pytest.mark.parametrize("nobody", ["", "staff:", "two words"])
+def test_every_change_names_who(alerts: AlertService, reports: ReportService, nobody: str) -> None:
+    with pytest.raises(AlertError, match="name"):
+        drafted(alerts, reports, author=nobody)
+    alert = drafted(alerts, reports)
+    with pytest.raises(AlertError, match="name"):
+        alerts.approve(alert.id, nobody, can_dispatch=True)
+    with pytest.raises(AlertError, match="name"):
+        alerts.withdraw(alert.id, nobody)

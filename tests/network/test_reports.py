@@ -168,3 +168,41 @@ def test_purge_deletes_old_reports_and_their_events(engine: Engine, reports: Rep
         assert connection.execute(sa.select(sa.func.count()).select_from(report_events).where(
             report_events.c.report_id == old.id)).scalar() == 0
     assert reports.get(fresh.id).state == NEW
+
+
+@pytest.mark.parametrize("nobody", ["", "staff:", "two words"])
+def test_every_change_names_who(reports: ReportService, nobody: str) -> None:
+    report = filed(reports)
+    with pytest.raises(ReportError, match="name"):
+        reports.assign(report.id, nobody, "vic")
+    with pytest.raises(ReportError, match="name"):
+        reports.assign(report.id, "dora", nobody)
+    reports.assign(report.id, "dora", "vic")
+    with pytest.raises(ReportError, match="name"):
+        reports.record(report.id, nobody, CONFIRMED, can_dispatch=True)
+    assert reports.get(report.id).state == VERIFYING
+
+
+def test_decided_reports_reach_the_transparency_counts(engine: Engine) -> None:
+    from bot.app.counters import REPORTS, Counters, community_day
+
+    counters = Counters(engine)
+    service = ReportService(engine, SECRET, counters=counters)
+    today = community_day()
+    end = today + dt.timedelta(days=1)
+
+    def counted() -> dict[str, int]:
+        return dict(counters.totals(REPORTS, today, end, "outcome"))
+
+    before = counted()
+    for outcome in (CONFIRMED, NOT_CONFIRMED, UNABLE, UNABLE):
+        report = filed(service, what=("checkpoint", "agents"))
+        service.assign(report.id, "dora", "vic")
+        service.record(report.id, "vic", outcome)
+    filed(service)  # not decided: not counted
+    after = counted()
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in ("verified", "false", "unverified",
+                                                            "pending")} == {
+        "verified": 1, "false": 1, "unverified": 2, "pending": 0}
+    kinds = counters.totals(REPORTS, today, end, "report")
+    assert kinds.get("checkpoint", 0) >= 4  # the first thing seen names the report
