@@ -70,7 +70,8 @@ DISPOSITIONS = {
     "information only": "information_only", "resident stopped waiting": "resident_stopped",
 }
 OTHER = "other"
-REPORT_OUTCOMES = ("verified", "unverified", "false", "pending")
+# "not_confirmed": a verifier went and did not see it, which is not the same as false.
+REPORT_OUTCOMES = ("verified", "unverified", "not_confirmed", "pending")
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
 

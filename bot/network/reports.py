@@ -41,7 +41,7 @@ WHAT = ("agents", "vehicles", "arrest", "checkpoint", "other")  # what was seen
 WHEN = ("now", "last_hour", "today", "earlier")  # when it was seen
 
 # The transparency report's words for a decided report (bot.app.counters.REPORT_OUTCOMES).
-COUNTED_AS = {CONFIRMED: "verified", NOT_CONFIRMED: "false", UNABLE: "unverified"}
+COUNTED_AS = {CONFIRMED: "verified", NOT_CONFIRMED: "not_confirmed", UNABLE: "unverified"}
 MAX_CROSS_STREETS = 120
 MAX_NOTE = 1000
 MAX_ID = 2**31 - 1

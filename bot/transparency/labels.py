@@ -67,7 +67,7 @@ VALUES = {
                     "information_only": N_("Information only"),
                     "resident_stopped": N_("The resident stopped waiting")},
     "outcome": {"verified": N_("Verified"), "unverified": N_("Could not be verified"),
-                "false": N_("Found false"), "pending": N_("Being verified")},
+                "not_confirmed": N_("Not confirmed by a verifier"), "pending": N_("Being verified")},
     "": {"count": N_("Count")},
 }
 HIDDEN_NOTE = N_("Gaps and missing bars: counts hidden to protect residents (fewer than {n}, "

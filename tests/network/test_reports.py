@@ -56,7 +56,7 @@ def test_assign_then_the_verifier_records_each_outcome(reports: ReportService, c
     assert kinds == [("filed", "resident"), ("assigned", "staff:dora"), (outcome, "staff:vic")]
     times = [at for _, _, at in reports.events(report.id)]
     assert times == sorted(times) and all(t.tzinfo is not None for t in times)
-    assert counted.calls == [("c24", "arrest", {CONFIRMED: "verified", NOT_CONFIRMED: "false",
+    assert counted.calls == [("c24", "arrest", {CONFIRMED: "verified", NOT_CONFIRMED: "not_confirmed",
                                                 UNABLE: "unverified"}[outcome], True)]
     assert report.id not in [r.id for r in reports.queue()]
 
@@ -201,8 +201,8 @@ def test_decided_reports_reach_the_transparency_counts(engine: Engine) -> None:
         service.record(report.id, "vic", outcome)
     filed(service)  # not decided: not counted
     after = counted()
-    assert {k: after.get(k, 0) - before.get(k, 0) for k in ("verified", "false", "unverified",
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in ("verified", "not_confirmed", "unverified",
                                                             "pending")} == {
-        "verified": 1, "false": 1, "unverified": 2, "pending": 0}
+        "verified": 1, "not_confirmed": 1, "unverified": 2, "pending": 0}
     kinds = counters.totals(REPORTS, today, end, "report")
     assert kinds.get("checkpoint", 0) >= 4  # the first thing seen names the report
