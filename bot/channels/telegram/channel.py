@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_API = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ["message", "callback_query"]  # edits and membership changes are not asked for
 COMMANDS = (("menu", "ui.cmd_menu"), ("lang", "ui.cmd_lang"), ("human", "ui.cmd_human"),
-            ("stop", "ui.cmd_stop"), ("delete", "ui.cmd_delete"), ("help", "ui.cmd_help"))
+            ("stop", "ui.cmd_stop"), ("alerts", "ui.cmd_alerts"), ("delete", "ui.cmd_delete"),
+            ("help", "ui.cmd_help"))
 # Telegram's language codes for setMyCommands (two-letter ISO 639-1)
 TELEGRAM_LANGS = {"zh_Hans": "zh"}
 
