@@ -75,7 +75,8 @@ async def test_start_registers_commands_per_language_and_webhook(channel, api: F
     assert codes == {None, "es", "pl", "zh", "ar", "fr", "ht", "uk",
                      "tl", "ko", "hi", "ur", "gu", "ru"}
     spanish = next(c for c in commands if c.get("language_code") == "es")
-    assert [cmd["command"] for cmd in spanish["commands"]] == ["menu", "lang", "human", "stop", "delete", "help"]
+    assert [cmd["command"] for cmd in spanish["commands"]] == ["menu", "lang", "human", "stop", "alerts",
+                                                            "delete", "help"]
     hook = api.of("setWebhook")[0]
     assert hook["url"] == "https://bot.example.org/hook" and hook["secret_token"] == channel.secret
     assert all(call.token == TOKEN for call in api.calls)
