@@ -49,6 +49,7 @@ from bot.network.alerts import Alert, AlertError, AlertService
 from bot.network.subscriptions import Subscriber, Subscriptions
 from bot.storage.addresses import sealer
 from bot.storage.schema import addresses, alert_broadcasts, alert_deliveries as deliveries
+from bot.storage.schema import outbox as outbox_table
 
 if TYPE_CHECKING:  # the services import Rasa; this module is imported without it
     from bot.app.services import Services
@@ -310,6 +311,7 @@ class Broadcaster:
                 logger.warning("alert %d expired before it was sent to everyone", alert_id)
             for batch in _chunks(self.subscriptions.for_areas(alert.areas), self.batch):
                 written += self._write(alert, batch)
+                self._analyze()
             with self.db.begin() as connection:
                 connection.execute(sa.update(alert_broadcasts).where(
                     alert_broadcasts.c.alert_id == alert_id,
@@ -317,6 +319,18 @@ class Broadcaster:
         self.release()
         self.finish(alert_id)
         return written
+
+    def _analyze(self) -> None:
+        """PostgreSQL plans the outbox claim from its statistics: after thousands of new
+        rows in a table whose rows were all sent, they say "no row waits" and the claim's
+        anti-join becomes a nested loop (9 s per claim at 6,000 rows, measured; 6 ms after
+        ANALYZE). Autovacuum comes too late for a broadcast, so the broadcaster refreshes
+        them after each batch (milliseconds; blocks neither reads nor writes)."""
+        if self.db.dialect.name != "postgresql":
+            return
+        with self.db.connect() as connection:
+            connection.execute(sa.text(f"ANALYZE {outbox_table.name}"))
+            connection.commit()
 
     def _write(self, alert: Alert, batch: list[Subscriber]) -> int:
         """One batch in one transaction; a row another start wrote meanwhile makes the
@@ -422,7 +436,9 @@ class Broadcaster:
                     if room is not None and row.resident not in used:
                         room -= 1
                         used.add(row.resident)
-            return released
+        if released >= self.batch:
+            self._analyze()
+        return released
 
     def _release_one(self, connection: Connection, row: Any, alert: Alert,
                      address: str | None, now: float) -> int:

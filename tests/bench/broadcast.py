@@ -362,8 +362,10 @@ def main() -> None:
         postgres = os.environ.get("KYR_BENCH_POSTGRES_URL")
         if postgres:
             urls.append(postgres)
-    results = [asyncio.run(run(url, subscribers, LIMITS, args.share)) for url in urls]
-    print(report(results, LIMITS, args.share))
+    results = []
+    for url in urls:  # each printed when done: a later run failing keeps the earlier ones
+        results.append(asyncio.run(run(url, subscribers, LIMITS, args.share)))
+        print(report(results[-1:], LIMITS, args.share), flush=True)
     print(json.dumps([{k: v for k, v in vars(r).items() if k != "replies"} |
                       {"reply_p50_ms": r.pct(50), "reply_p99_ms": r.pct(99)} for r in results]),
           file=sys.stderr)
