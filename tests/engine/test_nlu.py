@@ -11,18 +11,24 @@ import pytest
 
 from bot.core.i18n import normalise
 from bot.engine import training
-from bot.engine.evaluation import (HELDOUT, SWITCH_P, Scores, decide, expected, heldout,
-                                   load_rows, score_file, training_examples)
+from bot.engine.evaluation import (HELDOUT, INDEPENDENT, SWITCH_P, Scores, decide, expected,
+                                   heldout, load_rows, reply_language, score_file,
+                                   training_examples)
 from bot.engine.intent_model import CalibratedSVMClassifier
 from bot.engine.language import fold
 from bot.engine.nlu import Parser
 from bot.settings import PROJECT_ROOT, Settings
 
 
+# The languages with a whole independent set (about 90 phrases each). The six Language Access
+# Ordinance languages have only their alert rows there so far (about 11 each, issue 15):
+# reported by `make eval-nlu`, too few for a floor of their own.
+MEASURED = ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk")
+
+
 @pytest.fixture(scope="module")
 def parser(settings: Settings, trained: Path) -> Parser:
-    return Parser(trained, training.language_model_path(settings),
-                  ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk"))
+    return Parser(trained, training.language_model_path(settings), MEASURED)
 
 
 def test_independent_set_holds_the_measured_floor(settings: Settings, parser: Parser) -> None:
@@ -33,12 +39,13 @@ def test_independent_set_holds_the_measured_floor(settings: Settings, parser: Pa
     scores: Scores = result["scores"]
     assert result["unseen"] >= 550
     assert scores.accuracy() >= 0.90
-    assert {lang: round(scores.accuracy(lang), 3) for lang in scores.total
+    assert {lang: round(scores.accuracy(lang), 3) for lang in MEASURED
             if scores.accuracy(lang) < 0.82} == {}
-    # 88.9% on this branch; 79.7% once the referral topics' flows exist (their phrases then
-    # count as topics, leaving mostly alert-subscription requests, which have no intent)
+    # 88.9% before the referral topics' flows, 79.7% with them (alert-subscription requests
+    # then had no intent); 97.7% of 43 once subscribe_alerts / stop_alerts are trained
     assert scores.rejection >= 0.75
-    language = result["language"]
+    rows = [r for r in load_rows(settings.home / INDEPENDENT) if r["lang"] in MEASURED]
+    language = reply_language(parser, rows)  # the parser offers the MEASURED languages only
     assert language["right"]["all"] / language["total"]["all"] >= 0.97
     assert language["right"]["ht"] / language["total"]["ht"] >= 0.95
     assert language["right"]["capitals"] / language["total"]["capitals"] >= 0.90

@@ -43,10 +43,10 @@ def every_text(services: Services, lang: str) -> dict[str, str]:
     """Every content text as a resident in `lang` reads it (placeholders filled)."""
     from bot.core.check import OWN_FIELDS
 
-    texts = services.renderer.content.texts
-    return {key: services.renderer.text(lang, key, **{n: "X" for n in OWN_FIELDS.get(key, ())},
-                                        **({"areas": "X"} if "{areas}" in texts[key].text else {}))
-            for key in texts}
+    # {areas} (the areas picked so far, issue 15) is filled by the flow, like OWN_FIELDS
+    return {key: services.renderer.text(lang, key,
+                                        **{n: "X" for n in (*OWN_FIELDS.get(key, ()), "areas")})
+            for key in services.renderer.content.texts}
 
 
 def own_letters_share(text: str, lang: str) -> float:
