@@ -173,6 +173,8 @@ async def test_a_night_at_the_hotline_without_a_reload(
         await page.fill("#reply-text", "¿Está usted en un lugar seguro?")
         await page.click("#send")
         await expect(page.locator("li.staff").last).to_contain_text("¿Está usted en un lugar seguro?")
+        # Staff replies go through the outbox: the mark turns "sent" once the channel took it.
+        await expect(page.locator("li.staff").last).to_contain_text("sent", timeout=10_000)
         assert channel.sent[-1] == (f"browser-{size}", "¿Está usted en un lugar seguro?")
         await expect(page.locator("#reply-text")).to_have_value("")
         await page.fill("#note-text", "hijos en casa")
