@@ -512,9 +512,21 @@ class Broadcaster:
         return self.alerts.get(alert_id).state == ALERT_SENT
 
     def resume(self) -> int:
-        """At start and periodically: a start a crash cut short goes on, held rows the tier
-        now allows are released, finished alerts are marked sent. The rows written."""
+        """At start and periodically: an approved alert nobody started is started, a start a
+        crash cut short goes on, held rows the tier now allows are released, finished
+        alerts are marked sent. The rows written."""
         written = 0
+        # Approved, never started: the process that approved it stopped before starting it
+        # (the console starts it right after approval). An approved alert is meant to go.
+        for alert in self.alerts.list(limit=200, states=(APPROVED,)):
+            try:
+                written += self.start(alert.id)
+            except BroadcastError as refused:  # expired while waiting: withdrawn, never sent
+                logger.warning("approved alert %d not started: %s", alert.id, refused)
+                try:
+                    self.alerts.withdraw(alert.id, "bot")
+                except AlertError:
+                    pass  # another worker started or withdrew it meanwhile
         sending = self.alerts.list(limit=200, states=(SENDING,))
         for alert in sending:
             with self.db.connect() as connection:

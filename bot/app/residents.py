@@ -24,7 +24,7 @@ from bot.storage import once
 from bot.storage.addresses import AddressBook
 from bot.storage.db import addresses, deliveries, shred_files, utc_now
 from bot.storage.offload import off_loop
-from bot.storage.schema import inbox, outbox, subscriptions as subscribed
+from bot.storage.schema import alert_deliveries, inbox, outbox, subscriptions as subscribed
 from bot.storage.tracker_store import KyrTrackerStore
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,11 @@ class Residents:
                 inbox.c.conversation == resident, inbox.c.state.in_(("done", "stale", "failed"))))
             connection.execute(sa.delete(outbox).where(
                 outbox.c.conversation == resident, outbox.c.state.in_(("sent", "failed"))))
+            # Alerts to them: sent or not, they go (an unsent one would still hold their
+            # address), with the delivery rows that name them (bot.app.broadcast).
+            connection.execute(sa.delete(outbox).where(outbox.c.conversation == f"alert:{resident}"))
+            connection.execute(sa.delete(alert_deliveries).where(
+                alert_deliveries.c.resident == resident))
         shred_files(self.db)
 
     def purge_expired(self, retention: dt.timedelta, transcripts: dt.timedelta) -> tuple[int, int]:

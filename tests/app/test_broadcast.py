@@ -76,6 +76,17 @@ def states(db: Engine) -> Counter[str]:
         return Counter(s for (s,) in connection.execute(sa.select(alert_deliveries.c.state)))
 
 
+def test_an_approved_alert_nobody_started_is_started_by_resume(db: Engine) -> None:
+    """The process that approved it stopped before starting it: the next resume sends it."""
+    alert = approved_alert(db)
+    for i in range(3):
+        subscribe(db, f"telegram-a{i}", "telegram", "en", ("c31",), f"chat-a{i}")
+    later, box = broadcaster(db)
+    assert later.resume() == 3 and AlertService(db, SECRET).get(alert.id).state == SENDING
+    assert sorted(address for address, _ in drain(box)) == ["chat-a0", "chat-a1", "chat-a2"]
+    assert later.resume() == 0
+
+
 def test_a_start_cut_short_mid_batch_resumes_without_duplicates(db: Engine) -> None:
     alert = approved_alert(db)
     residents = [f"telegram-r{i:03d}" for i in range(23)]
@@ -363,3 +374,24 @@ def test_an_alert_that_expired_waiting_is_not_started(db: Engine) -> None:
     with pytest.raises(BroadcastError, match="expired before it went out"):
         sender.start(alert.id)
     assert drain(box) == [] and sender.progress(alert.id).total == 0
+
+
+def test_delete_takes_the_residents_alert_rows_sent_or_not(db: Engine) -> None:
+    """/delete: no queued alert keeps their address, no delivery row names them."""
+    from bot.app.residents import Residents
+    from bot.handoff.tickets import TicketService
+    from bot.storage.tracker_store import KyrTrackerStore
+
+    alert = approved_alert(db)
+    subscribe(db, "telegram-gone", "telegram", "en", ("c31",), "chat-gone")
+    subscribe(db, "telegram-stays", "telegram", "en", ("c31",), "chat-stays")
+    sender, box = broadcaster(db)
+    assert sender.start(alert.id) == 2
+    residents = Residents(db, SECRET, TicketService(db, SECRET), KyrTrackerStore(None, db),
+                          subscriptions=Subscriptions(db))
+    residents.erase_now("telegram-gone")
+    with db.connect() as connection:
+        named = connection.execute(sa.select(alert_deliveries.c.resident)).scalars().all()
+        queued = connection.execute(sa.select(outbox_table.c.conversation)).scalars().all()
+    assert named == ["telegram-stays"] and queued == ["alert:telegram-stays"]
+    assert [address for address, _ in drain(box)] == ["chat-stays"]
