@@ -204,3 +204,55 @@ async def test_subscribe_report_and_stop_on_postgresql(services: Services, tmp_p
         pg.db.dispose()
     finally:
         runtime.install(shared)
+
+
+async def test_a_report_verified_and_its_alert_sent_are_counted_once_each(
+        services: Services, bot: TestBot, user: str) -> None:
+    """End to end for the transparency counts (issue 17): a resident's report, confirmed by
+    a verifier, an alert from it approved by a second person and sent to a subscriber:
+    one report counted as verified, one alert counted in its area and language."""
+    import datetime as dt
+
+    from bot.app import counters as c
+    from bot.app.broadcast import for_services
+    from bot.network.alerts import ALERT
+    from bot.network.reports import CONFIRMED
+    from bot.storage.db import utc_now
+
+    today = dt.date.today()
+    span = (today - dt.timedelta(days=2), today + dt.timedelta(days=2))
+    before = {kind: dict(services.counters.totals(kind, *span, dimension=dim))
+              for kind, dim in ((c.REPORTS, "outcome"), (c.ALERTS, "language"))}
+    listener = TestBot(services.conversation, f"{user}-sub")
+    await subscribe(services, listener, "Little Village")
+    await bot.say("/lang en")
+    await bot.press_payload("main_menu:more>@report_activity")
+    await bot.press("Yes")
+    ticket = services.tickets.open_for(resident(services, bot))
+    assert ticket is not None
+    await bot.press("Report it here")
+    await bot.press("Agents")
+    await bot.say("Little Village")
+    await bot.press("Now")
+    await bot.press("Yes")
+    report = next(r for r in services.reports.queue() if r.ticket_id == ticket.id)
+    services.reports.assign(report.id, "staff:dora", "staff:vic")
+    services.reports.record(report.id, "staff:vic", CONFIRMED, "two vans on 26th")
+    template = sorted(k for k in services.renderer.content.texts if k.startswith("alerts.template_"))[0]
+    alert = services.alerts.draft("staff:dora", kind=ALERT, areas=("c30",), template=template,
+                                  params={"what": "agents", "time": "14:30"},
+                                  expires_at=utc_now() + dt.timedelta(hours=3), report_id=report.id)
+    alert = services.alerts.approve(alert.id, "staff:ben", can_dispatch=True)
+    broadcaster = for_services(services, services.outbox)
+    assert broadcaster.start(alert.id) >= 1
+    for _ in range(50):  # what a sender does: claim, (send,) mark sent
+        claimed = services.outbox.claim("test", 50)
+        if not claimed:
+            break
+        for row in claimed:
+            services.outbox.sent(row)
+    after = {kind: dict(services.counters.totals(kind, *span, dimension=dim))
+             for kind, dim in ((c.REPORTS, "outcome"), (c.ALERTS, "language"))}
+    grew = {kind: {v: n - before[kind].get(v, 0) for v, n in after[kind].items()
+                   if n != before[kind].get(v, 0)} for kind in after}
+    assert grew == {c.REPORTS: {"verified": 1}, c.ALERTS: {"en": 1}}
