@@ -125,7 +125,8 @@ class ConversationService:
         """A subscriber wrote: WhatsApp's window restarts; a whole message that is a STOP
         word ("stop", "baja") becomes /alerts off, at any step and while a ticket waits
         (/stop still ends a wait). From anyone else, "stop" is read as it always was."""
-        assert self.subscriptions is not None
+        if self.subscriptions is None:
+            return inbound
         self.subscriptions.seen(sender, self.clock())
         text = inbound.text or ""
         if inbound.payload is not None or inbound.media is not None or len(text) > 40 \
@@ -199,7 +200,8 @@ class ConversationService:
             if self.subscriptions is None or not reply.areas:
                 raise RuntimeError("no subscriptions service, or no areas picked")
             step = self.renderer.dialogue.step(reply.flow, reply.step)
-            assert step is not None
+            if step is None:  # the flow was edited between the turn and now
+                raise RuntimeError("the subscribe step is gone")
             version = consent_version(self.renderer.content.text(step.say))
             self.subscriptions.subscribe(sender, inbound.channel, reply.lang, reply.areas,
                                          consent_method(inbound), version)

@@ -304,7 +304,8 @@ class Dialogue:
 
     def _picked(self, state: State, codes: Iterable[str], items: list[Item]) -> tuple[State, list[Item]]:
         step = self.step(state.flow, state.step)
-        assert step is not None and step.picked is not None and state.flow is not None
+        if step is None or step.picked is None or state.flow is None:  # edited away meanwhile
+            return self._fallback(state, items)
         chosen = tuple(dict.fromkeys(state.areas + tuple(codes)))[-alerts.MAX_AREAS:]
         return self._walk(replace(state, areas=chosen), state.flow, step.picked, items)
 
@@ -471,13 +472,13 @@ class Dialogue:
         if command in MEDIA_COMMANDS:  # a photo, voice note, sticker...: we read text only
             return self._fallback(state, items, key=MEDIA_COMMANDS[command])
         if command == "bot":  # the bot's guidance again, where the resident is (while waiting)
-            if self.step(state.flow, state.step) is not None and state.flow is not None:
-                assert state.step is not None
+            if state.flow is not None and state.step is not None and \
+                    self.step(state.flow, state.step) is not None:
                 return state, items + [self._step_item(state, state.flow, state.step)]
             return self._enter(state, MENU_FLOW, items)
         if command == "resume":
-            if self.step(state.flow, state.step) is not None and state.flow is not None:
-                assert state.step is not None
+            if state.flow is not None and state.step is not None and \
+                    self.step(state.flow, state.step) is not None:
                 if not items:
                     items.append({"kind": "notice", "key": "ui.welcome_back"})
                 return state, items + [self._step_item(state, state.flow, state.step)]
@@ -494,9 +495,8 @@ class Dialogue:
         step_id, sep2, target = rest.partition(">")
         step = self.step(flow_id, step_id) if sep and sep2 else None
         option = step.option_for(*split_target(target)) if step is not None else None
-        if option is None:
+        if step is None or option is None:
             return self._fallback(state, items)  # unknown payload, or a step edited away
-        assert step is not None
         if state.flow != flow_id:  # a button of another flow's message: start afresh there
             state = state.collected()
         if step.collect is not None and option.value is not None:
@@ -504,7 +504,8 @@ class Dialogue:
             state = replace(state, answers=answers + ((step.collect, option.value),))
         if option.flow is not None:
             return self._enter(state, option.flow, items)
-        assert option.goto is not None
+        if option.goto is None:  # the flow schema gives every option a goto or a flow
+            return self._fallback(state, items)
         return self._walk(state, flow_id, option.goto, items)
 
     def _enter(self, state: State, flow_id: str, items: list[Item]) -> tuple[State, list[Item]]:

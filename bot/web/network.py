@@ -666,7 +666,8 @@ class Network:
         it and the message says how many; a long list goes on in the background, and the
         counts on the page follow it."""
         broadcaster = self.broadcaster
-        assert broadcaster is not None
+        if broadcaster is None:  # callers check first; a server without one sends nothing
+            raise RuntimeError("no broadcaster in this process")
         self.audit(session, SENT_ALERT, f"alert {alert_id}: sending started")
         task = asyncio.ensure_future(asyncio.to_thread(broadcaster.start, alert_id))
         self._starting.add(task)
