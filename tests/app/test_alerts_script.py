@@ -256,3 +256,4 @@ async def test_a_report_verified_and_its_alert_sent_are_counted_once_each(
     grew = {kind: {v: n - before[kind].get(v, 0) for v, n in after[kind].items()
                    if n != before[kind].get(v, 0)} for kind in after}
     assert grew == {c.REPORTS: {"verified": 1}, c.ALERTS: {"en": 1}}
+    services.residents.erase_now(resident(services, listener))  # other tests count subscribers

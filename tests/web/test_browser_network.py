@@ -125,8 +125,12 @@ async def test_a_report_is_verified_and_a_second_dispatcher_approves_the_alert(
         alert_id = int(first.url.rsplit("/", 1)[1])
         await expect(first.locator("#approve")).to_be_disabled()
         await expect(first.locator("#why-not")).to_contain_text("You drafted this alert")
-        await expect(first.locator("#plan")).to_contain_text("3 subscribers")  # the broadcaster's plan
-        await expect(first.locator("#plan")).to_contain_text("test: 3")
+        # The broadcaster's plan: our three, and whoever other tests left subscribed to
+        # Pilsen's area (c31) in the shared database.
+        planned = {s.resident: s.channel for s in services.subscriptions.for_areas((area, "c31"))}  # type: ignore[attr-defined]
+        on_test = sum(1 for channel in planned.values() if channel == "test")
+        await expect(first.locator("#plan")).to_contain_text(f"{len(planned)} subscribers")
+        await expect(first.locator("#plan")).to_contain_text(f"test: {on_test}")
 
         # Ben, on his own device, sees the draft arrive and approves it.
         second = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
@@ -142,8 +146,9 @@ async def test_a_report_is_verified_and_a_second_dispatcher_approves_the_alert(
         await expect(second.locator("#approve")).to_be_enabled()
         await second.click("#approve")
         # The senders deliver through the channel double; the counts and the state follow.
-        await expect(second.locator('#progress [data-count="sent"]')).to_have_text("3", timeout=15_000)
-        await expect(second.locator('#progress [data-count="total"]')).to_have_text("3")
+        await expect(second.locator('#progress [data-count="sent"]')).to_have_text(
+            str(len(planned)), timeout=15_000)
+        await expect(second.locator('#progress [data-count="total"]')).to_have_text(str(len(planned)))
         await expect(second.locator("#status")).to_have_text("sent", timeout=15_000)
         assert await marked(second)
         got = {address: text for address, text in channel.sent if address in reached}
