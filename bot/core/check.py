@@ -34,7 +34,7 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.hours_always", "ui.hours_all_day", "ui.hours_closed", "ui.hours_unconfirmed",
                "ui.welcome_back", "ui.language_switched", "ui.switch_language_prompt",
                "ui.text_only", "ui.private_only", "ui.cmd_menu", "ui.cmd_lang", "ui.cmd_human",
-               "ui.cmd_delete", "ui.cmd_help", "ui.cmd_alerts", "ui.list_button", "ui.choose", "ui.cmd_stop",
+               "ui.cmd_delete", "ui.cmd_help", "ui.cmd_alerts", "alerts.staff_note", "ui.list_button", "ui.choose", "ui.cmd_stop",
                "ui.translation_pending", "ui.drafts_notice",
                alerts.STOP_WORDS, alerts.UNKNOWN_AREA, alerts.ZIP_CODE, alerts.NOT_SAVED,
                *alerts.ALERT_TEMPLATES}
@@ -49,6 +49,7 @@ OWN_FIELDS = {"ui.directory_line": {"name", "phone", "hours", "languages"},
               "ui.private_only": {"link"}, "handoff.queued": {"position"}, "handoff.urgent_queued": {"position"}, "handoff.wait": {"count"},
               "urgent.line_now": {"line_name", "line_phone", "line_languages"},
               "handoff.languages": {"languages"}, "handoff.languages_other": {"languages", "language"},
+              "alerts.staff_note": {"text"},
               **{key: set(alerts.TEMPLATE_FIELDS) for key in alerts.ALERT_TEMPLATES}}
 # Placeholders the renderer fills in any text: the one line open now (bot/core/lines.py).
 ANY_TEXT_FIELDS = {"line_now"}

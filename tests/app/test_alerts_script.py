@@ -241,19 +241,25 @@ async def test_a_report_verified_and_its_alert_sent_are_counted_once_each(
     template = sorted(k for k in services.renderer.content.texts if k.startswith("alerts.template_"))[0]
     alert = services.alerts.draft("staff:dora", kind=ALERT, areas=("c30",), template=template,
                                   params={"what": "agents", "time": "14:30"},
-                                  expires_at=utc_now() + dt.timedelta(hours=3), report_id=report.id)
+                                  expires_at=utc_now() + dt.timedelta(hours=3), report_id=report.id,
+                                  free_text={"en": "Two grey vans near the school"})
     alert = services.alerts.approve(alert.id, "staff:ben", can_dispatch=True)
     broadcaster = for_services(services, services.outbox)
+    sent_texts: list[str] = []
     assert broadcaster.start(alert.id) >= 1
     for _ in range(50):  # what a sender does: claim, (send,) mark sent
         claimed = services.outbox.claim("test", 50)
         if not claimed:
             break
         for row in claimed:
+            sent_texts.append(str(row.item.get("message", {}).get("text", "")))
             services.outbox.sent(row)
     after = {kind: dict(services.counters.totals(kind, *span, dimension=dim))
              for kind, dim in ((c.REPORTS, "outcome"), (c.ALERTS, "language"))}
     grew = {kind: {v: n - before[kind].get(v, 0) for v, n in after[kind].items()
                    if n != before[kind].get(v, 0)} for kind in after}
     assert grew == {c.REPORTS: {"verified": 1}, c.ALERTS: {"en": 1}}
+    # The author's own words reach English readers marked as theirs, not as reviewed text.
+    assert any(text(services, "alerts.staff_note", text="Two grey vans near the school") in t
+               for t in sent_texts), sent_texts
     services.residents.erase_now(resident(services, listener))  # other tests count subscribers
