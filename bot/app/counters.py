@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core.areas import counting_slug
 from bot.core.handoff import CHICAGO
 from bot.storage.db import utc_now
 from bot.storage.schema import conversations, counts
@@ -234,17 +235,18 @@ class Counters:
         elif event == "closed":
             self.record(TICKETS_CLOSED, connection, disposition=disposition_label(ticket.disposition))
 
-    # ---- the rapid-response network's effects, for when it exists (issue 15) ----
+    # ---- the rapid-response network's effects (issue 15): areas come as codes ("c30")
+    # and are counted by the names the transparency report knows ("south_lawndale") ----
 
     def report(self, area: str, report: str, outcome: str,
                connection: Optional[Connection] = None) -> None:
         """A report of enforcement activity, counted once its verification is decided."""
         if outcome not in REPORT_OUTCOMES:
             raise ValueError(f"report outcome must be one of {', '.join(REPORT_OUTCOMES)}")
-        self.record(REPORTS, connection, area=area, report=report, outcome=outcome)
+        self.record(REPORTS, connection, area=counting_slug(area), report=report, outcome=outcome)
 
     def alert(self, area: str, language: str, connection: Optional[Connection] = None) -> None:
-        self.record(ALERTS, connection, area=area, language=language)
+        self.record(ALERTS, connection, area=counting_slug(area), language=language)
 
     # ---- reading ----
 

@@ -11,6 +11,7 @@ the content yet (a resident who types a ZIP is asked for the area's name or numb
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -102,6 +103,14 @@ def find(text: str) -> Area | None:
         if wanted.startswith(prefix) and wanted[len(prefix):] in _NAMES:
             return _NAMES[wanted[len(prefix):]]
     return None
+
+
+def counting_slug(code: str) -> str:
+    """How the transparency counts name an area: "c30" -> "south_lawndale", "c76" ->
+    "ohare", a suburb by its name ("s-cicero" -> "cicero"); a slug stays as it is."""
+    found = BY_CODE.get(code)
+    name = found.name if found is not None else code
+    return re.sub(r"[^a-z0-9]+", "_", name.lower().replace("'", "")).strip("_")
 
 
 def looks_like_zip(text: str) -> bool:

@@ -263,3 +263,21 @@ async def test_a_report_verified_and_its_alert_sent_are_counted_once_each(
     assert any(text(services, "alerts.staff_note", text="Two grey vans near the school") in t
                for t in sent_texts), sent_texts
     services.residents.erase_now(resident(services, listener))  # other tests count subscribers
+
+
+def test_network_counts_name_areas_as_the_transparency_report_does(services: Services) -> None:
+    """A report in "c30" is counted under "south_lawndale", the slug the report and the
+    dashboard name (and merge, when small); never under the bare code."""
+    import datetime as dt
+
+    from bot.app import counters as c
+    from bot.transparency.areas import AREAS, area_name
+
+    services.counters.report("c30", report="agents", outcome="verified")
+    services.counters.alert("c76", "es")
+    today = dt.date.today()
+    rows = services.counters.rows(today - dt.timedelta(days=2), today + dt.timedelta(days=2),
+                                  [c.REPORTS, c.ALERTS])
+    areas = {r.area for r in rows}
+    assert {"south_lawndale", "ohare"} <= areas and not areas & {"c30", "c76"}
+    assert area_name("south_lawndale") == "South Lawndale" and "ohare" in AREAS
