@@ -36,6 +36,7 @@ from bot.network import looks_like_address, same_person, staff_actor
 from bot.network.reports import CONFIRMED
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
+from bot.network.events import EventLog
 from bot.storage.schema import alert_events, alerts, reports
 
 ALERT, ALL_CLEAR, CORRECTION = "alert", "all_clear", "correction"
@@ -127,6 +128,7 @@ class AlertService:
     def __init__(self, engine: Engine, secret: bytes) -> None:
         self.engine = engine
         self.fernet: Fernet = sealer(secret, b"kyr-alerts-v1")
+        self.log = EventLog(engine, alert_events, "alert_id")  # who changed what, when
 
     def _open(self, sealed: Optional[str]) -> dict[str, str]:
         if not sealed:
@@ -177,27 +179,13 @@ class AlertService:
 
     def events(self, alert_id: int) -> List[tuple[str, str, dt.datetime]]:
         """(kind, actor, at) of every change, oldest first."""
-        query = sa.select(alert_events.c.kind, alert_events.c.actor, alert_events.c.at).where(
-            alert_events.c.alert_id == alert_id).order_by(alert_events.c.id)
-        with self.engine.connect() as connection:
-            return [(k, a, as_utc(at)) for k, a, at in connection.execute(query)]
+        return self.log.history(alert_id)
 
     def version(self) -> int:
         """Grows with every change to any alert: the console's live cue."""
-        with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.max(alert_events.c.id))).scalar() or 0)
+        return self.log.version()
 
     # ---- the one writer ----
-
-    def _event(self, connection: Connection, alert_id: int, kind: str, actor: str,
-               at: dt.datetime) -> None:
-        connection.execute(sa.insert(alert_events).values(alert_id=alert_id, kind=kind,
-                                                          actor=actor, at=at))
-
-    def _last_actor(self, connection: Connection, alert_id: int) -> str:
-        return str(connection.execute(sa.select(alert_events.c.actor).where(
-            alert_events.c.alert_id == alert_id).order_by(
-            alert_events.c.id.desc()).limit(1)).scalar() or "someone")
 
     def draft(self, author: str, *, kind: str, areas: Iterable[str], template: str,
               params: Mapping[str, str], expires_at: dt.datetime, report_id: Optional[int] = None,
@@ -249,7 +237,7 @@ class AlertService:
                 params=json.dumps(values, sort_keys=True), free_text=sealed,
                 report_id=report_id, parent_id=parent_id, expires_at=expires,
                 drafted_by=actor, created_at=now, updated_at=now)).inserted_primary_key[0])
-            self._event(connection, alert_id, "drafted", actor, now)
+            self.log.write(connection, alert_id, "drafted", actor, now)
         return self.get(alert_id)
 
     def _check_expiry(self, expires_at: dt.datetime) -> dt.datetime:
@@ -280,12 +268,12 @@ class AlertService:
                 current = self.get(alert_id, connection)
                 if current.state != DRAFT:
                     raise AlertError(f"alert {alert_id} is {current.state} "
-                                     f"({self._last_actor(connection, alert_id)}): only a draft "
+                                     f"({self.log.last_actor(connection, alert_id)}): only a draft "
                                      "can be approved")
                 if same_person(current.drafted_by, actor):
                     raise AlertError("a second person approves an alert: not the one who drafted it")
                 raise AlertError(f"alert {alert_id} expired before it was approved: draft it again")
-            self._event(connection, alert_id, "approved", actor, now)
+            self.log.write(connection, alert_id, "approved", actor, now)
         return self.get(alert_id)
 
     def withdraw(self, alert_id: int, actor: str) -> Alert:
@@ -302,7 +290,7 @@ class AlertService:
                 raise AlertError(f"alert {alert_id} is {current.state}: "
                                  + ("send a correction instead" if current.state in (SENDING, SENT)
                                     else "it cannot be withdrawn"))
-            self._event(connection, alert_id, "withdrawn", who, now)
+            self.log.write(connection, alert_id, "withdrawn", who, now)
         return self.get(alert_id)
 
     def mark(self, alert_id: int, state: str, actor: str = BOT) -> Alert:
@@ -324,5 +312,5 @@ class AlertService:
                 if current.state == before:
                     raise AlertError(f"alert {alert_id} expired before it went out: not sent")
                 raise AlertError(f"alert {alert_id} is {current.state}: it cannot become {state}")
-            self._event(connection, alert_id, state, actor, now)
+            self.log.write(connection, alert_id, state, actor, now)
         return self.get(alert_id)

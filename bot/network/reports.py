@@ -31,6 +31,7 @@ from bot.core.areas import area as find_area
 from bot.network import staff_actor, staff_name, without_house_numbers
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
+from bot.network.events import EventLog
 from bot.storage.schema import report_events, reports, tickets
 
 NEW, VERIFYING, CONFIRMED, NOT_CONFIRMED, UNABLE = (
@@ -86,6 +87,7 @@ class ReportService:
         self.engine = engine
         self.counters = counters
         self.fernet: Fernet = sealer(secret, b"kyr-reports-v1")
+        self.log = EventLog(engine, report_events, "report_id")  # who changed what, when
 
     # ---- sealing ----
 
@@ -140,22 +142,13 @@ class ReportService:
 
     def events(self, report_id: int) -> list[tuple[str, str, dt.datetime]]:
         """(kind, actor, at) of every change, oldest first."""
-        query = sa.select(report_events.c.kind, report_events.c.actor, report_events.c.at).where(
-            report_events.c.report_id == report_id).order_by(report_events.c.id)
-        with self.engine.connect() as connection:
-            return [(k, a, as_utc(at)) for k, a, at in connection.execute(query)]
+        return self.log.history(report_id)
 
     def version(self) -> int:
         """Grows with every change to any report: the console's live cue."""
-        with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.max(report_events.c.id))).scalar() or 0)
+        return self.log.version()
 
     # ---- the one writer ----
-
-    def _event(self, connection: Connection, report_id: int, kind: str, actor: str,
-               at: dt.datetime) -> None:
-        connection.execute(sa.insert(report_events).values(report_id=report_id, kind=kind,
-                                                           actor=actor, at=at))
 
     def file(self, *, area: str, what: Iterable[str], when: str, ongoing: Optional[bool],
              language: str, channel: str, ticket_id: Optional[int] = None,
@@ -176,7 +169,7 @@ class ReportService:
                 ongoing=ongoing, cross_streets=self._seal(streets), language=language[:12],
                 channel=channel[:20], ticket_id=ticket_id, created_at=now,
                 updated_at=now)).inserted_primary_key[0])
-            self._event(connection, report_id, "filed", RESIDENT, now)
+            self.log.write(connection, report_id, "filed", RESIDENT, now)
         return self.get(report_id)
 
     def assign(self, report_id: int, dispatcher: str, verifier: str,
@@ -201,9 +194,9 @@ class ReportService:
                 current = self.get(report_id, connection)
                 if current.state == VERIFYING:
                     raise ReportError(f"report {report_id} is being verified by {current.verifier}"
-                                      f" ({self._last_actor(connection, report_id)} sent them)")
+                                      f" ({self.log.last_actor(connection, report_id)} sent them)")
                 raise ReportError(f"report {report_id} is {current.state}: it cannot be assigned")
-            self._event(connection, report_id, "assigned" if replacing is None else "reassigned",
+            self.log.write(connection, report_id, "assigned" if replacing is None else "reassigned",
                         actor, now)
         return self.get(report_id)
 
@@ -231,18 +224,13 @@ class ReportService:
                     raise ReportError(f"report {report_id} is being verified by {current.verifier}: "
                                       "only they or a dispatcher can record what was found")
                 raise ReportError(f"report {report_id} is {current.state}"
-                                  f" ({self._last_actor(connection, report_id)}): only a report "
+                                  f" ({self.log.last_actor(connection, report_id)}): only a report "
                                   "being verified gets an outcome")
-            self._event(connection, report_id, outcome, who, now)
+            self.log.write(connection, report_id, outcome, who, now)
             if self.counters is not None:
                 self.counters.report(current.area, report=current.what[0],
                                      outcome=COUNTED_AS[outcome], connection=connection)
         return self.get(report_id)
-
-    def _last_actor(self, connection: Connection, report_id: int) -> str:
-        return str(connection.execute(sa.select(report_events.c.actor).where(
-            report_events.c.report_id == report_id).order_by(
-            report_events.c.id.desc()).limit(1)).scalar() or "someone")
 
     # ---- privacy ----
 
