@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.core.delivery import CONNECTIONS
@@ -70,11 +70,14 @@ class TelegramChannel(Channel):
         quiet_http_loggers()
         self.context = context
         # A bounded pool with timeouts (bot.app.pacing): the outbox sender's concurrency.
+        # No rate limiter of python-telegram-bot's own: the outbox's pacer is the one limit.
+        # A second one (AIORateLimiter) let sends bunch between the two, and it retried a
+        # 429 itself, a second later and outside our pacing, holding the sender: a refusal
+        # (RetryAfter) now goes back to the outbox, which retries with its own backoff.
         self.bot = ExtBot(token, base_url=api_base or DEFAULT_API,
                           request=HTTPXRequest(connection_pool_size=CONNECTIONS, read_timeout=10.0,
                                                write_timeout=10.0, connect_timeout=5.0,
-                                               pool_timeout=10.0),
-                          rate_limiter=AIORateLimiter(max_retries=2))
+                                               pool_timeout=10.0))
         self.webhook_url = webhook_url
         self.token = token
         self.api_base = api_base or DEFAULT_API
