@@ -178,6 +178,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.app.residents import Residents
     from bot.handoff.tickets import TicketService
+    from bot.network.alerts import AlertService
     from bot.network.reports import ReportService
     from bot.network.subscriptions import Subscriptions
     from bot.storage.db import make_engine
@@ -188,7 +189,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     db, secret = make_engine(settings.database_url), settings.secret_key()
     tickets = TicketService(db, secret)
     residents = Residents(db, secret, tickets, KyrTrackerStore(None, db),
-                          reports=ReportService(db, secret), subscriptions=Subscriptions(db))
+                          reports=ReportService(db, secret), subscriptions=Subscriptions(db),
+                          alerts=AlertService(db, secret))
     conversations, lines = residents.purge_expired(datetime.timedelta(days=days),
                                                    datetime.timedelta(hours=hours))
     print(f"deleted {conversations} conversation(s) idle for over {days} day(s)")

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine as Database
 
 from bot.handoff.tickets import TicketService
 from bot.identity import resident_key
+from bot.network.alerts import AlertService
 from bot.network.reports import ReportService
 from bot.network.subscriptions import Subscriptions
 from bot.storage import once
@@ -37,13 +38,15 @@ PURPOSES = (TICKET, ALERTS)
 class Residents:
     def __init__(self, db: Database, secret: bytes, tickets: TicketService,
                  conversations: KyrTrackerStore, reports: Optional[ReportService] = None,
-                 subscriptions: Optional[Subscriptions] = None) -> None:
+                 subscriptions: Optional[Subscriptions] = None,
+                 alerts: Optional[AlertService] = None) -> None:
         self.db = db
         self._secret = secret
         self.tickets = tickets
         self.conversations = conversations
         self.reports = reports
         self.subscriptions = subscriptions
+        self.alerts = alerts
         self._addresses = AddressBook(db, secret)
 
     def key(self, channel: str, user: str) -> str:
@@ -110,7 +113,7 @@ class Residents:
 
     def purge_expired(self, retention: dt.timedelta, transcripts: dt.timedelta) -> tuple[int, int]:
         """What the retention settings say must go: (conversations, transcript lines).
-        Reports older than `retention` go too; a subscriber's address stays while they are
+        Reports older than `retention` go too, and alerts that expired longer ago; a subscriber's address stays while they are
         subscribed (however long ago they subscribed), and goes once they are not."""
         cutoff = utc_now() - retention
         subscriber = addresses.c.resident.in_(sa.select(subscribed.c.resident))
@@ -129,6 +132,11 @@ class Residents:
             purged = self.reports.purge(retention)
             if purged:
                 logger.warning("deleted %d report(s) filed over %d days ago", purged,
+                               retention.days)
+        if self.alerts is not None:
+            purged = self.alerts.purge(retention)
+            if purged:
+                logger.warning("deleted %d alert(s) that expired over %d days ago", purged,
                                retention.days)
         shred_files(self.db)
         return conversations, lines

@@ -125,7 +125,8 @@ def build(settings: Settings) -> Services:
     reports = ReportService(db, secret, counters=counters)  # decided reports are counted
     alerts = AlertService(db, secret)
     subscriptions = Subscriptions(db)
-    residents = Residents(db, secret, tickets, store, reports=reports, subscriptions=subscriptions)
+    residents = Residents(db, secret, tickets, store, reports=reports, subscriptions=subscriptions,
+                          alerts=alerts)
     conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
     conversation.presence = staff_presence(db)
     outbox = Outbox(db, secret, lease=settings.lease_seconds)

@@ -37,7 +37,7 @@ from bot.network.reports import CONFIRMED
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
 from bot.network.events import EventLog
-from bot.storage.schema import alert_events, alerts, reports
+from bot.storage.schema import alert_deliveries, alert_events, alerts, reports
 
 ALERT, ALL_CLEAR, CORRECTION = "alert", "all_clear", "correction"
 KINDS = (ALERT, ALL_CLEAR, CORRECTION)
@@ -314,3 +314,47 @@ class AlertService:
                 raise AlertError(f"alert {alert_id} is {current.state}: it cannot become {state}")
             self.log.write(connection, alert_id, state, actor, now)
         return self.get(alert_id)
+
+    # ---- retention ----
+
+    def purge(self, older_than: dt.timedelta) -> int:
+        """Delete alerts that expired and last changed longer ago than `older_than`, with
+        their events and delivery rows; the counts stay (bot.app.counters counted them when
+        they went out). An alert goes only with all of its all clears and corrections, and
+        never while it is sending (the broadcaster may be resuming it)."""
+        cutoff = utc_now() - older_than
+        with self.engine.begin() as connection:
+            rows = connection.execute(sa.select(
+                alerts.c.id, alerts.c.parent_id, alerts.c.state, alerts.c.expires_at,
+                alerts.c.updated_at)).all()
+            old = {int(r.id) for r in rows if r.state != SENDING
+                   and as_utc(r.expires_at) < cutoff and as_utc(r.updated_at) < cutoff}
+            children: dict[int, list[int]] = {}
+            for r in rows:
+                if r.parent_id is not None:
+                    children.setdefault(int(r.parent_id), []).append(int(r.id))
+
+            def chain(alert_id: int) -> list[int]:
+                found, todo = [], [alert_id]
+                while todo and len(found) <= len(rows):
+                    current = todo.pop()
+                    found.append(current)
+                    todo.extend(children.get(current, ()))
+                return found
+
+            doomed: set[int] = set()
+            for r in rows:
+                if r.parent_id is None and int(r.id) in old:
+                    members = chain(int(r.id))
+                    if all(m in old for m in members):
+                        doomed.update(members)
+            if not doomed:
+                return 0
+            ids = sorted(doomed)
+            connection.execute(sa.delete(alert_deliveries).where(
+                alert_deliveries.c.alert_id.in_(ids)))
+            connection.execute(sa.delete(alert_events).where(alert_events.c.alert_id.in_(ids)))
+            connection.execute(sa.update(alerts).where(alerts.c.id.in_(ids)).values(
+                parent_id=None))
+            return int(connection.execute(sa.delete(alerts).where(
+                alerts.c.id.in_(ids))).rowcount)

@@ -219,3 +219,39 @@ def test_every_change_names_who(alerts: AlertService, reports: ReportService, no
         alerts.approve(alert.id, nobody, can_dispatch=True)
     with pytest.raises(AlertError, match="name"):
         alerts.withdraw(alert.id, nobody)
+
+
+def test_purge_deletes_expired_alerts_with_their_followers_and_events(
+        engine: Engine, alerts: AlertService, reports: ReportService) -> None:
+    def sent_alert() -> Alert:
+        alert = drafted(alerts, reports)
+        alerts.approve(alert.id, "ben", can_dispatch=True)
+        alerts.mark(alert.id, SENDING)
+        return alerts.mark(alert.id, SENT)
+
+    def age(*ids: int) -> None:
+        long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+        with engine.begin() as connection:
+            connection.execute(sa.update(alerts_table).where(alerts_table.c.id.in_(ids)).values(
+                expires_at=long_ago, updated_at=long_ago))
+
+    old, fresh = sent_alert(), sent_alert()
+    clear = drafted(alerts, reports, author="ben", kind=ALL_CLEAR, parent_id=old.id,
+                    template="alerts.template_all_clear")
+    kept = sent_alert()  # old itself, but its correction is recent: the chain stays
+    correction = drafted(alerts, reports, author="ben", kind=CORRECTION, parent_id=kept.id,
+                         template="alerts.template_all_clear")
+    stuck = sent_alert()
+    with engine.begin() as connection:  # still going out when it expired: never purged
+        connection.execute(sa.update(alerts_table).where(alerts_table.c.id == stuck.id).values(
+            state=SENDING))
+    age(old.id, clear.id, kept.id, stuck.id)
+
+    assert alerts.purge(dt.timedelta(days=30)) >= 2
+    for gone in (old.id, clear.id):
+        with pytest.raises(AlertError, match="does not exist"):
+            alerts.get(gone)
+        assert alerts.events(gone) == []
+    for stays in (fresh.id, kept.id, correction.id, stuck.id):
+        assert alerts.get(stays).id == stays
+    assert alerts.purge(dt.timedelta(days=30)) == 0

@@ -13,9 +13,10 @@ from sqlalchemy.engine import Engine
 
 from bot.app.residents import ALERTS, PURPOSES, TICKET, Residents
 from bot.handoff.tickets import TicketService
-from bot.network.reports import ReportError, ReportService
+from bot.network.alerts import ALERT, AlertError, AlertService
+from bot.network.reports import CONFIRMED, ReportError, ReportService
 from bot.network.subscriptions import Subscriptions
-from bot.storage.schema import addresses, reports as reports_table
+from bot.storage.schema import addresses, alerts as alerts_table, reports as reports_table
 from bot.storage.tracker_store import KyrTrackerStore
 from tests.network.conftest import SECRET
 
@@ -23,9 +24,10 @@ LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def residents(engine: Engine, reports: ReportService, subscriptions: Subscriptions) -> Residents:
+def residents(engine: Engine, reports: ReportService, subscriptions: Subscriptions,
+              alerts: AlertService) -> Residents:
     return Residents(engine, SECRET, TicketService(engine, SECRET), KyrTrackerStore(None, engine),
-                     reports=reports, subscriptions=subscriptions)
+                     reports=reports, subscriptions=subscriptions, alerts=alerts)
 
 
 def someone() -> str:
@@ -74,7 +76,7 @@ def test_release_keeps_the_alerts_address_while_subscribed(
 
 def test_purge_removes_old_reports_and_keeps_subscribers_reachable(
         engine: Engine, residents: Residents, reports: ReportService,
-        subscriptions: Subscriptions) -> None:
+        subscriptions: Subscriptions, alerts: AlertService) -> None:
     subscriber, stopped = someone(), someone()
     subscriptions.subscribe(subscriber, "telegram", "en", ["c24"], "button", "v1")
     residents.remember(subscriber, "111", ALERTS)
@@ -83,15 +85,25 @@ def test_purge_removes_old_reports_and_keeps_subscribers_reachable(
                        language="en", channel="telegram")
     fresh = reports.file(area="c24", what=("vehicles",), when="today", ongoing=False,
                          language="en", channel="telegram")
+    reports.assign(fresh.id, "dora", "vic")
+    reports.record(fresh.id, "vic", CONFIRMED)
+    expired = alerts.draft("ana", kind=ALERT, areas=("c24",), template="alerts.template_vehicles",
+                           params={"time": "14:30"}, report_id=fresh.id,
+                           expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
+    alerts.withdraw(expired.id, "ana")
     with engine.begin() as connection:
         connection.execute(sa.update(addresses).where(addresses.c.resident == subscriber).values(
             updated_at=LONG_AGO))  # subscribed years ago, still subscribed
+        connection.execute(sa.update(alerts_table).where(alerts_table.c.id == expired.id).values(
+            expires_at=LONG_AGO, updated_at=LONG_AGO))
         connection.execute(sa.update(reports_table).where(reports_table.c.id == old.id).values(
             created_at=LONG_AGO))
     residents.purge_expired(dt.timedelta(days=30), dt.timedelta(hours=72))
     with pytest.raises(ReportError):
         reports.get(old.id)
     assert reports.get(fresh.id).id == fresh.id
+    with pytest.raises(AlertError):  # expired years ago: gone with the retention purge
+        alerts.get(expired.id)
     assert purposes_kept(engine, subscriber) == {ALERTS}
     assert residents.address(subscriber) == "111"
     assert purposes_kept(engine, stopped) == set()
