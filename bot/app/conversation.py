@@ -103,16 +103,12 @@ class ConversationService:
     async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
         self.reload()
         sender = self.resident(inbound)
-        if self.subscriptions is not None:
-            inbound = await off_loop(self._alerts_inbound, sender, inbound)
-        ticket = await off_loop(self.tickets.open_for, sender)  # the one ticket read of the turn
+        inbound, ticket, started = await off_loop(self._before_turn, sender, inbound)
         if ticket is not None:
             await self._remember_reply_ref(ticket, inbound)
             answered = await self._while_waiting(ticket, inbound)
             if answered is not None:
                 return answered
-        started = ticket is None and self.counters is not None and \
-            not await off_loop(self.counters.has_conversation, sender)
         replies = await self.engine.turn(sender, inbound)
         if self.counters is not None:
             await off_loop(self._count, inbound, replies, started)
@@ -120,6 +116,18 @@ class ConversationService:
         if ticket is not None:
             replies = await off_loop(self._guided_while_waiting, ticket, inbound, replies)
         return replies
+
+    def _before_turn(self, sender: str, inbound: InboundMessage
+                     ) -> tuple[InboundMessage, Ticket | None, bool]:
+        """What the turn needs to know first, in one trip to the database thread: the
+        message as the alerts read it, the one ticket read of the turn, and whether this
+        starts a conversation (for the counts)."""
+        if self.subscriptions is not None:
+            inbound = self._alerts_inbound(sender, inbound)
+        ticket = self.tickets.open_for(sender)
+        started = ticket is None and self.counters is not None and \
+            not self.counters.has_conversation(sender)
+        return inbound, ticket, started
 
     def _alerts_inbound(self, sender: str, inbound: InboundMessage) -> InboundMessage:
         """A subscriber wrote: WhatsApp's window restarts; a whole message that is a STOP

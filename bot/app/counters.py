@@ -127,6 +127,8 @@ def _upsert_statement(dialect: str) -> Any:
 # (`insert.values(rows)` made a new statement of its own for every turn: a fifth of a
 # button press's time in a profile went to compiling it.)
 _UPSERTS: dict[str, Any] = {}
+_HAS_CONVERSATION = sa.select(conversations.c.resident).where(
+    conversations.c.resident == sa.bindparam("resident"))  # built once, as the upserts
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -197,8 +199,7 @@ class Counters:
         """Whether a conversation is stored (one primary-key lookup, no tracker parsing):
         a turn without one starts a conversation."""
         with self.engine.connect() as connection:
-            return connection.execute(sa.select(conversations.c.resident).where(
-                conversations.c.resident == resident)).first() is not None
+            return connection.execute(_HAS_CONVERSATION, {"resident": resident}).first() is not None
 
     # ---- the effects that exist today ----
 

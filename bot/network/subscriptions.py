@@ -43,6 +43,11 @@ class Subscriber:
     last_inbound_at: Optional[dt.datetime]  # WhatsApp's 24-hour window
 
 
+# Built once (every message runs it): see bot.handoff.tickets._OPEN_FOR.
+_SEEN = sa.update(subscriptions).where(subscriptions.c.resident == sa.bindparam("who")).values(
+    last_inbound_at=sa.bindparam("at"))
+
+
 class Subscriptions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -117,8 +122,7 @@ class Subscriptions:
         """The resident wrote (anything): WhatsApp's 24-hour window restarts. One UPDATE by
         primary key, nothing when they are not subscribed."""
         with self.engine.begin() as connection:
-            connection.execute(sa.update(subscriptions).where(
-                subscriptions.c.resident == resident).values(last_inbound_at=at or utc_now()))
+            connection.execute(_SEEN, {"who": resident, "at": at or utc_now()})
 
     # ---- reading ----
 

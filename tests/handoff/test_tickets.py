@@ -66,6 +66,22 @@ def test_queue_is_urgent_first_then_oldest(service: TicketService) -> None:
     assert service.expected_wait() is not None
 
 
+def test_position_is_the_place_in_the_queue_even_for_tickets_opened_at_the_same_moment(
+        service: TicketService) -> None:
+    for ticket in service.queue():
+        service.close(ticket.id, "resident", "cleanup")
+    opened = [service.open(resident(), "telegram", "legal_help", "en", urgent=n % 3 == 0)
+              for n in range(7)]
+    same = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)
+    with service.engine.begin() as connection:  # a tie on opened_at: the id decides
+        connection.execute(sa.update(tickets_table).where(tickets_table.c.id.in_(
+            [t.id for t in opened[2:6]])).values(opened_at=same))
+    queue = [t.id for t in service.queue()]
+    assert sorted(queue) == sorted(t.id for t in opened)
+    assert [service.position(i) for i in queue] == list(range(1, len(queue) + 1))
+    assert service.position(2**31 - 1) == 0
+
+
 def test_two_staff_claiming_at_once_exactly_one_wins(service: TicketService) -> None:
     for _ in range(5):
         ticket = service.open(resident(), "telegram", "arrest_detention", "es")
