@@ -169,7 +169,9 @@ class Dialogue:
         self.language_names = language_names
         # Whether a content key is a legal text (the disclaimer goes with the first one).
         self.is_legal = is_legal or (lambda key: True)
-        self._phrases: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self._phrases: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        self.generation = 0  # grows when the catalogs are reloaded (Renderer.reload)
+        self._danger: tuple[int, danger.Lexicons] | None = None  # every language's danger words
         # Flows an NLU intent of the same name opens directly (the picker is handled apart).
         self.topic_flows = set(flows) - {MENU_FLOW, HELP_FLOW, LANGUAGE_FLOW}
 
@@ -218,16 +220,17 @@ class Dialogue:
 
     def phrases(self, lang: str, key: str) -> list[str]:
         """The comma-separated words of a content key in one language, normalised (cached
-        per translated text, so a recompiled catalog is picked up)."""
+        until the catalogs are reloaded: every message asks for the danger words of every
+        language, and looking the texts up was most of the danger check's time)."""
+        cached = self._phrases.get((lang, key))
+        if cached is not None and cached[0] == self.generation:
+            return cached[1]
         try:
             raw = self.label(lang, key)
         except KeyError:  # not in this content: no words
             return []
-        cached = self._phrases.get((lang, key))
-        if cached is None or cached[0] != raw:
-            cached = (raw, danger.split_phrases(raw))
-            self._phrases[(lang, key)] = cached
-        return cached[1]
+        self._phrases[(lang, key)] = (self.generation, danger.split_phrases(raw))
+        return self._phrases[(lang, key)][1]
 
     def _named_by(self, wanted: str, key: str, lang: str) -> tuple[bool, int]:
         """Whether a button's words are in typed text in the resident's language (or
@@ -314,14 +317,13 @@ class Dialogue:
     def danger_in(self, text: str, lang: str) -> tuple[str, str] | None:
         """(kind, language) when text says someone is in danger now, in any live language;
         the resident's language is preferred when its words matched."""
-        matched: list[tuple[str, str]] = []
+        if self._danger is None or self._danger[0] != self.generation:
+            self._danger = (self.generation, danger.Lexicons({code: danger.Lexicon({
+                kind: tuple(self.phrases(code, key)) for kind, key in danger.KEYS.items()})
+                for code in self.languages}))
+        found = self._danger[1].detect_each(text)
         order = sorted(self.languages, key=lambda code: (code != lang, code == "en"))
-        for code in order:
-            lexicon = danger.Lexicon({kind: tuple(self.phrases(code, key))
-                                      for kind, key in danger.KEYS.items()})
-            kind = danger.detect([lexicon], text)
-            if kind is not None:
-                matched.append((kind, code))
+        matched = [(found[code], code) for code in order if code in found]
         if not matched:
             return None
         kind = danger.LIFE if any(k == danger.LIFE for k, _ in matched) else danger.NOW

@@ -100,6 +100,7 @@ class Renderer:
     def reload(self) -> None:
         """Re-read the compiled catalogs (a translator ran `kyr i18n compile`)."""
         self.catalogs.reload()
+        self.dialogue.generation += 1  # its cached words of the catalogs are stale now
         self._fields_cache.clear()
         self._reviewed.clear()
 

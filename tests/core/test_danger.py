@@ -32,3 +32,36 @@ def test_what_must_not_match() -> None:
     for text in ("what are my rights at the door", "the door is closed", "can I take him to school",
                  "they shop on saturdays", "guns", "breaking news", "", "   "):
         assert detect([LEXICON], text) is None, text
+
+
+def test_the_index_finds_what_trying_every_phrase_finds(services) -> None:  # type: ignore[no-untyped-def]
+    """The first-word index (bot.core.danger._Index) against the plain loop over every
+    phrase, on messages made of the real lexicons' words of every live language, with
+    typos, swaps, missing and extra letters, and other words between."""
+    from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+    from bot.core.danger import KEYS, detect_slowly
+
+    dialogue = services.renderer.dialogue
+    lexicons = {code: Lexicon({kind: tuple(dialogue.phrases(code, key)) for kind, key in KEYS.items()})
+                for code in dialogue.languages}
+    vocabulary = sorted({w for lexicon in lexicons.values() for phrases in lexicon.phrases.values()
+                         for p in phrases for w in p.split()} | {"the", "my", "door", "ahora", "y"})
+
+    def typo(word: str, how: int, at: int) -> str:
+        at %= max(len(word), 1)
+        return [word, word[:at] + word[at + 1:], word[:at] + "x" + word[at:],
+                word[:at] + "e" + word[at + 1:],
+                word[:at] + word[at + 1:at + 2] + word[at:at + 1] + word[at + 2:]][how]
+
+    words = st.tuples(st.sampled_from(vocabulary), st.integers(0, 4), st.integers(0, 20)).map(
+        lambda t: typo(*t))
+
+    @hsettings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(words, min_size=1, max_size=9))
+    def same(message: list[str]) -> None:
+        text = " ".join(message)
+        for code, lexicon in lexicons.items():
+            assert detect([lexicon], text) == detect_slowly([lexicon], text), (code, text)
+
+    same()
