@@ -28,8 +28,9 @@ FALLBACK_THRESHOLD = 0.3
 
 PIPELINE: list[dict[str, Any]] = [
     {"name": "bot.engine.intent_model.FoldingTokenizer"},
-    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-    {"name": "CountVectorsFeaturizer"},
+    {"name": "bot.engine.intent_model.SentenceCountsFeaturizer", "analyzer": "char_wb",
+     "min_ngram": 1, "max_ngram": 4},
+    {"name": "bot.engine.intent_model.SentenceCountsFeaturizer"},
     {"name": "bot.engine.intent_model.CalibratedSVMClassifier", "C": 0.5},
     {"name": "FallbackClassifier", "threshold": FALLBACK_THRESHOLD},
 ]

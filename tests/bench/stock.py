@@ -20,7 +20,8 @@ from bot.engine.training import PIPELINE
 
 
 # Our components (bot.engine.*) and the stock Rasa component that does the same job.
-STOCK_EQUIVALENT = {"Tokenizer": "WhitespaceTokenizer", "Classifier": "LogisticRegressionClassifier"}
+STOCK_EQUIVALENT = {"Tokenizer": "WhitespaceTokenizer", "Featurizer": "CountVectorsFeaturizer",
+                    "Classifier": "LogisticRegressionClassifier"}
 
 
 def stock_pipeline() -> list[dict[str, Any]]:
@@ -32,7 +33,9 @@ def stock_pipeline() -> list[dict[str, Any]]:
         name = str(component["name"])
         if name.startswith("bot."):
             kind = next(k for k in STOCK_EQUIVALENT if name.endswith(k))
-            out.append({"name": STOCK_EQUIVALENT[kind]})
+            # The featurizer keeps its settings (analyzer, n-grams): the same features.
+            settings = {k: v for k, v in component.items() if k != "name" and kind == "Featurizer"}
+            out.append({"name": STOCK_EQUIVALENT[kind], **settings})
         else:
             out.append(dict(component))
     return out

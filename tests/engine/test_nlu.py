@@ -149,3 +149,55 @@ def test_kyr_parse_jsonl(trained) -> None:  # type: ignore[no-untyped-def]
                    "written without the space it is ice_at_door (0.85)", strict=True)
 async def test_spaced_chinese_door_phrase(parser: Parser) -> None:
     assert (await parser.parse("ICE 在我家门口"))["intent"] == "ice_at_door"
+
+
+async def test_the_classifiers_fast_path_ranks_as_the_stacked_features_do(
+        settings: Settings, parser: Parser, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CalibratedSVMClassifier.decision reads the sentence features where they are; the
+    stacked matrix of `_features` (Rasa's combination) must give the same ranking."""
+    rows = load_rows(settings.home / HELDOUT)[::8]
+    fast = [(await parser.parse(r["text"]))["ranking"] for r in rows]
+    monkeypatch.setattr(CalibratedSVMClassifier, "decision", lambda self, message: None)
+    slow = [(await parser.parse(r["text"]))["ranking"] for r in rows]
+    assert len(rows) >= 50 and all(fast)
+    for a, b in zip(fast, slow):
+        assert [x["name"] for x in a] == [x["name"] for x in b]
+        assert [x["confidence"] for x in a] == pytest.approx([x["confidence"] for x in b], abs=1e-9)
+
+
+def test_sentence_featurizer_gives_rasas_sentence_vector_and_no_sequence(tmp_path: Path) -> None:
+    """SentenceCountsFeaturizer: the same sentence vector as Rasa's CountVectorsFeaturizer
+    trained on the same data, and no per-token matrices (half of the featurizer's time, and
+    nothing reads them)."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.engine.intent_model import FoldingTokenizer, SentenceCountsFeaturizer
+
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    tokenizer = FoldingTokenizer(FoldingTokenizer.get_default_config())
+    texts = ["they are at my door", "ICE está en mi puerta", "mon mari a été arrêté"]
+
+    def featurized(cls: type, name: str, text: str) -> list[tuple[str, list[float]]]:
+        config = {**cls.get_default_config(), "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}
+        featurizer = cls.create(config, storage, Resource(name), context)
+        data = TrainingData([Message.build(text=t, intent="x") for t in texts])
+        tokenizer.process_training_data(data)
+        featurizer.train(data)
+        message = Message({"text": text})
+        tokenizer.process([message])
+        featurizer.process([message])
+        return [(f.type, f.features.toarray().ravel().tolist()) for f in message.features]
+
+    for text in ("ICE at my DOOR", "arrete", "nada que ver"):
+        ours = featurized(SentenceCountsFeaturizer, "ours", text)
+        stock = featurized(CountVectorsFeaturizer, "stock", text)
+        assert [t for t, _ in ours] == [FEATURE_TYPE_SENTENCE]
+        assert FEATURE_TYPE_SEQUENCE in [t for t, _ in stock]
+        assert ours == [(t, v) for t, v in stock if t == FEATURE_TYPE_SENTENCE]
