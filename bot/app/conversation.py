@@ -22,18 +22,20 @@ import sqlalchemy as sa
 
 from bot.core import alerts
 from bot.core.alerts import consent_version
-from bot.core.dialogue import ALERTS_OFF, HUMAN_FLOW, parse_command
+from bot.core.dialogue import ALERTS_OFF, HUMAN_FLOW, STREETS_REFUSED, STREETS_TAKEN, parse_command
 from bot.core.handoff import (STOP_PAYLOAD, Place, arrange_urgent, hotline_languages, hotline_open,
                               status_messages, urgent_status)
 from bot.core import media as media_
 from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.render import Renderer
+from bot.core.streets import CROSS_STREETS
 from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
 from bot.handoff.staff import StaffDirectory
 from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketError, TicketService
 from bot.app import counters as counting
 from bot.app.counters import Counters
+from bot.app.held import HeldAnswers
 from bot.app.residents import ALERTS, TICKET, Residents
 from bot.network.reports import ReportService
 from bot.network.subscriptions import Subscriptions
@@ -52,6 +54,14 @@ SUBSCRIBE, UNSUBSCRIBE, FILE_REPORT = "subscribe", "unsubscribe", "file_report" 
 NETWORK_ACTIONS = (SUBSCRIBE, UNSUBSCRIBE, FILE_REPORT)
 ONGOING = {"yes": True, "no": False, "not_sure": None}  # "Is it still happening?"
 NOT_SAVED = alerts.NOT_SAVED
+# What staff read in the transcript instead of typed cross streets (which only the report
+# keeps, sealed) or of a home address typed there (kept nowhere).
+STREETS_LINES = {
+    STREETS_TAKEN: "The resident typed the nearest cross streets for the report: they are kept on "
+             "the report only, not in this transcript.",
+    STREETS_REFUSED: "The resident typed what reads as a home address for the report's cross "
+                     "streets: it was not kept, and they were asked for cross streets instead.",
+}
 
 
 def consent_method(inbound: InboundMessage) -> str:
@@ -77,9 +87,10 @@ def staff_presence(db: sa.engine.Engine) -> Callable[[], set[str] | None]:
 class ConversationService:
     def __init__(self, engine: Engine, tickets: TicketService, residents: Residents,
                  renderer: Renderer, reload: Callable[[], object] = lambda: None,
-                 counters: Counters | None = None) -> None:
+                 counters: Counters | None = None, held: HeldAnswers | None = None) -> None:
         self.engine = engine
         self.counters = counters  # the transparency report's counts (None: not counted)
+        self.held = held  # opens the typed answers the state held sealed (cross streets)
         self.tickets = tickets
         self.residents = residents
         self.renderer = renderer
@@ -176,6 +187,9 @@ class ConversationService:
             return replies
         for n, reply in enumerate(replies):
             if reply.action in NETWORK_ACTIONS:
+                # Used once: the sealed cross streets go no further (not to the outbox).
+                replies[n] = replace(reply, answers=tuple(
+                    a for a in reply.answers if a[0] != CROSS_STREETS))
                 try:
                     await off_loop(self._network_effect, sender, inbound, ticket, reply)
                 except Exception:  # the resident must not be told it worked
@@ -183,7 +197,7 @@ class ConversationService:
                     replies = replies[:n + 1] + [OutboundMessage(
                         self.renderer.text(reply.lang, NOT_SAVED), reply.buttons, reply.lang,
                         "system", "not_saved")] + replies[n + 1:]
-                    replies[n] = replace(reply, buttons=())
+                    replies[n] = replace(replies[n], buttons=())
                 break
         asked = next((r for r in replies if r.action == HANDOFF), None)
         if asked is None:
@@ -224,10 +238,12 @@ class ConversationService:
             if self.reports is None or not reply.areas or "what" not in answers \
                     or "when" not in answers:
                 raise RuntimeError("no reports service, or the report is incomplete")
+            streets = self.held.open(answers.get(CROSS_STREETS)) if self.held is not None else None
             report = self.reports.file(
                 area=reply.areas[-1], what=(answers["what"],), when=answers["when"],
                 ongoing=ONGOING.get(answers.get("ongoing", "not_sure")), language=reply.lang,
-                channel=inbound.channel, ticket_id=ticket.id if ticket is not None else None)
+                channel=inbound.channel, ticket_id=ticket.id if ticket is not None else None,
+                cross_streets=streets)
             logger.info("report %d filed", report.id)
 
     def _guided_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
@@ -384,8 +400,9 @@ class ConversationService:
 
     async def _typed_while_waiting(self, ticket: Ticket, inbound: InboundMessage,
                                    raw: str) -> list[OutboundMessage] | None:
-        """Typed text always goes to staff. Until a staff member has written, the bot keeps
-        guiding: the dialogue answers it as outside a ticket (None). Once a person is
+        """Typed text always goes to staff, except the answer to the report's "nearest cross
+        streets?": only the report keeps that, sealed. Until a staff member has written, the
+        bot keeps guiding: the dialogue answers it as outside a ticket (None). Once a person is
         talking, the bot is quiet (and says so once), except for danger and for a typed
         answer to the question it asked ("no", "2"). A typed number or word that names
         "Main menu" or "Talk to a person" is for staff ("how many officers?" "5"): only
@@ -393,9 +410,16 @@ class ConversationService:
         whole = clean_text(inbound.text or "", MAX_TRANSCRIPT_LINE, keep_lines=True)
         if not whole:
             return []
-        await off_loop(self.tickets.add_message, ticket.id, RESIDENT, RESIDENT, whole)
         state = await self.engine.state(ticket.resident)
         dialogue = self.renderer.dialogue
+        streets = dialogue.streets_answer(state, raw) if state else None
+        if streets is not None and state is not None and not dialogue.danger_in(raw, state.lang):
+            # The answer to "nearest cross streets?" (or a home address typed there): the
+            # dialogue takes it, staff read only that it was given.
+            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+                           STREETS_LINES[streets], resident_acted=True)
+            return None
+        await off_loop(self.tickets.add_message, ticket.id, RESIDENT, RESIDENT, whole)
         answer = dialogue.typed_payload(state, raw) if state else None
         if answer is not None and parse_command(answer) is not None:
             return []  # "5" or "menu" may answer staff's question: never ends the wait

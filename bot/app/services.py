@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Callable, cast
 
 from sqlalchemy.engine import Engine as Database
 
 from bot.app.conversation import ConversationService, staff_presence
 from bot.app.counters import Counters
+from bot.app.held import HeldAnswers
 from bot.app.outbox import Outbox
 from bot.app.relay import Outlet, Relay, delivery_marks
 from bot.app.residents import Residents
@@ -96,8 +97,9 @@ class Services:
         return not dropped
 
 
-def load_renderer(settings: Settings) -> Renderer:
-    """Flows, content and the catalogs of every language that passes its checks."""
+def load_renderer(settings: Settings, seal: Callable[[str], str] | None = None) -> Renderer:
+    """Flows, content and the catalogs of every language that passes its checks; `seal`
+    seals typed cross streets for the state (without it they are not kept)."""
     flows = require_flows(settings.flows_dir)
     content = require_content(settings.content_dir)
     languages, dropped = live_languages(settings.home, settings.languages)
@@ -108,7 +110,8 @@ def load_renderer(settings: Settings) -> Renderer:
     catalogs = Catalogs(settings.locales_dir, languages)
     renderer: Renderer
     dialogue = Dialogue(flows, lambda lang, key: renderer.label(lang, key), languages, NATIVE_NAMES,
-                        is_legal=lambda key: key in content.texts and content.texts[key].legal)
+                        is_legal=lambda key: key in content.texts and content.texts[key].legal,
+                        seal=seal)
     renderer = Renderer(content, catalogs, dialogue)
     return renderer
 
@@ -117,7 +120,8 @@ def build(settings: Settings) -> Services:
     """Everything a running bot needs, once; old data purged as the settings say."""
     db = make_engine(settings.database_url)
     secret = settings.secret_key()
-    renderer = load_renderer(settings)
+    held = HeldAnswers(secret)  # typed cross streets, sealed while the flow holds them
+    renderer = load_renderer(settings, seal=held.seal)
     store = KyrTrackerStore(None, db)
     engine = Engine.load(settings, renderer, store)
     counters = Counters(db)  # the transparency report's counts, written by each effect
@@ -127,7 +131,8 @@ def build(settings: Settings) -> Services:
     subscriptions = Subscriptions(db)
     residents = Residents(db, secret, tickets, store, reports=reports, subscriptions=subscriptions,
                           alerts=alerts)
-    conversation = ConversationService(engine, tickets, residents, renderer, counters=counters)
+    conversation = ConversationService(engine, tickets, residents, renderer, counters=counters,
+                                       held=held)
     conversation.presence = staff_presence(db)
     outbox = Outbox(db, secret, lease=settings.lease_seconds)
     outbox.observers.append(delivery_marks(tickets))  # staff replies' sent / failed marks

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bot.core import alerts
+from bot.core import alerts, streets
 from bot.core.content import Content, Review, load_content
 from bot.core.delivery import Limits
 from bot.core.dialogue import COMMAND_FLOWS, LANGUAGE_FLOW, MENU_FLOW, STOP_ALERTS_FLOW, option_payloads
-from bot.core.flows import COLLECT, PICK_AREA, Flow, Step, load_flows
+from bot.core.flows import COLLECT, PICK_AREA, TYPED_ANSWERS, Flow, Step, load_flows
 from bot.core.languages import NATIVE_NAMES
 from bot.core.lines import URGENT_TAG, confirmed, urgent_lines
 from bot.core.problems import Problem
@@ -37,6 +37,7 @@ ALWAYS_USED = {"ui.greeting", "ui.disclaimer", "ui.fallback", "ui.main_menu", "u
                "ui.cmd_delete", "ui.cmd_help", "ui.cmd_alerts", "alerts.staff_note", "ui.list_button", "ui.choose", "ui.cmd_stop",
                "ui.translation_pending", "ui.drafts_notice",
                alerts.STOP_WORDS, alerts.UNKNOWN_AREA, alerts.ZIP_CODE, alerts.NOT_SAVED,
+               streets.HOME_ADDRESS,
                *alerts.ALERT_TEMPLATES}
 # The handoff texts, the canned replies staff pick in the console, the danger answers and
 # their words, and the line open now are used by code.
@@ -297,8 +298,8 @@ def area_texts(flows: dict[str, Flow]) -> set[str]:
 
 
 def _collecting(flow: Flow) -> list[Problem]:
-    """pick_area steps lead somewhere; collect steps give a known value on every button;
-    a subscription has areas to subscribe to."""
+    """pick_area and cross_streets steps lead somewhere; collect steps give a known value
+    on every button; a subscription has areas to subscribe to."""
     problems = []
     picks = any(s.action == PICK_AREA for s in flow.steps.values())
 
@@ -306,15 +307,16 @@ def _collecting(flow: Flow) -> list[Problem]:
         problems.append(Problem(flow.path, line, f"step '{step.id}': {message}"))
 
     for step in flow.steps.values():
-        if step.action == PICK_AREA:
+        if step.action in TYPED_ANSWERS:
+            taken = "a recognised area" if step.action == PICK_AREA else "typed cross streets"
             if step.picked is None:
-                bad(step, step.line, "action pick_area needs 'picked:', the step a recognised area leads to")
+                bad(step, step.line, f"action {step.action} needs 'picked:', the step {taken} leads to")
             elif step.picked not in flow.steps:
                 bad(step, step.line, f"'picked' goes to missing step '{step.picked}'")
             if not step.waits:
-                bad(step, step.line, "action pick_area waits for the answer: no 'next' here")
+                bad(step, step.line, f"action {step.action} waits for the answer: no 'next' here")
         elif step.picked is not None:
-            bad(step, step.line, "'picked' is only for action pick_area")
+            bad(step, step.line, "'picked' is only for action pick_area or cross_streets")
         if step.action == "subscribe" and not picks:
             bad(step, step.line, "action subscribe needs a pick_area step in the flow (the areas)")
         allowed = COLLECT.get(step.collect or "", ())

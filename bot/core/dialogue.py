@@ -12,8 +12,8 @@ from typing import Callable, Iterable
 
 import re
 
-from bot.core import alerts, areas, danger
-from bot.core.flows import PICK_AREA, Flow, Option, Step, split_target
+from bot.core import alerts, areas, danger, streets
+from bot.core.flows import CROSS_STREETS, PICK_AREA, Flow, Option, Step, split_target
 from bot.core.i18n import normalise
 from bot.core.languages import (NO_PREFIXES_ZH, NO_WORDS, NOT_SURE, TYPED_NAMES, YES_PHRASES,
                                  YES_PREFIXES_ZH, YES_WORDS, language_from_hint,
@@ -47,6 +47,8 @@ MAX_CHAIN = 12
 # Text that is no topic of its own: a yes / no at its start may answer the question asked.
 NOT_A_TOPIC = (None, "", "nlu_fallback", "out_of_scope", "greet")
 MAX_ANSWER_WORDS = 6  # "si tiene firma de juez", "my son was taken": still an answer
+# What typed text at a cross_streets step is (Dialogue.streets_answer).
+STREETS_TAKEN, STREETS_REFUSED = "taken", "refused"
 
 # One answer item: {"kind": "step" | "notice" | "fallback", "flow", "step", "key"}
 Item = dict
@@ -63,7 +65,8 @@ class State:
     trail: tuple[str, ...] = ()  # the last steps said, "flow/step", oldest first
     asking: str | None = None  # "Do you want me to write in X?" was just asked (X's code)
     # What this flow collected, until its `subscribe` or `file_report` step uses it: area
-    # codes typed at `pick_area` steps, and the buttons of `collect:` steps (name, value).
+    # codes typed at `pick_area` steps, the buttons of `collect:` steps (name, value), and
+    # the cross streets typed at a `cross_streets` step, only as the application sealed them.
     areas: tuple[str, ...] = ()
     answers: tuple[tuple[str, str], ...] = ()
 
@@ -162,6 +165,7 @@ class Dialogue:
         languages: tuple[str, ...],
         language_names: dict[str, str],
         is_legal: Callable[[str], bool] | None = None,
+        seal: Callable[[str], str] | None = None,
     ) -> None:
         self.flows = flows
         self.label = label  # (lang, key) -> the label as the resident reads it
@@ -169,6 +173,9 @@ class Dialogue:
         self.language_names = language_names
         # Whether a content key is a legal text (the disclaimer goes with the first one).
         self.is_legal = is_legal or (lambda key: True)
+        # Seals typed cross streets before the state holds them (the application's key;
+        # the state is stored in the tracker). Without one, typed cross streets are not kept.
+        self.seal = seal
         self._phrases: dict[tuple[str, str], tuple[int, list[str]]] = {}
         self.generation = 0  # grows when the catalogs are reloaded (Renderer.reload)
         self._danger: tuple[int, danger.Lexicons] | None = None  # every language's danger words
@@ -263,6 +270,9 @@ class Dialogue:
             title = spec.label if spec.literal else self.label(state.lang, spec.label)
             if normalise(title) == wanted:
                 return spec
+        if self.at_cross_streets(state):  # "no se" is Skip; "Pulaski, no se el numero" is streets
+            return next((spec for spec in specs if spec.words and any(
+                wanted in self.phrases(code, spec.words) for code in self.languages)), None)
         han = sum(1 for c in wanted if "\u4e00" <= c <= "\u9fff")
         answer_sized = (han <= 10) if han else len(wanted.split()) <= MAX_ANSWER_WORDS
         if answer_sized:  # "mi hijo", "in my car": the words a step lists for its buttons
@@ -298,6 +308,25 @@ class Dialogue:
             return None
         return [a.code for a in found if a is not None]
 
+    def at_cross_streets(self, state: State) -> bool:
+        step = self.step(state.flow, state.step)
+        return step is not None and step.action == CROSS_STREETS and state.asking is None
+
+    def streets_answer(self, state: State, text: str) -> str | None:
+        """What typed text at a cross_streets step is: STREETS_TAKEN (the cross streets),
+        STREETS_REFUSED (it reads as a home address: nothing of it is kept), or None (no
+        such step, a button's words or number, a yes, a long message, nothing left once
+        house numbers go: read as any text). Danger is answered before this is asked."""
+        if not self.at_cross_streets(state) or self._typed_choice(state, text) is not None:
+            return None
+        wanted = normalise(text)
+        if not wanted or len(text.split()) > streets.MAX_WORDS \
+                or (is_short_answer(wanted) and yes_no(wanted) == "ui.yes"):
+            return None
+        if streets.is_home_address(text):
+            return STREETS_REFUSED
+        return STREETS_TAKEN if streets.as_kept(text) else None
+
     def is_stop_word(self, text: str) -> bool:
         """A whole message that is one of the STOP words of any live language ("stop",
         "baja", "停止"): the application stops a subscriber's alerts with it."""
@@ -311,6 +340,17 @@ class Dialogue:
             return self._fallback(state, items)
         chosen = tuple(dict.fromkeys(state.areas + tuple(codes)))[-alerts.MAX_AREAS:]
         return self._walk(replace(state, areas=chosen), state.flow, step.picked, items)
+
+    def _streets(self, state: State, text: str, items: list[Item]) -> tuple[State, list[Item]]:
+        """Typed cross streets taken: held only sealed (or not at all without a sealer),
+        then on to where the step leads. The text itself is in no item and no state."""
+        step = self.step(state.flow, state.step)
+        if step is None or step.picked is None or state.flow is None:  # edited away meanwhile
+            return self._fallback(state, items)
+        answers = tuple((k, v) for k, v in state.answers if k != streets.CROSS_STREETS)
+        if self.seal is not None:
+            answers += ((streets.CROSS_STREETS, self.seal(streets.as_kept(text))),)
+        return self._walk(replace(state, answers=answers), state.flow, step.picked, items)
 
     # ---- danger: answered at once, in any state ----
 
@@ -406,6 +446,12 @@ class Dialogue:
             long_topic = len(turn.text.split()) >= TOPIC_WORDS and turn.intent in self.topic_flows
             if self._typed_choice(asked, turn.text, turn.intent) is None and not long_topic:
                 return self._fallback(state, items, key=alerts.UNKNOWN_AREA)
+        if payload is None and command is None and self.at_cross_streets(asked):
+            answer = self.streets_answer(asked, turn.text)
+            if answer == STREETS_REFUSED:  # never kept; asked again, with "Skip"
+                return self._fallback(state, items, key=streets.HOME_ADDRESS)
+            if answer == STREETS_TAKEN:
+                return self._streets(state, turn.text, items)
         if payload is None and command is None:
             choice = self._typed_choice(asked, turn.text, turn.intent)
             if choice is not None:

@@ -13,9 +13,12 @@ from bot.core.yamlsrc import YamlDoc
 
 ID_PATTERN = "^[a-z][a-z0-9_]*$"
 KEY_PATTERN = "^[a-z][a-z0-9_]*(\\.[a-z0-9_]+)+$"
-ACTIONS = ("delete_my_data", "pick_language", "handoff", "pick_area", "subscribe", "unsubscribe",
-           "file_report")
+ACTIONS = ("delete_my_data", "pick_language", "handoff", "pick_area", "cross_streets",
+           "subscribe", "unsubscribe", "file_report")
 PICK_AREA = "pick_area"  # the resident types an area (bot.core.areas), held until used
+# The resident may type the nearest cross streets (bot.core.streets): held sealed until used.
+CROSS_STREETS = "cross_streets"
+TYPED_ANSWERS = (PICK_AREA, CROSS_STREETS)  # steps whose typed answer leads to `picked`
 # The answers a report collects by button (`collect:` on a step, `value:` on its options),
 # in the words of the network's reports (bot.network.reports WHAT / WHEN).
 COLLECT: dict[str, tuple[str, ...]] = {
@@ -56,7 +59,7 @@ STEP_SCHEMA: dict[str, Any] = {
         "action": {"enum": list(ACTIONS)},
         # Someone is in danger now: a ticket opened here, or asked for from here, is urgent.
         "urgent": {"type": "boolean"},
-        # action pick_area: the step a recognised area leads to.
+        # action pick_area / cross_streets: the step a typed answer that is taken leads to.
         "picked": {"type": "string", "pattern": ID_PATTERN},
         # The answer its buttons give, kept until the flow files it (see COLLECT).
         "collect": {"enum": list(COLLECT)},
@@ -117,7 +120,7 @@ class Step:
     action: str | None
     line: int
     urgent: bool = False
-    picked: str | None = None  # action pick_area: the step a recognised area leads to
+    picked: str | None = None  # pick_area / cross_streets: where a taken typed answer leads
     collect: str | None = None  # the answer its buttons give (a COLLECT name)
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.core.content import Content
-from bot.core.flows import Flow
+from bot.core.flows import PICK_AREA, Flow
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 240, 64, 40, 70
 
@@ -34,8 +34,9 @@ def edges(flow: Flow, content: Content) -> list[tuple[str, str, str]]:
             out.append((source, _node(flow, step.next), ""))
         if step.next_flow:
             out.append((source, f"flow:{step.next_flow}", ""))
-        if step.picked:  # action pick_area: a typed area leads here
-            out.append((source, _node(flow, step.picked), "(typed area)"))
+        if step.picked:  # action pick_area or cross_streets: a typed answer leads here
+            typed = "(typed area)" if step.action == PICK_AREA else "(typed cross streets)"
+            out.append((source, _node(flow, step.picked), typed))
         for option in step.options:
             label = content.texts[option.label].text if option.label in content.texts else option.label
             target = _node(flow, option.goto) if option.goto else f"flow:{option.flow}"

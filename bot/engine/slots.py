@@ -47,7 +47,8 @@ def state_value(state: State) -> Dict[str, Any]:
         "trail": list(state.trail),
         "asking": state.asking,
         # Collected by the flow until it files them: area codes and button answers, never
-        # typed text (an address typed at "which area?" is not kept: it names no area).
+        # typed text (an address typed at "which area?" is not kept: it names no area), and
+        # typed cross streets only as the token the application sealed (bot.app.held).
         "areas": list(state.areas),
         "answers": [list(p) for p in state.answers],
     }

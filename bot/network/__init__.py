@@ -11,21 +11,12 @@ the application layer (bot.app.services) composes it with the counters and resid
 
 from __future__ import annotations
 
-import re
+# Street text (an address refused in alerts, house numbers dropped from reports) is the core's.
+from bot.core.streets import looks_like_address, without_house_numbers
 
 __all__ = ["staff_actor", "staff_name", "same_person", "looks_like_address", "without_house_numbers"]
 
 STAFF = "staff:"
-
-# A house number and a street: "1234 W 18th St", "5 N Main Avenue". Alerts must never hold
-# one, and reports keep cross streets only ("18th & Blue Island").
-_STREET = (r"(?:st|street|ave|av|avenue|blvd|boulevard|rd|road|dr|drive|ct|court|pl|place|"
-           r"way|ln|lane|pkwy|parkway|ter|terrace|hwy|highway|calle|avenida)")
-_ADDRESS = re.compile(r"\b\d{1,6}[a-z]?\s+(?:[nsew]\.?\s+)?(?:\w+\.?\s+){0,3}" + _STREET + r"\b\.?",
-                      re.IGNORECASE)
-# A number of three or more digits standing alone is a house number on Chicago's grid;
-# street names keep theirs ("18th", "Route 66" stays).
-_HOUSE_NUMBER = re.compile(r"(?<![\w#])\d{3,6}[a-z]?\b(?!\s*(?:th|st|nd|rd)\b)", re.IGNORECASE)
 
 
 def staff_name(actor: str) -> str:
@@ -46,14 +37,3 @@ def staff_actor(actor: str, error: type[Exception] = ValueError) -> str:
 def same_person(one: str, other: str) -> bool:
     """Names are matched without regard to case (bot.handoff.staff)."""
     return staff_name(one).casefold() == staff_name(other).casefold()
-
-
-def looks_like_address(text: str) -> bool:
-    """Whether `text` holds what reads as a street address (a house number and a street)."""
-    return bool(_ADDRESS.search(text))
-
-
-def without_house_numbers(text: str) -> str:
-    """Cross streets as kept: standalone house numbers dropped ("1234 W 18th St & Blue
-    Island" -> "W 18th St & Blue Island"), so a report never keeps a home address."""
-    return re.sub(r"\s{2,}", " ", _HOUSE_NUMBER.sub("", text)).strip(" ,;")

@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
 from bot.core.areas import area as find_area
+from bot.core.streets import MAX_LENGTH as MAX_CROSS_STREETS
 from bot.network import staff_actor, staff_name, without_house_numbers
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
@@ -43,7 +44,6 @@ WHEN = ("now", "last_hour", "today", "earlier")  # when it was seen
 
 # The transparency report's words for a decided report (bot.app.counters.REPORT_OUTCOMES).
 COUNTED_AS = {CONFIRMED: "verified", NOT_CONFIRMED: "not_confirmed", UNABLE: "unverified"}
-MAX_CROSS_STREETS = 120
 MAX_NOTE = 1000
 MAX_ID = 2**31 - 1
 RESIDENT = "resident"

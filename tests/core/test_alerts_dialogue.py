@@ -126,7 +126,8 @@ def test_a_report_collects_what_where_when_and_still_happening() -> None:
     state, _ = press(d, state, "A checkpoint")  # the fourth option to the same step: "#3"
     assert state.answers == (("what", "checkpoint"),)
     state, _ = d.respond(state, typed("Pilsen"))
-    assert state.step == "when" and state.areas == ("c31",)
+    assert state.step == "streets" and state.areas == ("c31",)
+    state, _ = press(d, state, "Skip")  # the cross streets are optional
     state, _ = press(d, state, "In the last hour")
     state, items = d.respond(state, typed("not sure"))  # typed, for the "Not sure" button
     filed = items[-1]
@@ -206,6 +207,7 @@ def test_a_report_with_an_unanswered_question_is_not_filed() -> None:
     # file nothing; the flow asks its first question again.
     state = State(flow="report_activity", step="where", started=True, disclaimer_shown=True)
     state, _ = d.respond(state, typed("Pilsen"))
+    state, _ = press(d, state, "Skip")
     state, _ = press(d, state, "Now")
     state, items = press(d, state, "Yes")
     assert items[-1]["step"] == "what" and not any(i.get("step") == "filed" for i in items)
