@@ -178,7 +178,7 @@ class Dialogue:
         self.seal = seal
         self._phrases: dict[tuple[str, str], tuple[int, list[str]]] = {}
         self.generation = 0  # grows when the catalogs are reloaded (Renderer.reload)
-        self._danger: tuple[int, danger.Lexicons] | None = None  # every language's danger words
+        self._danger_words: tuple[int, danger.Lexicons] | None = None  # every language's danger words
         # Flows an NLU intent of the same name opens directly (the picker is handled apart).
         self.topic_flows = set(flows) - {MENU_FLOW, HELP_FLOW, LANGUAGE_FLOW}
 
@@ -357,11 +357,11 @@ class Dialogue:
     def danger_in(self, text: str, lang: str) -> tuple[str, str] | None:
         """(kind, language) when text says someone is in danger now, in any live language;
         the resident's language is preferred when its words matched."""
-        if self._danger is None or self._danger[0] != self.generation:
-            self._danger = (self.generation, danger.Lexicons({code: danger.Lexicon({
+        if self._danger_words is None or self._danger_words[0] != self.generation:
+            self._danger_words = (self.generation, danger.Lexicons({code: danger.Lexicon({
                 kind: tuple(self.phrases(code, key)) for kind, key in danger.KEYS.items()})
                 for code in self.languages}))
-        found = self._danger[1].detect_each(text)
+        found = self._danger_words[1].detect_each(text)
         order = sorted(self.languages, key=lambda code: (code != lang, code == "en"))
         matched = [(found[code], code) for code in order if code in found]
         if not matched:
