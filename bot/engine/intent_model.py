@@ -39,7 +39,18 @@ class FoldingTokenizer(WhitespaceTokenizer):
     """Rasa's whitespace tokens, case- and accent-folded ("ÉTÉ ARRÊTÉ" == "ete arrete").
 
     Only the tokens the featurizers read are folded; the message text is untouched.
+
+    Rasa drops a token as an emoji when it is made only of characters in its emoji
+    ranges, and one of those ranges (U+24C2 to U+1F251) holds all of Hangul and Chinese: in
+    "ICE 봤어요" or "ICE来了" only "ice" was left whenever a Latin word or a number came
+    along (a message of Hangul or Chinese alone survived, as Rasa keeps the whole text when
+    nothing is left). A token with a letter or digit in it is never an emoji here.
     """
+
+    def remove_emoji(self, text: Text) -> Text:
+        if any(c.isalnum() for c in text):
+            return text
+        return super().remove_emoji(text)
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         tokens = super().tokenize(message, attribute)
