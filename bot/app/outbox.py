@@ -41,6 +41,13 @@ logger = logging.getLogger(__name__)
 
 REPLY, STAFF, BULK = 0, 1, 2
 LEASE = 60.0
+# The longest one send may take (bot.channels.http.TIMEOUT: a pooled connection 10 s,
+# connect 5 s, the answer 10 s), with room for a long text's second part. A send starts
+# only with this much of its lease left, so the lease cannot pass mid-send and another
+# worker send the same row again (measured: 1 duplicate in each 2-worker serving run with
+# a 10 s lease, when the Graph API double was slow to answer); and the application's
+# leases are at least twice this (bot.app.services).
+SEND_BUDGET = 30.0
 MAX_ATTEMPTS = 6  # about 30 s of backoff in all, then recorded as failed
 REFILL = 0.1  # seconds a full sender waits for half its sends before claiming again
 
@@ -299,7 +306,7 @@ class Sender:
                 result = verdict
             else:
                 await self.pacer.wait(row.address, bulk=row.priority == BULK)
-                if self.box.clock() > row.lease_until - self.box.lease / 4:
+                if self.box.clock() > row.lease_until - min(SEND_BUDGET, self.box.lease / 2):
                     # Waited so long that the lease may pass mid-send and another worker
                     # send it too: hand the row back unsent instead.
                     await in_db_thread(self.box.engine, self.box.retry_later, row, 0.0)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine as Database
 from bot.app.conversation import ConversationService, staff_presence
 from bot.app.counters import Counters
 from bot.app.held import HeldAnswers
-from bot.app.outbox import Outbox
+from bot.app.outbox import SEND_BUDGET, Outbox
 from bot.app.relay import Outlet, Relay, delivery_marks
 from bot.app.residents import Residents
 from bot.catalogs.checks import live_languages
@@ -134,7 +134,8 @@ def build(settings: Settings) -> Services:
     conversation = ConversationService(engine, tickets, residents, renderer, counters=counters,
                                        held=held)
     conversation.presence = staff_presence(db)
-    outbox = Outbox(db, secret, lease=settings.lease_seconds)
+    # At least two sends long (SEND_BUDGET): a send never outlives the lease it started in.
+    outbox = Outbox(db, secret, lease=max(settings.lease_seconds, 2 * SEND_BUDGET))
     outbox.observers.append(delivery_marks(tickets))  # staff replies' sent / failed marks
     # What the resident's alerts and report steps write (bot.network).
     conversation.subscriptions, conversation.reports = subscriptions, reports

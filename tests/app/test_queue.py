@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.app.inbox import Envelope, Inbox
-from bot.app.outbox import Draft, Outbox
+from bot.app.outbox import SEND_BUDGET, Delivery, Draft, Outbox, Sender
 from bot.app.queue_tables import inbox as inbox_table, outbox as outbox_table
 from bot.storage.db import make_engine
 from bot.settings import PROJECT_ROOT
@@ -104,6 +104,31 @@ def test_outbox_sends_replies_before_bulk_and_in_conversation_order(db: sa.engin
     assert [c.item["n"] for c in claimed] == [2, 1]  # reply first; c2's second waits
     out.sent(claimed[0])
     assert [c.item["n"] for c in out.claim("test", 10)] == [3]
+
+
+async def test_a_send_starts_only_with_a_send_budget_of_lease_left(db: sa.engine.Engine) -> None:
+    """A row that waited in the pacer until less than SEND_BUDGET of its lease is left goes
+    back unsent: sent now, the lease could pass mid-send and another worker send it too."""
+    now = [1000.0]
+    out = Outbox(db, SECRET, lease=2 * SEND_BUDGET, clock=lambda: now[0])
+    out.enqueue([Draft("test", "c1", "1", {"n": 1})])
+    sent: list[dict[str, Any]] = []
+
+    async def deliver(address: str, item: dict[str, Any]) -> Delivery:
+        sent.append(item)
+        return Delivery(True)
+
+    class SlowPacer:
+        async def wait(self, chat: str, bulk: bool = False) -> None:
+            now[0] += SEND_BUDGET + 1  # the lease has less than a send's budget left
+
+    sender = Sender(out, "test", deliver, SlowPacer())  # type: ignore[arg-type]
+    (row,) = out.claim("test", 1)
+    await sender._one(row)
+    assert sent == [] and sender.counters == {"released": 1}
+    now[0] += 1
+    (again,) = out.claim("test", 1)  # handed back at once, not after the lease
+    assert again.id == row.id
 
 
 # ---- the crash test ----
