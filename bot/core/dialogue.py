@@ -8,6 +8,7 @@ Each item of the answer is rendered into one message by bot.core.render.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Callable, Iterable
 
 import re
@@ -50,7 +51,18 @@ MAX_ANSWER_WORDS = 6  # "si tiene firma de juez", "my son was taken": still an a
 # What typed text at a cross_streets step is (Dialogue.streets_answer).
 STREETS_TAKEN, STREETS_REFUSED = "taken", "refused"
 
-# One answer item: {"kind": "step" | "notice" | "fallback", "flow", "step", "key"}
+class ItemKind(str, Enum):
+    """What an answer item is; `Renderer.render` makes each a message. A str, so items stay
+    plain JSON in the conversation state and compare equal to the words stored there."""
+
+    STEP = "step"  # a flow's step: its text and buttons
+    NOTICE = "notice"  # a short system text ("ui.greeting"), by its key
+    FALLBACK = "fallback"  # "I didn't understand", with the buttons of where they were
+    ASK_LANGUAGE = "ask_language"  # "Do you want me to write in X?"
+    DANGER = "danger"  # someone in danger now: said at once, a handoff
+
+
+# One answer item: {"kind": ItemKind, "flow", "step", "key", ...}
 Item = dict
 
 
@@ -412,7 +424,7 @@ class Dialogue:
 
     def respond(self, state: State, turn: UserTurn) -> tuple[State, list[Item]]:
         after, items = self._respond(state, turn)
-        said = tuple(f"{i['flow']}/{i['step']}" for i in items if i["kind"] == "step")
+        said = tuple(f"{i['flow']}/{i['step']}" for i in items if i["kind"] == ItemKind.STEP)
         if said:
             trail = after.trail + said
             menu = [n for n, entry in enumerate(trail) if entry.startswith(f"{MENU_FLOW}/")]
@@ -434,7 +446,7 @@ class Dialogue:
             preselected = self._preselect(turn)
             if preselected:
                 state = replace(state, lang=preselected)  # greet in it; the picker confirms
-            items.append({"kind": "notice", "key": "ui.greeting"})
+            items.append({"kind": ItemKind.NOTICE, "key": "ui.greeting"})
         payload = turn.payload
         command, argument = turn.command, turn.argument
         if payload is None and command is None and self.at_pick_area(asked):
@@ -473,16 +485,16 @@ class Dialogue:
             seen = self._detected(state, turn)
             if seen is not None and seen[0] == "ask":
                 return replace(state, asking=seen[1]), items + [
-                    {"kind": "ask_language", "lang": seen[1], "flow": state.flow, "step": state.step}]
+                    {"kind": ItemKind.ASK_LANGUAGE, "lang": seen[1], "flow": state.flow, "step": state.step}]
             if seen is not None:
                 state = replace(state, lang=seen[1])
-                items.append({"kind": "notice", "key": "ui.language_switched", "language": seen[1]})
+                items.append({"kind": ItemKind.NOTICE, "key": "ui.language_switched", "language": seen[1]})
         if intent in self.topic_flows:
             return self._enter(state, intent, items)
         if first:  # a greeting, or nothing we understood: let them choose the language
             return self._enter(state, LANGUAGE_FLOW, items)
         if intent == "greet":
-            return self._enter(state, MENU_FLOW, items + [{"kind": "notice", "key": "ui.greeting"}])
+            return self._enter(state, MENU_FLOW, items + [{"kind": ItemKind.NOTICE, "key": "ui.greeting"}])
         if intent == LANGUAGE_FLOW:
             return self._enter(state, LANGUAGE_FLOW, items)
         return self._fallback(state, items)
@@ -493,27 +505,27 @@ class Dialogue:
             if argument in self.languages:
                 state = replace(state, lang=str(argument))
             if not items:
-                items.append({"kind": "notice", "key": "ui.greeting"})
+                items.append({"kind": ItemKind.NOTICE, "key": "ui.greeting"})
             return self._enter(state, LANGUAGE_FLOW, items)  # preselected, never decided
         if command == "lang":
             if argument is None:
                 return self._enter(state, LANGUAGE_FLOW, items)
             if argument not in self.languages:
                 return self._enter(state, LANGUAGE_FLOW,
-                                   items + [{"kind": "notice", "key": "ui.language_unavailable"}])
+                                   items + [{"kind": ItemKind.NOTICE, "key": "ui.language_unavailable"}])
             # Back to where the resident was before the picker, or to where they are now.
             back = state.return_to if state.flow == LANGUAGE_FLOW else (
                 (state.flow, state.step) if state.flow and state.step else None)
             state = replace(state, lang=str(argument), return_to=None)
             if not any(i.get("key") == "ui.greeting" for i in items):
-                items.append({"kind": "notice", "key": "ui.language_set"})
+                items.append({"kind": ItemKind.NOTICE, "key": "ui.language_set"})
             if back is not None and back[0] != LANGUAGE_FLOW and self.step(*back) is not None:
                 # Back at that step for real, so "si" or "1" answers it, not the picker.
                 state = replace(state, flow=back[0], step=back[1])
                 return state, items + [self._step_item(state, back[0], back[1])]
             return self._enter(state, MENU_FLOW, items)
         if command in SYSTEM_COMMANDS:  # a ticket ended: say so, then the menu
-            items.append({"kind": "notice", "key": SYSTEM_COMMANDS[command]})
+            items.append({"kind": ItemKind.NOTICE, "key": SYSTEM_COMMANDS[command]})
             return self._enter(state, MENU_FLOW, items)
         if command == "stop":  # nothing to stop (no ticket was open): the menu
             return self._enter(state, MENU_FLOW, items)
@@ -528,7 +540,7 @@ class Dialogue:
             if state.flow is not None and state.step is not None and \
                     self.step(state.flow, state.step) is not None:
                 if not items:
-                    items.append({"kind": "notice", "key": "ui.welcome_back"})
+                    items.append({"kind": ItemKind.NOTICE, "key": "ui.welcome_back"})
                 return state, items + [self._step_item(state, state.flow, state.step)]
             return self._enter(state, MENU_FLOW, items)
         if command == "alerts" and (argument or "").lower() == "off":
@@ -594,7 +606,7 @@ class Dialogue:
                 # not before a question ("Are they at your door now?"), and not before the
                 # first answer to someone in danger: what to do comes first, this follows.
                 state = replace(state, disclaimer_shown=True)
-                items.append({"kind": "notice", "key": "ui.disclaimer"})
+                items.append({"kind": ItemKind.NOTICE, "key": "ui.disclaimer"})
             items.append(self._step_item(state, flow_id, step_id))
             if step.action in USES_ANSWERS:
                 items[-1]["answers"] = dict(state.answers)
@@ -626,7 +638,7 @@ class Dialogue:
 
     def _step_item(self, state: State, flow_id: str, step_id: str) -> Item:
         """A step said: with the areas picked so far, which its text may name ({areas})."""
-        item: Item = {"kind": "step", "flow": flow_id, "step": step_id}
+        item: Item = {"kind": ItemKind.STEP, "flow": flow_id, "step": step_id}
         if state.areas:
             item["areas"] = list(state.areas)
         return item
@@ -638,7 +650,7 @@ class Dialogue:
         if self.step(state.flow, state.step) is None:
             state = replace(state, flow=MENU_FLOW, step=self.flows[MENU_FLOW].first.id)
         topic = state.flow if state.flow in self.topic_flows - {HUMAN_FLOW, DELETE_FLOW} else HUMAN_FLOW
-        return state, [{"kind": "danger", "key": f"danger.{kind}", "flow": state.flow,
+        return state, [{"kind": ItemKind.DANGER, "key": f"danger.{kind}", "flow": state.flow,
                         "step": state.step, "topic": topic, "urgent": True}]
 
     def _fallback(self, state: State, items: list[Item],
@@ -646,5 +658,5 @@ class Dialogue:
         if self.step(state.flow, state.step) is None:
             # Nowhere to return to (new conversation, or the step was edited away).
             state = replace(state, flow=MENU_FLOW, step=self.flows[MENU_FLOW].first.id)
-        return state, items + [{"kind": "fallback", "flow": state.flow, "step": state.step,
+        return state, items + [{"kind": ItemKind.FALLBACK, "flow": state.flow, "step": state.step,
                                 "key": key}]

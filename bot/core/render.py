@@ -9,7 +9,7 @@ from typing import Callable, Mapping
 
 from bot.core import alerts
 from bot.core.content import Content
-from bot.core.dialogue import Dialogue, Item
+from bot.core.dialogue import Dialogue, Item, ItemKind
 from babel.numbers import format_decimal
 
 from bot.core.i18n import RTL_LANGUAGES, Catalogs, ContactView, babel_locale, isolate, reviewed_keys
@@ -219,12 +219,12 @@ class Renderer:
 
     def render(self, item: Item, lang: str) -> OutboundMessage:
         kind = item["kind"]
-        if kind == "notice":
+        if kind == ItemKind.NOTICE:
             extra = {"language": NATIVE_NAMES.get(item["language"], item["language"])} \
                 if "language" in item else {}
             return OutboundMessage(self.text(lang, item["key"], **extra), lang=lang,
                                    flow="system", step=item["key"].split(".", 1)[1])
-        if kind == "ask_language":
+        if kind == ItemKind.ASK_LANGUAGE:
             return self._ask_language(item, lang)
         flow_id, step_id = item["flow"], item["step"]
         step = self.dialogue.step(flow_id, step_id)
@@ -236,10 +236,10 @@ class Renderer:
             Button(spec.label if spec.literal else self.label(lang, spec.label), spec.payload)
             for spec in specs
         )
-        if kind == "fallback":
+        if kind == ItemKind.FALLBACK:
             return OutboundMessage(self.text(lang, item.get("key", "ui.fallback")), buttons, lang,
                                    flow_id, step_id)
-        if kind == "danger":  # said at once, with the buttons of where the resident was
+        if kind == ItemKind.DANGER:  # said at once, with the buttons of where the resident was
             return OutboundMessage(self.text(lang, item["key"]), buttons, lang, "system",
                                    item["key"].replace(".", "_"), "handoff", item.get("topic"), True)
         picked = tuple(item.get("areas") or ())

@@ -14,7 +14,7 @@ from typing import Any
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot.core.dialogue import State
+from bot.core.dialogue import ItemKind, State
 from bot.core.messages import InboundMessage, OutboundMessage
 from bot.core.problems import StartupError
 from bot.core.render import Renderer
@@ -101,7 +101,7 @@ class Engine:
         if not replies:
             # Never silence: if Rasa produced nothing, the resident still gets an answer.
             logger.error("engine produced no reply; sending the fallback")
-            replies = [self.renderer.render({"kind": "fallback", "flow": "main_menu",
+            replies = [self.renderer.render({"kind": ItemKind.FALLBACK, "flow": "main_menu",
                                              "step": "menu"}, "en")]
         return replies
 

@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional, Text
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.core.dialogue import ItemKind
 from bot.engine import codec, runtime, slots
 
 
@@ -23,7 +24,7 @@ class BabelNLG(NaturalLanguageGenerator):
         lang = state.lang
         renderer = runtime.current().renderer
         if not isinstance(items, list) or not items:  # not expected; answer, never go silent
-            items = [{"kind": "fallback", "flow": state.flow or "main_menu",
+            items = [{"kind": ItemKind.FALLBACK, "flow": state.flow or "main_menu",
                       "step": state.step or "menu"}]
         messages = [renderer.render(item, lang) for item in items]
         return codec.pack(messages, state.trail)

@@ -15,7 +15,7 @@ from typing import Optional
 
 from markupsafe import Markup, escape
 
-from bot.core.dialogue import State, UserTurn
+from bot.core.dialogue import ItemKind, State, UserTurn
 from bot.core.flows import split_target
 from bot.core.render import Renderer
 from bot.handoff.tickets import BUTTON, MEDIA, NOTE, REPLY, RESIDENT, SYSTEM, Attachment, Message
@@ -87,7 +87,7 @@ class ChatView:
         step = self.dialogue.step(flow_id, step_id)
         if step is None:  # a step edited away since: say so rather than guess
             return None
-        item = {"kind": "step", "flow": flow_id, "step": step_id}
+        item = {"kind": ItemKind.STEP, "flow": flow_id, "step": step_id}
         said = self.renderer.render(item, self.lang)
         english = self.renderer.render(item, "en")
         labels = list(zip((b.title for b in said.buttons), (b.title for b in english.buttons)))
@@ -162,7 +162,7 @@ class ChatView:
         state = State(flow=flow_id, step=step_id, lang=self.lang, disclaimer_shown=True, started=True)
         _, items = self.dialogue.respond(state, UserTurn(payload=payload))
         for item in items:
-            if item.get("kind") == "step":
+            if item.get("kind") == ItemKind.STEP:
                 bubble = self.step_bubble(item["flow"], item["step"])
                 if bubble is not None:
                     bubble.at = message.at
