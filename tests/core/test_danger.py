@@ -40,7 +40,7 @@ def test_the_index_finds_what_trying_every_phrase_finds(services) -> None:  # ty
     typos, swaps, missing and extra letters, and other words between."""
     from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-    from bot.core.danger import KEYS, detect_slowly
+    from bot.core.danger import KEYS, Lexicons, detect_slowly
 
     dialogue = services.renderer.dialogue
     lexicons = {code: Lexicon({kind: tuple(dialogue.phrases(code, key)) for kind, key in KEYS.items()})
@@ -57,11 +57,16 @@ def test_the_index_finds_what_trying_every_phrase_finds(services) -> None:  # ty
     words = st.tuples(st.sampled_from(vocabulary), st.integers(0, 4), st.integers(0, 20)).map(
         lambda t: typo(*t))
 
+    every = Lexicons(lexicons)  # what Dialogue.danger_in asks: all languages in one index
+
     @hsettings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(words, min_size=1, max_size=9))
     def same(message: list[str]) -> None:
         text = " ".join(message)
+        each = every.detect_each(text)
         for code, lexicon in lexicons.items():
-            assert detect([lexicon], text) == detect_slowly([lexicon], text), (code, text)
+            slowly = detect_slowly([lexicon], text)
+            assert detect([lexicon], text) == slowly, (code, text)
+            assert each.get(code) == slowly, (code, text)
 
     same()
