@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.app.counters import Counters
 from bot.app.outbox import BULK, Claimed, Delivery, Draft, Outbox, message_item
-from bot.app.queue_tables import in_db_thread
+from bot.app.queue_tables import in_db_thread, on_db_thread
 from bot.core.areas import area as find_area
 from bot.core.i18n import babel_locale
 from bot.core.lines import CHICAGO
@@ -285,7 +285,7 @@ class Broadcaster:
         alert = self.alerts.get(alert_id)
         if alert.state == APPROVED:
             try:
-                alert = self.alerts.mark(alert_id, SENDING)
+                alert = on_db_thread(self.db, self.alerts.mark, alert_id, SENDING)
             except AlertError as refused:  # expired waiting, or another worker took it
                 alert = self.alerts.get(alert_id)
                 if alert.state != SENDING:
@@ -293,6 +293,22 @@ class Broadcaster:
         if alert.state != SENDING:
             raise BroadcastError(f"alert {alert_id} is {alert.state}: only an approved alert "
                                  "is sent")
+        planned = on_db_thread(self.db, self._begin, alert_id)
+        written = 0
+        if not planned:
+            if alert.expired(dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)):
+                logger.warning("alert %d expired before it was sent to everyone", alert_id)
+            # Each batch in its own turn on the database's threads (on_db_thread).
+            for batch in _chunks(self.subscriptions.for_areas(alert.areas), self.batch):
+                written += on_db_thread(self.db, self._write, alert, batch)
+                self._analyze()
+            on_db_thread(self.db, self._planned, alert_id)
+        on_db_thread(self.db, self.release)
+        on_db_thread(self.db, self.finish, alert_id)
+        return written
+
+    def _begin(self, alert_id: int) -> bool:
+        """The broadcast's row, once: whether its delivery rows were all written already."""
         now = self.clock()
         with self.db.begin() as connection:
             row = connection.execute(sa.select(alert_broadcasts).where(
@@ -304,21 +320,13 @@ class Broadcaster:
                             alert_id=alert_id, started_at=now))
                 except sa.exc.IntegrityError:
                     pass
-            planned = row is not None and row["planned_at"] is not None
-        written = 0
-        if not planned:
-            if alert.expired(dt.datetime.fromtimestamp(now, dt.timezone.utc)):
-                logger.warning("alert %d expired before it was sent to everyone", alert_id)
-            for batch in _chunks(self.subscriptions.for_areas(alert.areas), self.batch):
-                written += self._write(alert, batch)
-                self._analyze()
-            with self.db.begin() as connection:
-                connection.execute(sa.update(alert_broadcasts).where(
-                    alert_broadcasts.c.alert_id == alert_id,
-                    alert_broadcasts.c.planned_at.is_(None)).values(planned_at=self.clock()))
-        self.release()
-        self.finish(alert_id)
-        return written
+            return row is not None and row["planned_at"] is not None
+
+    def _planned(self, alert_id: int) -> None:
+        with self.db.begin() as connection:
+            connection.execute(sa.update(alert_broadcasts).where(
+                alert_broadcasts.c.alert_id == alert_id,
+                alert_broadcasts.c.planned_at.is_(None)).values(planned_at=self.clock()))
 
     def _analyze(self) -> None:
         """PostgreSQL plans the outbox claim from its statistics: after thousands of new
@@ -524,7 +532,7 @@ class Broadcaster:
             except BroadcastError as refused:  # expired while waiting: withdrawn, never sent
                 logger.warning("approved alert %d not started: %s", alert.id, refused)
                 try:
-                    self.alerts.withdraw(alert.id, "bot")
+                    on_db_thread(self.db, self.alerts.withdraw, alert.id, "bot")
                 except AlertError:
                     pass  # another worker started or withdrew it meanwhile
         sending = self.alerts.list(limit=200, states=(SENDING,))
@@ -534,9 +542,9 @@ class Broadcaster:
                     alert_broadcasts.c.alert_id == alert.id)).scalar()
             if planned is None:
                 written += self.start(alert.id)
-        written += self.release()
+        written += on_db_thread(self.db, self.release)
         for alert in sending:
-            self.finish(alert.id)
+            on_db_thread(self.db, self.finish, alert.id)
         return written
 
     def forget_old(self, keep: float) -> int:

@@ -131,6 +131,27 @@ async def test_a_send_starts_only_with_a_send_budget_of_lease_left(db: sa.engine
     assert again.id == row.id
 
 
+def test_on_db_thread_runs_on_the_database_threads_and_inline_from_one(db: sa.engine.Engine) -> None:
+    """A broadcast's steps go to the database's threads (on SQLite the one writer); asked
+    from such a thread, the work runs right there instead of waiting for itself."""
+    import concurrent.futures
+    import threading
+
+    from bot.app.queue_tables import on_db_thread
+
+    names: list[str] = []
+
+    def where() -> int:
+        names.append(threading.current_thread().name)
+        return len(names)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as elsewhere:  # as asyncio.to_thread would
+        assert elsewhere.submit(on_db_thread, db, where).result(timeout=10) == 1
+        nested = elsewhere.submit(on_db_thread, db, lambda: on_db_thread(db, where))
+        assert nested.result(timeout=10) == 2  # no deadlock on SQLite's single thread
+    assert all(name.startswith("kyr-db-") for name in names), names
+
+
 # ---- the crash test ----
 
 class Sink(LocalServer):

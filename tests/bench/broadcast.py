@@ -211,6 +211,7 @@ async def run(database_url: str, subscribers: int, limits: dict[str, float],
     from bot.app.broadcast import Broadcaster, load_whatsapp_templates, templates_file
     from bot.app.counters import Counters
     from bot.app.outbox import REPLY, Draft, Outbox, Sender, message_item
+    from bot.app.queue_tables import in_db_thread
     from bot.app.pacing import Pacer
     from bot.app.turns import channel_deliver
     from bot.channels.base import ChannelContext
@@ -272,12 +273,13 @@ async def run(database_url: str, subscribers: int, limits: dict[str, float],
                 replies_sent[address] = time.monotonic()
                 draft = Draft(name, f"{name}-resident{n}", address,
                               message_item(OutboundMessage(text)), REPLY)
-                await asyncio.to_thread(box.enqueue, [draft])
+                # written where a turn's replies are: on the database's threads (bot.app.worker)
+                await in_db_thread(box.engine, box.enqueue, [draft])
                 n += 1
                 await asyncio.sleep(REPLY_EVERY)
 
         writer = asyncio.create_task(residents_write())
-        await asyncio.to_thread(broadcaster.start, alert.id)
+        await asyncio.to_thread(broadcaster.start, alert.id)  # as the console starts it
         result.start_seconds = time.monotonic() - started
         deadline = started + timeout
         while time.monotonic() < deadline:
