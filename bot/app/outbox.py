@@ -44,9 +44,9 @@ LEASE = 60.0
 # The longest one send may take (bot.channels.http.TIMEOUT: a pooled connection 10 s,
 # connect 5 s, the answer 10 s), with room for a long text's second part. A send starts
 # only with this much of its lease left, so the lease cannot pass mid-send and another
-# worker send the same row again (measured: 1 duplicate in each 2-worker serving run with
-# a 10 s lease, when the Graph API double was slow to answer); and the application's
-# leases are at least twice this (bot.app.services).
+# worker send the same row again (with a 10 s lease and a Graph API double slow to answer,
+# a send could outlive its lease); and the application's leases are at least twice this
+# (bot.app.services).
 SEND_BUDGET = 30.0
 MAX_ATTEMPTS = 6  # about 30 s of backoff in all, then recorded as failed
 REFILL = 0.1  # seconds a full sender waits for half its sends before claiming again
