@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.app.services import Services
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -43,6 +47,29 @@ def postgres_reason() -> str | None:
     except Exception as exc:  # any failure to connect means: skip, and say why
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
     return None
+
+
+@contextlib.contextmanager
+def postgres_services(folder: Path) -> Iterator[Services]:
+    """A second set of services on PostgreSQL for one test (skips, saying why, when it does
+    not answer); the session's services are installed again afterwards, as one process
+    runs one bot."""
+    from bot.app.services import build
+    from bot.engine import runtime
+
+    reason = postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    shared = runtime.current()
+    try:
+        pg = build(load_settings({"KYR_DATA_DIR": str(folder), "DATABASE_URL": POSTGRES_URL,
+                                  "KYR_SECRET_KEY": "test-secret"}))
+        try:
+            yield pg
+        finally:
+            pg.db.dispose()
+    finally:
+        runtime.install(shared)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -169,18 +169,9 @@ async def test_while_staff_talk_a_typed_area_still_answers_the_report(
 
 async def test_subscribe_report_and_stop_on_postgresql(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same effects on PostgreSQL (the services' SQL is tested on both in tests/network)."""
-    from bot.app.services import build
-    from bot.engine import runtime
-    from bot.settings import load_settings
-    from tests.conftest import HOTLINE_OPEN, POSTGRES_URL, postgres_reason
+    from tests.conftest import HOTLINE_OPEN, postgres_services
 
-    reason = postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    shared = runtime.current()  # the session's services'; one process runs one bot
-    try:
-        pg = build(load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": POSTGRES_URL,
-                                  "KYR_SECRET_KEY": "test-secret"}))
+    with postgres_services(tmp_path) as pg:
         pg.conversation.clock = lambda: HOTLINE_OPEN
         bot = TestBot(pg.conversation, f"pg-alerts-{tmp_path.name}")
         await subscribe(pg, bot, "Pilsen", "Cicero")
@@ -203,9 +194,6 @@ async def test_subscribe_report_and_stop_on_postgresql(services: Services, tmp_p
         await bot.say("Stop alerts")
         assert pg.subscriptions.get(who) is None
         await pg.residents.erase(who)
-        pg.db.dispose()
-    finally:
-        runtime.install(shared)
 
 
 async def test_a_report_verified_and_its_alert_sent_are_counted_once_each(

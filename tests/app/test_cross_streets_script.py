@@ -159,24 +159,12 @@ async def test_the_database_file_keeps_the_cross_streets_sealed_only(
 
 async def test_cross_streets_are_sealed_only_on_postgresql(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same flow on PostgreSQL: every table read back holds the streets sealed only."""
-    from bot.app.services import build
-    from bot.engine import runtime
-    from bot.settings import load_settings
-    from tests.conftest import HOTLINE_OPEN, POSTGRES_URL, postgres_reason
+    from tests.conftest import HOTLINE_OPEN, postgres_services
 
-    reason = postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    shared = runtime.current()  # the session's services'; one process runs one bot
-    try:
-        pg = build(load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": POSTGRES_URL,
-                                  "KYR_SECRET_KEY": "test-secret"}))
+    with postgres_services(tmp_path) as pg:
         pg.conversation.clock = lambda: HOTLINE_OPEN
         bot = TestBot(pg.conversation, f"pg-streets-{tmp_path.name}")
         report = await report_then_refuse(pg, bot)
         assert report.cross_streets == STREETS
         assert kept_in_clear(pg.db, "Komensky", "Keeler") == []
         await pg.residents.erase(resident(pg, bot))
-        pg.db.dispose()
-    finally:
-        runtime.install(shared)

@@ -271,23 +271,10 @@ async def test_taps_and_photos_keep_whatsapps_window_open(services: Services, bo
 async def test_the_whole_handoff_on_postgresql(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same services on PostgreSQL: open, wait, reply, close, resume (the service's SQL is
     tested on both databases in test_tickets.py; this is the conversation service's use of it)."""
-    from bot.settings import load_settings
-    from tests.conftest import POSTGRES_URL, postgres_reason
+    from tests.conftest import postgres_services
 
-    from bot.app.services import build
-    from bot.engine import runtime
-
-    reason = postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    shared = runtime.current()  # the session's services'; one process runs one bot
-    try:
-        services = build(load_settings({"KYR_DATA_DIR": str(tmp_path), "DATABASE_URL": POSTGRES_URL,
-                                            "KYR_SECRET_KEY": "test-secret"}))
-        await handoff_round_trip(services, tmp_path.name)
-        services.db.dispose()
-    finally:
-        runtime.install(shared)
+    with postgres_services(tmp_path) as pg:
+        await handoff_round_trip(pg, tmp_path.name)
 
 
 async def handoff_round_trip(services: Services, name: str) -> None:
