@@ -243,7 +243,7 @@ class Renderer:
             return OutboundMessage(self.text(lang, item["key"]), buttons, lang, "system",
                                    item["key"].replace(".", "_"), "handoff", item.get("topic"), True)
         picked = tuple(item.get("areas") or ())
-        text = self.text(lang, step.say, **{alerts.AREAS_FIELD: alerts.area_names(picked)})
+        text = self.text(lang, step.say, True, **{alerts.AREAS_FIELD: alerts.area_names(picked)})
         if step.directory:
             listing = self.directory(lang, step.directory)
             text = f"{text}\n\n{listing}" if listing else text

@@ -335,7 +335,8 @@ class AlertService:
                     children.setdefault(int(r.parent_id), []).append(int(r.id))
 
             def chain(alert_id: int) -> list[int]:
-                found, todo = [], [alert_id]
+                found: list[int] = []
+                todo = [alert_id]
                 while todo and len(found) <= len(rows):
                     current = todo.pop()
                     found.append(current)

@@ -3,9 +3,7 @@ and the network's services, through the conversation service (TestBot)."""
 
 from __future__ import annotations
 
-import pytest
 
-from bot.app.residents import ALERTS
 from bot.app.services import Services
 from bot.core.alerts import consent_version
 from bot.core.messages import InboundMessage
