@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 import sqlalchemy as sa
 import yaml
@@ -49,7 +49,7 @@ from bot.network.alerts import Alert, AlertError, AlertService
 from bot.network.subscriptions import Subscriber, Subscriptions
 from bot.storage.addresses import sealer
 from bot.storage.schema import addresses, alert_broadcasts, alert_deliveries as deliveries
-from bot.storage.schema import outbox as outbox_table
+from bot.storage.schema import outbox as outbox_table, subscription_areas, subscriptions
 
 if TYPE_CHECKING:  # the services import Rasa; this module is imported without it
     from bot.app.services import Services
@@ -298,9 +298,14 @@ class Broadcaster:
         if not planned:
             if alert.expired(dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)):
                 logger.warning("alert %d expired before it was sent to everyone", alert_id)
-            # Each batch in its own turn on the database's threads (on_db_thread).
+            # Each batch in its own turn on the database's threads (on_db_thread). When the
+            # tier has room for every WhatsApp subscriber of these areas, held rows go as
+            # each batch is written, not after the last (urgency cannot decide who waits).
+            early = on_db_thread(self.db, self._fits_tier, alert)
             for batch in _chunks(self.subscriptions.for_areas(alert.areas), self.batch):
                 written += on_db_thread(self.db, self._write, alert, batch)
+                if early:
+                    on_db_thread(self.db, self.release)
                 self._analyze()
             on_db_thread(self.db, self._planned, alert_id)
         on_db_thread(self.db, self.release)
@@ -321,6 +326,22 @@ class Broadcaster:
                 except sa.exc.IntegrityError:
                     pass
             return row is not None and row["planned_at"] is not None
+
+    def _fits_tier(self, alert: Alert) -> bool:
+        """Whether the tier has room now for every WhatsApp subscriber of the alert's areas
+        (those outside the window are at most that many)."""
+        if self.tier is None:
+            return True
+        with self.db.connect() as connection:
+            whatsapp = int(connection.execute(sa.select(sa.func.count(
+                sa.distinct(subscriptions.c.resident))).where(
+                subscriptions.c.channel == WHATSAPP, subscriptions.c.resident.in_(
+                    sa.select(subscription_areas.c.resident).where(
+                        subscription_areas.c.area.in_(list(alert.areas)))))).scalar() or 0)
+            used = len(self._used(connection, self.clock()))
+            held = int(connection.execute(sa.select(sa.func.count()).select_from(
+                deliveries).where(deliveries.c.state == HELD)).scalar() or 0)
+        return whatsapp <= self.tier - used - held
 
     def _planned(self, alert_id: int) -> None:
         with self.db.begin() as connection:
@@ -355,13 +376,15 @@ class Broadcaster:
         now = self.clock()
         moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         cache: dict[str, str] = {}
+        has_template: dict[str, bool] = {}
         with self.db.begin() as connection:
             have = {r for (r,) in connection.execute(sa.select(deliveries.c.resident).where(
                 deliveries.c.alert_id == alert.id,
                 deliveries.c.resident.in_([s.resident for s in batch])))}
             fresh = [s for s in batch if s.resident not in have]
             found = self._addresses(connection, [s.resident for s in fresh])
-            rows = []
+            rows: list[dict[str, Any]] = []
+            queued: list[tuple[dict[str, Any], Draft]] = []
             for sub in fresh:
                 area, place = self._area_of(alert, sub)
                 row: dict[str, Any] = {
@@ -373,7 +396,10 @@ class Broadcaster:
                 if address is None:
                     row.update(state=FAILED, reason="no address kept for alerts", done_at=now)
                 elif sub.channel == WHATSAPP and not self._in_window(sub, moment):
-                    if self._template_item(alert, sub.language) is None:
+                    if sub.language not in has_template:
+                        has_template[sub.language] = \
+                            self._template_item(alert, sub.language) is not None
+                    if not has_template[sub.language]:
                         row.update(state=FAILED, done_at=now, reason=(
                             f"outside WhatsApp's 24-hour window and no approved template for "
                             f"{alert.template} in content/whatsapp/templates.yml"))
@@ -381,10 +407,13 @@ class Broadcaster:
                         row.update(state=HELD, template=True)
                 else:
                     item = self._item(alert, sub, area, None, cache)
-                    row.update(state=QUEUED, queued_at=now, outbox_id=self.outbox.add(
-                        connection, Draft(sub.channel, f"alert:{sub.resident}", address, item,
-                                          BULK)))
+                    row.update(state=QUEUED, queued_at=now)
+                    queued.append((row, Draft(sub.channel, f"alert:{sub.resident}", address,
+                                              item, BULK)))
                 rows.append(row)
+            ids = self.outbox.add_many(connection, [draft for _, draft in queued])
+            for (row, _), outbox_id in zip(queued, ids):
+                row["outbox_id"] = outbox_id
             if rows:
                 connection.execute(sa.insert(deliveries), rows)
         return len(rows)
@@ -436,33 +465,50 @@ class Broadcaster:
                     break
                 after = (page[-1].urgency, page[-1].id)
                 found = self._addresses(connection, [r.resident for r in page])
+                taken = []
                 for row in page:
                     if room is not None and room <= 0:
                         break
-                    released += self._release_one(connection, row, alerts[row.alert_id],
-                                                  found.get(row.resident), now)
+                    taken.append(row)
                     if room is not None and row.resident not in used:
                         room -= 1
                         used.add(row.resident)
+                released += self._release_page(connection, taken, alerts, found, now)
         if released >= self.batch:
             self._analyze()
         return released
 
-    def _release_one(self, connection: Connection, row: Any, alert: Alert,
-                     address: str | None, now: float) -> int:
-        mine = deliveries.c.id == row.id
-        if address is None:  # released by stop or /delete since the start
-            connection.execute(sa.update(deliveries).where(mine).values(
+    def _release_page(self, connection: Connection, page: list[Any], alerts: dict[int, Alert],
+                      found: dict[str, str], now: float) -> int:
+        """A page of held rows gets its outbox rows (one INSERT on PostgreSQL) and is marked
+        queued in one UPDATE; a row whose address went (stop or /delete since the start) is
+        opted out instead."""
+        gone = [row.id for row in page if row.resident not in found]
+        if gone:
+            connection.execute(sa.update(deliveries).where(deliveries.c.id.in_(gone)).values(
                 state=OPTED_OUT, done_at=now))
+        items: dict[tuple[int, str], dict[str, Any] | None] = {}
+        going, drafts = [], []
+        for row in page:
+            address = found.get(row.resident)
+            if address is None:
+                continue
+            alert = alerts[row.alert_id]
+            key = (row.alert_id, row.language)
+            if key not in items:
+                items[key] = self._template_item(alert, row.language)
+            held = _Held(row.resident, row.language)
+            item = self._item(alert, held, row.area, items[key], {})
+            going.append(row.id)
+            drafts.append(Draft(row.channel, f"alert:{row.resident}", address, item, BULK))
+        if not going:
             return 0
-        template = self._template_item(alert, row.language)
-        held = _Held(row.resident, row.language)
-        item = self._item(alert, held, row.area, template, {})
-        outbox_id = self.outbox.add(connection, Draft(row.channel, f"alert:{row.resident}",
-                                                      address, item, BULK))
-        connection.execute(sa.update(deliveries).where(mine, deliveries.c.state == HELD).values(
-            state=QUEUED, outbox_id=outbox_id, queued_at=now))
-        return 1
+        ids = self.outbox.add_many(connection, drafts)
+        connection.execute(sa.update(deliveries).where(
+            deliveries.c.id.in_(going), deliveries.c.state == HELD).values(
+            state=QUEUED, queued_at=now,
+            outbox_id=sa.case(dict(zip(going, ids)), value=deliveries.c.id)))
+        return len(going)
 
     # ---- the end of a send, and resuming ----
 
@@ -487,17 +533,22 @@ class Broadcaster:
         if changed and new == SENT and self.counters is not None:
             self.counters.alert(row.area, row.language, connection)
 
-    async def gate(self, row: Claimed) -> Optional[Delivery]:
-        """Asked by the outbox sender before an alert row is paced: skip it when the
-        resident stopped alerts (or dropped these areas) since it was queued."""
-        if "alert" not in row.item:
-            return None
-        resident = str(row.item.get("resident") or "")
-        sub = await in_db_thread(self.db, self.subscriptions.get, resident)
-        areas = set(row.item.get("areas") or ())
-        if sub is None or (areas and not areas & set(sub.areas)):
-            return Delivery(False, "the resident stopped alerts", skipped=True)
-        return None
+    async def gate(self, rows: Sequence[Claimed]) -> dict[int, Delivery]:
+        """Asked by the outbox sender for each claimed batch, before its alert rows are
+        paced: skip a row whose resident stopped alerts (or dropped these areas) since it
+        was queued. One read for the batch, not one per row."""
+        alerts = [row for row in rows if "alert" in row.item]
+        if not alerts:
+            return {}
+        residents = sorted({str(row.item.get("resident") or "") for row in alerts})
+        subs = await in_db_thread(self.db, self.subscriptions.get_many, residents)
+        verdicts: dict[int, Delivery] = {}
+        for row in alerts:
+            sub = subs.get(str(row.item.get("resident") or ""))
+            areas = set(row.item.get("areas") or ())
+            if sub is None or (areas and not areas & set(sub.areas)):
+                verdicts[row.id] = Delivery(False, "the resident stopped alerts", skipped=True)
+        return verdicts
 
     def finish(self, alert_id: int) -> bool:
         """Sent once every row is done: the alert is marked sent (True when it is now)."""

@@ -282,6 +282,115 @@ def test_a_resident_who_stops_between_start_and_send_is_skipped(db: Engine) -> N
     assert AlertService(db, SECRET).get(alert.id).state == ALERT_SENT
 
 
+def test_a_sender_marks_its_sends_together_and_reads_the_gate_once_a_batch(db: Engine) -> None:
+    """Thirty alert rows: every one sent and marked, in fewer transactions than sends
+    (Outbox.settle), and the opt-out gate read once per claimed batch, not once per row."""
+    alert = approved_alert(db)
+    for i in range(30):
+        subscribe(db, f"telegram-g{i:02d}", "telegram", "en", ("c31",), str(200 + i))
+    sender, box = broadcaster(db)
+    sender.start(alert.id)
+    settles: list[int] = []
+    reads: list[int] = []
+    real_settle, real_get_many = box.settle, sender.subscriptions.get_many
+
+    def settle(results: Any) -> Any:
+        settles.append(len(results))
+        return real_settle(results)
+
+    def get_many(residents: Any) -> Any:
+        reads.append(len(residents))
+        return real_get_many(residents)
+
+    box.settle = settle  # type: ignore[method-assign]
+    sender.subscriptions.get_many = get_many  # type: ignore[method-assign]
+
+    async def deliver(address: str, item: dict[str, Any]) -> Delivery:
+        await asyncio.sleep(0.001)
+        return Delivery(True)
+
+    async def run() -> dict[str, int]:
+        worker = Sender(box, "telegram", deliver, Pacer.for_channel("telegram", rate=1000.0),
+                        gate=sender.gate, idle=0.01)
+        task = asyncio.create_task(worker.run())
+        for _ in range(300):
+            if sender.progress(alert.id).queued == 0:
+                break
+            await asyncio.sleep(0.02)
+        await worker.stop()
+        task.cancel()
+        return worker.counters
+
+    counters = asyncio.run(run())
+    assert states(db) == Counter({SENT: 30}) and counters.get("sent") == 30
+    assert sum(settles) == 30 and len(settles) < 30
+    assert sum(reads) == 30 and len(reads) < 30 and max(reads) == 16  # a claim is 16 rows
+
+
+def test_stop_marks_the_sends_that_finished_while_stopping(db: Engine) -> None:
+    """A send that finishes during stop() is marked before stop returns: nothing is left
+    'doing' to be sent again after its lease."""
+    box = Outbox(db, SECRET)
+    from bot.app.outbox import Draft
+
+    box.enqueue([Draft("telegram", f"c{i}", str(i), {"message": {"text": "x"}}) for i in range(5)])
+
+    async def deliver(address: str, item: dict[str, Any]) -> Delivery:
+        await asyncio.sleep(0.2)
+        return Delivery(True)
+
+    async def run() -> None:
+        worker = Sender(box, "telegram", deliver, Pacer.for_channel("telegram", rate=1000.0),
+                        idle=0.01)
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.1)  # all five claimed, none finished
+        await worker.stop()
+        task.cancel()
+
+    asyncio.run(run())
+    assert box.counts() == {("telegram", "sent"): 5}
+
+
+def test_held_rows_go_with_each_batch_when_the_tier_has_room_for_all(db: Engine) -> None:
+    """Template rows wait for the last batch only when the tier could not take them all
+    (then urgency decides who goes first); with room for every WhatsApp subscriber they
+    are released batch by batch."""
+    for i in range(6):
+        subscribe(db, f"whatsapp-t{i}", "whatsapp", "en", ("c31",), f"1312555{i:04d}",
+                  last_wrote_hours_ago=30)
+    calls = {}
+    for tier in (None, 100, 3):
+        clean_alerts = approved_alert(db)
+        sender, box = broadcaster(db, batch=2, tier=tier)
+        real = sender.release
+        calls[tier] = 0
+
+        def counting(real: Any = real, tier: Any = tier) -> int:
+            calls[tier] += 1
+            return int(real())
+
+        sender.release = counting  # type: ignore[method-assign]
+        sender.start(clean_alerts.id)
+        drain(box)
+        with db.begin() as connection:  # the next round starts with an unused tier
+            connection.execute(sa.delete(alert_deliveries))
+    assert calls[None] == 3 + 1 and calls[100] == 3 + 1  # one per batch, and the last
+    assert calls[3] == 1  # only after the last batch
+
+
+def test_outbox_ids_of_many_rows_each_name_their_own_row(db: Engine) -> None:
+    from bot.app.outbox import Draft
+
+    box = Outbox(db, SECRET)
+    drafts = [Draft("whatsapp", f"alert:r{i}", f"1773{i:07d}", {"n": i}, 2) for i in range(40)]
+    with db.begin() as connection:
+        ids = box.add_many(connection, drafts)
+    assert len(set(ids)) == 40
+    by_id = {row.id: row for row in box.claim("whatsapp", 100)}
+    assert [by_id[i].address for i in ids] == [d.address for d in drafts]
+    assert [by_id[i].item for i in ids] == [d.item for d in drafts]
+
+
 def test_only_an_approved_alert_is_started(db: Engine) -> None:
     from bot.app.broadcast import BroadcastError
 

@@ -136,6 +136,7 @@ class Result:
     replies_lost: int = 0
     start_seconds: float = 0.0
     progress: dict[str, int] = field(default_factory=dict)
+    per_10s: dict[str, list[int]] = field(default_factory=dict)  # alerts delivered, by 10 s
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.replies)
@@ -316,6 +317,10 @@ async def run(database_url: str, subscribers: int, limits: dict[str, float],
         n = result.by_channel.get(name, 0)
         if alerts:
             result.seconds[name] = max(t for t, _ in alerts) - started
+            buckets = [0] * (int(result.seconds[name] // 10) + 1)
+            for t, _ in alerts:
+                buckets[int((t - started) // 10)] += 1
+            result.per_10s[name] = buckets
         result.floor_share[name] = n / (share * limits[name])
         result.floor_limit[name] = n / limits[name]
         result.peak[name] = peak_per_second([t for t, _, _ in arrivals])
@@ -343,6 +348,8 @@ def report(results: list[Result], limits: dict[str, float], share: float) -> str
                          f"{(seconds / r.floor_share[name] - 1) * 100:+7.1f}%  "
                          f"{r.floor_limit[name]:10.1f} s  {r.peak[name]:6d}  "
                          f"{limits[name]:5.0f}  {r.refused[name]:4d}")
+        for name, buckets in r.per_10s.items():
+            lines.append(f"  {name} alerts per 10 s: {' '.join(str(n) for n in buckets)}")
         lines.append(f"  lost {r.lost}, duplicated {r.duplicated}; resident replies during the "
                      f"broadcast: {len(r.replies)} answered, {r.replies_lost} lost, p50 "
                      f"{r.pct(50):.0f} ms, p99 {r.pct(99):.0f} ms")
