@@ -5,11 +5,19 @@
 Ours: signed WhatsApp webhooks into `kyr serve --workers N` (SQLite 1 worker, PostgreSQL
 1 and 2 workers), replies collected by a Graph API test double. Each resident sends its
 messages 0.2 s apart without waiting for answers (a raid: people type fast), all residents
-at once. A reference resident first sends the same script one message at a time; every
-resident's replies must equal its replies in the same order (else "reordered"), none
-missing ("lost"), none extra ("duplicated"). Latency: a message's webhook POST to the
-first reply of that message at the double. A crash run SIGKILLs one worker mid-burst
-(uvicorn's supervisor starts a new one) and counts the same things.
+at once. A reference resident first sends the same script one message at a time, and its
+replies to each message are what every resident should get for it, in the same order
+(else "reordered"). Counted in replies, per resident (`tally`): "lost", missing for a
+webhook the server acknowledged; "late", a reply to a webhook whose 200 the client never
+saw (it gave up) that the server had stored and answered anyway, as a durable inbox does
+(a platform would redeliver it and the inbox's dedupe keep it from a second answer); "dup",
+past one answer for every message sent, acknowledged or not. The texts tell which message a
+reply answers only where one message alone has them (the menu is every /menu's reply), so
+each text is counted against the messages that have it: exact when one message alone has
+it or nothing was lost or doubled, otherwise lost and dup are lower bounds. Latency: a
+message's webhook POST to the first reply of that message at the double. A crash run
+SIGKILLs one worker mid-burst (uvicorn's supervisor starts a new one) and counts the same
+things.
 
 Stock: `rasa run --enable-api` with Rasa's SQLTrackerStore on SQLite, the same NLU data
 (tests/bench/stock.py), the same residents and messages on its REST channel, which
@@ -30,9 +38,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection, Sequence
 
 import httpx
 from aiohttp import web
@@ -79,6 +88,8 @@ class Run:
     lost: int = 0
     duplicated: int = 0
     reordered: int = 0
+    late: int = 0
+    other: int = 0
     acknowledged: int = 0
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -94,6 +105,49 @@ class Run:
     @property
     def rate(self) -> float:
         return self.acknowledged / self.seconds if self.seconds else float("nan")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One resident's replies against the baseline's, in replies (see `tally`)."""
+
+    lost: int = 0
+    late: int = 0
+    dup: int = 0
+    other: int = 0  # texts the baseline has for no message of the script
+    reordered: bool = False
+
+
+def tally(answers: Sequence[Sequence[str]], acked: Collection[int], texts: Sequence[str]) -> Tally:
+    """`answers[n]`: the baseline's replies to message n (every message was sent); `acked`:
+    the messages whose 200 the client saw; `texts`: the resident's replies as they arrived.
+
+    The texts say which message they answer only when one message alone has them (the menu
+    is every /menu's reply), so each text is counted, not matched: a = its replies among the
+    acknowledged messages' answers, u = among the others', g = the resident got it. lost =
+    a - g past 0; late = what g has past a, up to u; dup = g past a + u. Exact for a text one
+    message alone has, and for any text when none of its messages lost or doubled a reply;
+    else one message's lost reply and another's second one cancel: lost and dup are lower
+    bounds."""
+    want = Counter(t for n, replies in enumerate(answers) if n in acked for t in replies)
+    spare = Counter(t for n, replies in enumerate(answers) if n not in acked for t in replies)
+    got = Counter(texts)
+    lost = late = dup = other = 0
+    for text in want.keys() | spare.keys() | got.keys():
+        a, u, g = want[text], spare[text], got[text]
+        lost += max(0, a - g)
+        late += min(u, max(0, g - a))
+        if a or u:
+            dup += max(0, g - a - u)
+        else:
+            other += g
+    baseline = [t for replies in answers for t in replies]
+    reordered = False
+    if len(acked) == len(answers) and list(texts) != baseline and len(texts) >= len(baseline):
+        # Duplicates aside, is the first occurrence order the baseline's?
+        deduped = list(dict.fromkeys(texts))
+        reordered = deduped[:len(set(baseline))] != list(dict.fromkeys(baseline))
+    return Tally(lost, late, dup, other, reordered)
 
 
 def free_port() -> int:
@@ -248,20 +302,19 @@ async def ours(name: str, database_url: str, workers: int, residents: int, messa
         by_user: dict[str, list[tuple[str, float]]] = {}
         for to, text, at in graph.got:
             by_user.setdefault(to, []).append((text, at))
+        answers = [baseline[starts[n]:starts[n] + expected[n]] for n in range(len(script))]
         for i in range(residents):
             user = f"1556{i:06d}"
             got = by_user.get(user, [])
             run.replies += len(got)
             acked = [n for n in range(len(script)) if (user, n) in posted]
-            want = sum(expected[n] for n in acked)
             texts = [t for t, _ in got]
-            run.lost += max(0, want - len(texts))
-            run.duplicated += max(0, len(texts) - want)
-            if len(acked) == len(script) and texts != baseline and len(texts) >= len(baseline):
-                # Duplicates aside, is the first occurrence order the baseline's?
-                deduped = [t for k, t in enumerate(texts) if t not in texts[:k]]
-                if deduped[:len(set(baseline))] != list(dict.fromkeys(baseline)):
-                    run.reordered += 1
+            counted = tally(answers, acked, texts)
+            run.lost += counted.lost
+            run.late += counted.late
+            run.duplicated += counted.dup
+            run.other += counted.other
+            run.reordered += counted.reordered
             if texts[:len(baseline)] == baseline:
                 for n in acked:
                     run.latencies.append(got[starts[n]][1] - posted[(user, n)])
@@ -338,12 +391,15 @@ async def stock(residents: int, messages: int, folder: Path) -> Run:
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| run | acked | replies | lost | dup | reordered | p50 ms | p99 ms | msg/s | peak RSS MB per worker | note |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = ["| run | acked | replies | lost | dup | late | reordered | p50 ms | p99 ms | msg/s | peak RSS MB per worker | note |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in runs:
         rss = ", ".join(f"{v:.0f}" for v in r.peak_rss_mb)
+        note = "; ".join(filter(None, [r.note, f"{r.other} replies the baseline never sent"
+                                       if r.other else ""]))
         lines.append(f"| {r.name} | {r.acknowledged} | {r.replies} | {r.lost} | {r.duplicated} | "
-                     f"{r.reordered} | {r.pct(50):.0f} | {r.pct(99):.0f} | {r.rate:.1f} | {rss} | {r.note} |")
+                     f"{r.late} | {r.reordered} | {r.pct(50):.0f} | {r.pct(99):.0f} | {r.rate:.1f} | "
+                     f"{rss} | {note} |")
     return "\n".join(lines)
 
 
