@@ -27,6 +27,7 @@ from cryptography.fernet import Fernet, InvalidToken
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core import actors
 from bot.storage.addresses import sealer
 from bot.storage.keys import DataKeys
 from bot.storage.db import as_utc, utc_now
@@ -37,7 +38,7 @@ URGENT, NORMAL = "urgent", "normal"
 
 logger = logging.getLogger(__name__)
 
-# Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system, or
+# Who wrote: an actor (bot.core.actors); kind: resident, reply, note, system, or
 # button: a rights-script button the resident tapped, kept as its payload (a content
 # reference, not their words), so the console shows the button's words and the bot's answer;
 # media: a photo or voice note (kyr_ticket_media), the line's text its caption.
@@ -234,7 +235,7 @@ class TicketService:
     def noticed(self, ticket_id: int, kind: str) -> None:
         """Record that the bot told the resident something of this kind (no text kept)."""
         with self.engine.begin() as connection:
-            self._event(connection, ticket_id, kind, "bot")
+            self._event(connection, ticket_id, kind, actors.BOT)
 
     def last_event(self, ticket_id: int, *kinds: str) -> Optional[tuple[str, str]]:
         """(kind, actor) of the newest state change (or of the given kinds), or None."""
@@ -252,7 +253,7 @@ class TicketService:
             tickets.c.status == CLAIMED, tickets.c.assignee == staff,
             ticket_events.c.kind == "transferred")
         with self.engine.connect() as connection:
-            return {int(i): str(a).split(":", 1)[-1] for i, a in connection.execute(query)}
+            return {int(i): actors.staff_name(str(a)) for i, a in connection.execute(query)}
 
     def inbox(self, staff: str, ids: list[int]) -> dict[int, InboxState]:
         """Unread resident lines and owed replies for these tickets, as `staff` sees them."""
@@ -394,7 +395,7 @@ class TicketService:
                     resident=resident, channel=channel, topic=topic, language=language,
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
                     path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
-                self._event(connection, ticket_id, "opened", "resident")
+                self._event(connection, ticket_id, "opened", actors.RESIDENT)
                 self._observe(connection, ticket_id, "opened")
         except sa.exc.IntegrityError:  # opened a moment ago by another message: that one
             existing = self.open_for(resident)
@@ -437,12 +438,12 @@ class TicketService:
             if moved != 1:
                 raise TicketError(f"ticket {ticket_id} is closed: nothing is kept")
             message_id = connection.execute(sa.insert(ticket_messages).values(
-                ticket_id=ticket_id, author=RESIDENT, kind=MEDIA, at=now,
+                ticket_id=ticket_id, author=actors.RESIDENT, kind=MEDIA, at=now,
                 sealed=self.fernet.encrypt(caption.encode()).decode())).inserted_primary_key[0]
             connection.execute(sa.insert(ticket_media).values(
                 ticket_id=ticket_id, message_id=message_id, kind=kind[:10], mime=mime[:40],
                 sealed=self.media_fernet.encrypt(data), created_at=now))
-            self._event(connection, ticket_id, MEDIA, RESIDENT)
+            self._event(connection, ticket_id, MEDIA, actors.RESIDENT)
         return int(message_id)
 
     def remember_reply_ref(self, ticket_id: int, ref: str) -> None:
@@ -460,7 +461,7 @@ class TicketService:
                 tickets.c.id == ticket_id, tickets.c.status != CLOSED,
                 tickets.c.priority != URGENT).values(priority=URGENT)).rowcount
             if changed:
-                self._event(connection, ticket_id, "escalated", "resident")
+                self._event(connection, ticket_id, "escalated", actors.RESIDENT)
                 self._observe(connection, ticket_id, "escalated")
         return bool(changed)
 
@@ -483,7 +484,7 @@ class TicketService:
             ticket_messages.c.id == message_id).values(
             delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
         if ticket_id is not None:
-            self._event(connection, ticket_id, "delivery", "bot")
+            self._event(connection, ticket_id, "delivery", actors.BOT)
 
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
         """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
@@ -537,7 +538,7 @@ class TicketService:
                 if current.status == CLAIMED:
                     raise AlreadyClaimed(f"ticket {ticket_id} was claimed by {current.assignee}")
                 raise TicketError(f"ticket {ticket_id} is {current.status}: it cannot be claimed")
-            self._event(connection, ticket_id, "claimed", f"staff:{staff}")
+            self._event(connection, ticket_id, "claimed", actors.staff(staff))
             self._observe(connection, ticket_id, "claimed")
         return self.get(ticket_id)
 
@@ -558,9 +559,9 @@ class TicketService:
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
             note = note.strip()[:1000]
-            self._line(connection, ticket_id, f"staff:{staff}", NOTE,
+            self._line(connection, ticket_id, actors.staff(staff), NOTE,
                        f"Passed to {to_staff}." + (f" {note}" if note else ""))
-            self._event(connection, ticket_id, "transferred", f"staff:{staff}")
+            self._event(connection, ticket_id, "transferred", actors.staff(staff))
             if was_waiting:  # given to someone while it waited: this is when a person took it
                 self._observe(connection, ticket_id, "claimed")
         return self.get(ticket_id)
@@ -576,7 +577,7 @@ class TicketService:
                 assignee=None, status=OPEN, claimed_at=None)).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
-            self._event(connection, ticket_id, "unclaimed", f"staff:{staff}")
+            self._event(connection, ticket_id, "unclaimed", actors.staff(staff))
         return self.get(ticket_id)
 
     def held_by(self, staff: str) -> list[int]:
@@ -600,10 +601,10 @@ class TicketService:
 
     def close(self, ticket_id: int, actor: str, disposition: str, supervisor: bool = False) -> Ticket:
         """Staff close their claimed ticket, a supervisor any open one; the resident (actor
-        'resident', a name no staff account may have) can stop waiting."""
+        actors.RESIDENT, a name no staff account may have) can stop waiting."""
         with self.engine.begin() as connection:
             condition = tickets.c.status != CLOSED
-            if actor != "resident" and not supervisor:
+            if actor != actors.RESIDENT and not supervisor:
                 condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == actor)
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(
@@ -612,6 +613,6 @@ class TicketService:
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
             self._event(connection, ticket_id, "closed",
-                        "resident" if actor == "resident" else f"staff:{actor}")
+                        actors.RESIDENT if actor == actors.RESIDENT else actors.staff(actor))
             self._observe(connection, ticket_id, "closed")
         return self.get(ticket_id)
