@@ -20,6 +20,7 @@ import json
 import logging
 import statistics
 from dataclasses import dataclass
+from enum import Enum
 from typing import Callable, Optional
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -47,7 +48,24 @@ FROM_RESIDENT = (RESIDENT, BUTTON, MEDIA)
 MAX_ID = 2**31 - 1  # the id columns are 32-bit: a larger number names no ticket
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 
-STATE_EVENTS = ("opened", "claimed", "transferred", "unclaimed", "escalated", "closed")
+
+
+class TicketEvent(str, Enum):
+    """What changed, as a ticket's event row records it and the observer is told. A str, so
+    the words stored in kyr_ticket_events stay what they were and compare equal to them.
+    The log also holds each transcript line's kind (REPLY, NOTE...) and the bot's notices."""
+
+    OPENED = "opened"
+    CLAIMED = "claimed"
+    TRANSFERRED = "transferred"
+    UNCLAIMED = "unclaimed"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+    DELIVERY = "delivery"  # a staff reply was marked sent or failed: the console's cue only
+
+
+STATE_EVENTS = (TicketEvent.OPENED, TicketEvent.CLAIMED, TicketEvent.TRANSFERRED,
+                TicketEvent.UNCLAIMED, TicketEvent.ESCALATED, TicketEvent.CLOSED)
 FORGOTTEN = "forgotten"  # the resident key of a ticket past its retention
 
 
@@ -122,7 +140,7 @@ def _ticket(row: sa.engine.RowMapping) -> Ticket:
 
 # Told of each state change inside its transaction, with the ticket as it now is: the
 # application layer counts them (bot.app.counters) without this module knowing of it.
-Observer = Callable[[Connection, str, "Ticket"], None]
+Observer = Callable[[Connection, TicketEvent, "Ticket"], None]
 
 
 # Built once: a statement made anew per call spends more time in SQLAlchemy's construction
@@ -245,13 +263,13 @@ class TicketService:
     def handed_to(self, staff: str) -> dict[int, str]:
         """Tickets this person holds because a colleague passed them on: id -> who did."""
         newest = sa.select(ticket_events.c.ticket_id, sa.func.max(ticket_events.c.id).label("id")).where(
-            ticket_events.c.kind.in_(("claimed", "transferred"))).group_by(
+            ticket_events.c.kind.in_((TicketEvent.CLAIMED, TicketEvent.TRANSFERRED))).group_by(
             ticket_events.c.ticket_id).subquery()
         query = sa.select(tickets.c.id, ticket_events.c.actor).select_from(
             tickets.join(newest, newest.c.ticket_id == tickets.c.id).join(
                 ticket_events, ticket_events.c.id == newest.c.id)).where(
             tickets.c.status == CLAIMED, tickets.c.assignee == staff,
-            ticket_events.c.kind == "transferred")
+            ticket_events.c.kind == TicketEvent.TRANSFERRED)
         with self.engine.connect() as connection:
             return {int(i): actors.staff_name(str(a)) for i, a in connection.execute(query)}
 
@@ -395,8 +413,8 @@ class TicketService:
                     resident=resident, channel=channel, topic=topic, language=language,
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
                     path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
-                self._event(connection, ticket_id, "opened", actors.RESIDENT)
-                self._observe(connection, ticket_id, "opened")
+                self._event(connection, ticket_id, TicketEvent.OPENED, actors.RESIDENT)
+                self._observe(connection, ticket_id, TicketEvent.OPENED)
         except sa.exc.IntegrityError:  # opened a moment ago by another message: that one
             existing = self.open_for(resident)
             if existing is None:
@@ -461,8 +479,8 @@ class TicketService:
                 tickets.c.id == ticket_id, tickets.c.status != CLOSED,
                 tickets.c.priority != URGENT).values(priority=URGENT)).rowcount
             if changed:
-                self._event(connection, ticket_id, "escalated", actors.RESIDENT)
-                self._observe(connection, ticket_id, "escalated")
+                self._event(connection, ticket_id, TicketEvent.ESCALATED, actors.RESIDENT)
+                self._observe(connection, ticket_id, TicketEvent.ESCALATED)
         return bool(changed)
 
     def seen(self, ticket_id: int) -> None:
@@ -484,7 +502,7 @@ class TicketService:
             ticket_messages.c.id == message_id).values(
             delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
         if ticket_id is not None:
-            self._event(connection, ticket_id, "delivery", actors.BOT)
+            self._event(connection, ticket_id, TicketEvent.DELIVERY, actors.BOT)
 
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
         """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
@@ -538,8 +556,8 @@ class TicketService:
                 if current.status == CLAIMED:
                     raise AlreadyClaimed(f"ticket {ticket_id} was claimed by {current.assignee}")
                 raise TicketError(f"ticket {ticket_id} is {current.status}: it cannot be claimed")
-            self._event(connection, ticket_id, "claimed", actors.staff(staff))
-            self._observe(connection, ticket_id, "claimed")
+            self._event(connection, ticket_id, TicketEvent.CLAIMED, actors.staff(staff))
+            self._observe(connection, ticket_id, TicketEvent.CLAIMED)
         return self.get(ticket_id)
 
     def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False,
@@ -561,9 +579,9 @@ class TicketService:
             note = note.strip()[:1000]
             self._line(connection, ticket_id, actors.staff(staff), NOTE,
                        f"Passed to {to_staff}." + (f" {note}" if note else ""))
-            self._event(connection, ticket_id, "transferred", actors.staff(staff))
+            self._event(connection, ticket_id, TicketEvent.TRANSFERRED, actors.staff(staff))
             if was_waiting:  # given to someone while it waited: this is when a person took it
-                self._observe(connection, ticket_id, "claimed")
+                self._observe(connection, ticket_id, TicketEvent.CLAIMED)
         return self.get(ticket_id)
 
     def unclaim(self, ticket_id: int, staff: str, supervisor: bool = False) -> Ticket:
@@ -577,7 +595,7 @@ class TicketService:
                 assignee=None, status=OPEN, claimed_at=None)).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
-            self._event(connection, ticket_id, "unclaimed", actors.staff(staff))
+            self._event(connection, ticket_id, TicketEvent.UNCLAIMED, actors.staff(staff))
         return self.get(ticket_id)
 
     def held_by(self, staff: str) -> list[int]:
@@ -612,7 +630,7 @@ class TicketService:
                 reply_ref=None)).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
-            self._event(connection, ticket_id, "closed",
+            self._event(connection, ticket_id, TicketEvent.CLOSED,
                         actors.RESIDENT if actor == actors.RESIDENT else actors.staff(actor))
-            self._observe(connection, ticket_id, "closed")
+            self._observe(connection, ticket_id, TicketEvent.CLOSED)
         return self.get(ticket_id)

@@ -42,7 +42,7 @@ from bot.handoff.replies import as_the_bot_writes, canned_keys
 from bot.handoff.staff import (ACTIONS, IDLE_MINUTES, AuditFilter, Session, Staff, StaffDirectory,
                                StaffError, TooManyAttempts)
 from bot.handoff.tickets import (CLAIMED, CLOSED, MAX_ID, NOTE, URGENT, AlreadyClaimed, Ticket,
-                                 TicketError)
+                                 TicketError, TicketEvent)
 from bot.storage.db import utc_now
 from bot.web.chat import ChatView, html_lang
 from bot.web.i18n import CONSOLE_LANGUAGES, console_text, translator
@@ -317,7 +317,7 @@ class Console:
         """Who closed it, as staff should read it: "the resident (stopped waiting)" or a name."""
         if ticket.status != CLOSED:
             return None
-        event = self.tickets.last_event(ticket.id, "closed")
+        event = self.tickets.last_event(ticket.id, TicketEvent.CLOSED)
         actor = event[1] if event else ""
         return actors.staff_name(actor) if actors.is_staff(actor) else "the resident"
 
