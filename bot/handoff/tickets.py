@@ -32,6 +32,7 @@ from bot.core import actors
 from bot.storage.addresses import sealer
 from bot.storage.keys import DataKeys
 from bot.storage.db import as_utc, utc_now
+from bot.storage.events import EventLog
 from bot.storage.schema import ticket_events, ticket_media, ticket_messages, ticket_reads, tickets
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
@@ -158,6 +159,7 @@ class TicketService:
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # lines from before 0009
         self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")
         self.keys = DataKeys(secret)  # each resident's lines: their own key (crypto-shredding)
+        self.log = EventLog(engine, ticket_events, "ticket_id")  # who changed what, when
 
     # ---- reading ----
 
@@ -228,11 +230,7 @@ class TicketService:
 
     def events(self, ticket_id: int, *kinds: str) -> list[tuple[str, str]]:
         """(kind, actor) of the state changes, or of the given kinds, oldest first."""
-        query = sa.select(ticket_events.c.kind, ticket_events.c.actor).where(
-            ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
-        query = query.where(ticket_events.c.kind.in_(kinds or STATE_EVENTS))
-        with self.engine.connect() as connection:
-            return [(k, a) for k, a in connection.execute(query)]
+        return [(k, a) for k, a, _ in self.log.history(ticket_id, kinds or STATE_EVENTS)]
 
     def staff_wrote(self, ticket_id: int) -> bool:
         """Whether a staff member has written to the resident: from then on a person is
@@ -312,8 +310,7 @@ class TicketService:
 
     def version(self) -> int:
         """Grows with every change to any ticket or transcript: the console's live cue."""
-        with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.max(ticket_events.c.id))).scalar() or 0)
+        return self.log.version()
 
     def messages(self, ticket_id: int) -> list[Message]:
         with self.engine.connect() as connection:
@@ -386,8 +383,7 @@ class TicketService:
             sealed=self._seal(connection, ticket_id, text)))
 
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
-        connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
-                                                           actor=actor, at=utc_now()))
+        self.log.write(connection, ticket_id, kind, actor, utc_now())
 
     def _observe(self, connection: Connection, ticket_id: int, event: str) -> None:
         if self.observer is not None:

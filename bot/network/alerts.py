@@ -37,7 +37,7 @@ from bot.network import looks_like_address
 from bot.network.reports import CONFIRMED
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.network.events import EventLog
+from bot.storage.events import EventLog
 from bot.storage.schema import alert_deliveries, alert_events, alerts, reports
 
 ALERT, ALL_CLEAR, CORRECTION = "alert", "all_clear", "correction"

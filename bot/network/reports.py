@@ -33,7 +33,7 @@ from bot.core.streets import MAX_LENGTH as MAX_CROSS_STREETS
 from bot.network import without_house_numbers
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.network.events import EventLog
+from bot.storage.events import EventLog
 from bot.storage.schema import report_events, reports, tickets
 
 NEW, VERIFYING, CONFIRMED, NOT_CONFIRMED, UNABLE = (
