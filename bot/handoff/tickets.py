@@ -385,7 +385,7 @@ class TicketService:
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
         self.log.write(connection, ticket_id, kind, actor, utc_now())
 
-    def _observe(self, connection: Connection, ticket_id: int, event: str) -> None:
+    def _observe(self, connection: Connection, ticket_id: int, event: TicketEvent) -> None:
         if self.observer is not None:
             self.observer(connection, event, self.get(ticket_id, connection))
 
