@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.app.counters import Counters
 from bot.app.outbox import BULK, Claimed, Delivery, Draft, Outbox, message_item
 from bot.app.queue_tables import in_db_thread, on_db_thread
+from bot.core.actors import BOT
 from bot.core.areas import area as find_area
 from bot.core.i18n import babel_locale
 from bot.core.lines import CHICAGO
@@ -583,7 +584,7 @@ class Broadcaster:
             except BroadcastError as refused:  # expired while waiting: withdrawn, never sent
                 logger.warning("approved alert %d not started: %s", alert.id, refused)
                 try:
-                    on_db_thread(self.db, self.alerts.withdraw, alert.id, "bot")
+                    on_db_thread(self.db, self.alerts.withdraw, alert.id, BOT)
                 except AlertError:
                     pass  # another worker started or withdrew it meanwhile
         sending = self.alerts.list(limit=200, states=(SENDING,))

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 import sqlalchemy as sa
 
-from bot.core import alerts
+from bot.core import actors, alerts
 from bot.core.alerts import consent_version
 from bot.core.dialogue import ALERTS_OFF, HUMAN_FLOW, STREETS_REFUSED, STREETS_TAKEN, parse_command
 from bot.core.handoff import (STOP_PAYLOAD, Place, arrange_urgent, hotline_languages, hotline_open,
@@ -319,7 +319,7 @@ class ConversationService:
         if inbound.media in media_.KEPT:  # a photo or voice note: to staff
             return await self._media_while_waiting(ticket, inbound)
         if inbound.media is not None:  # staff cannot see it: the bot says it reads text only
-            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+            await off_loop(self.tickets.add_message, ticket.id, actors.BOT, SYSTEM,
                            f"The resident sent a {inbound.media[:20]}; it was not kept. "
                            "They were told that only text is read.", resident_acted=True)
             return None
@@ -327,7 +327,7 @@ class ConversationService:
         command = parse_command(raw)
         if command is None and inbound.payload is not None:  # a rights-script button
             # The payload, not words: the console shows the button's words and the answer.
-            await off_loop(self.tickets.add_message, ticket.id, RESIDENT, BUTTON, raw[:80],
+            await off_loop(self.tickets.add_message, ticket.id, actors.RESIDENT, BUTTON, raw[:80],
                            resident_acted=True)
             return None
         if command is None:
@@ -384,7 +384,7 @@ class ConversationService:
         """Staff read why; the resident is told briefly, in their language."""
         lang = ticket.language
         key = "handoff.media_too_large" if isinstance(exc, media_.TooLarge) else "handoff.media_failed"
-        await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+        await off_loop(self.tickets.add_message, ticket.id, actors.BOT, SYSTEM,
                        f"The resident sent a {words}; it could not be kept: {exc.reason}. "
                        "They were told.", resident_acted=True)
         return [OutboundMessage(self.renderer.text(lang, key), lang=lang, flow="system",
@@ -416,10 +416,10 @@ class ConversationService:
         if streets is not None and state is not None and not dialogue.danger_in(raw, state.lang):
             # The answer to "nearest cross streets?" (or a home address typed there): the
             # dialogue takes it, staff read only that it was given.
-            await off_loop(self.tickets.add_message, ticket.id, "bot", SYSTEM,
+            await off_loop(self.tickets.add_message, ticket.id, actors.BOT, SYSTEM,
                            STREETS_LINES[streets], resident_acted=True)
             return None
-        await off_loop(self.tickets.add_message, ticket.id, RESIDENT, RESIDENT, whole)
+        await off_loop(self.tickets.add_message, ticket.id, actors.RESIDENT, RESIDENT, whole)
         answer = dialogue.typed_payload(state, raw) if state else None
         if answer is not None and parse_command(answer) is not None:
             return []  # "5" or "menu" may answer staff's question: never ends the wait
@@ -447,7 +447,7 @@ class ConversationService:
                                "system", "handoff_menu_confirm")
 
     def _stop_waiting(self, ticket: Ticket) -> None:
-        self.tickets.close(ticket.id, RESIDENT, "resident stopped waiting")
+        self.tickets.close(ticket.id, actors.RESIDENT, "resident stopped waiting")
         self.residents.release(ticket.resident, TICKET, still_open=False)
 
     async def _command_while_waiting(self, ticket: Ticket, inbound: InboundMessage,

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.core.areas import counting_slug
 from bot.core.handoff import CHICAGO
+from bot.handoff.tickets import URGENT, TicketEvent
 from bot.storage.db import utc_now
 from bot.storage.schema import conversations, counts
 
@@ -222,18 +223,18 @@ class Counters:
     def ticket_changed(self, connection: Connection, event: str, ticket: Any) -> None:
         """The ticket service's observer: called in the transaction of each state change,
         with the ticket as it now is (bot.handoff.tickets.Ticket)."""
-        if event == "opened":
+        if event == TicketEvent.OPENED:
             self.record(TICKETS_OPENED, connection, topic=ticket.topic, language=ticket.language,
                         channel=ticket.channel, priority=ticket.priority)
-            if ticket.priority == "urgent":
+            if ticket.priority == URGENT:  # `how` is in the report's words (bot.transparency.labels)
                 self.record(TICKETS_URGENT, connection, topic=ticket.topic, how="opened")
-        elif event == "escalated":
+        elif event == TicketEvent.ESCALATED:
             self.record(TICKETS_URGENT, connection, topic=ticket.topic, how="escalated")
-        elif event == "claimed" and ticket.claimed_at is not None:
+        elif event == TicketEvent.CLAIMED and ticket.claimed_at is not None:
             self.record(TICKETS_CLAIMED, connection, priority=ticket.priority,
                         wait="after_hours" if ticket.after_hours else
                         wait_bucket(ticket.claimed_at - ticket.opened_at))
-        elif event == "closed":
+        elif event == TicketEvent.CLOSED:
             self.record(TICKETS_CLOSED, connection, disposition=disposition_label(ticket.disposition))
 
     # ---- the rapid-response network's effects (issue 15): areas come as codes ("c30")

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from bot.app.conversation import ConversationService
 from bot.app.outbox import STAFF, Draft, Observer, Outbox, message_item
 from bot.app.residents import TICKET, Residents
+from bot.core import actors
 from bot.core.delivery import Capabilities, SendResult, outside_window
 from bot.core.messages import OutboundMessage
 from bot.handoff.tickets import CLAIMED, REPLY, SYSTEM, Ticket, TicketError, TicketService
@@ -113,7 +114,7 @@ class Relay:
             if address is not None:
                 self.outbox.write(connection, self._drafts(ticket, address, [message], line))
 
-        message_id = await off_loop(self.tickets.add_message, ticket_id, f"staff:{staff}", REPLY,
+        message_id = await off_loop(self.tickets.add_message, ticket_id, actors.staff(staff), REPLY,
                                     text, also=queue)
         if reason is not None:
             await off_loop(self.tickets.delivered, message_id, False, reason)
@@ -153,7 +154,7 @@ class Relay:
             if address is not None:
                 self.outbox.write(connection, self._drafts(ticket, address, replies))
 
-        await off_loop(self.tickets.add_message, ticket_id, "bot", SYSTEM,
+        await off_loop(self.tickets.add_message, ticket_id, actors.BOT, SYSTEM,
                        "The resident is told the chat ended and is shown the menu."
                        if reason is None else f"The resident could not be told the chat ended: {reason}",
                        also=queue)

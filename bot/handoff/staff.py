@@ -24,6 +24,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
+from bot.core.actors import BOT, MAX_NAME, RESIDENT
+from bot.handoff.tickets import FORGOTTEN
 from bot.storage.db import as_utc, utc_now
 from bot.storage.schema import (audit_log, login_failures, staff_accounts, staff_presence,
                                  staff_sessions)
@@ -32,8 +34,7 @@ from bot.storage.schema import (audit_log, login_failures, staff_accounts, staff
 # (bot.network); supervisors and admins may do the same.
 ROLES = ("staff", "dispatcher", "supervisor", "admin")
 DISPATCHERS = ("dispatcher", "supervisor", "admin")
-MAX_NAME = 64  # "staff:<name>" fits the 80-character actor columns of the ticket log
-RESERVED_NAMES = {"resident", "bot", "forgotten"}
+RESERVED_NAMES = {RESIDENT, BOT, FORGOTTEN}  # the log's system actors; an erased resident
 SESSION_HOURS = 12  # the absolute limit: one night shift
 IDLE_MINUTES = 120  # the inactivity limit, unless KYR_STAFF_IDLE_MINUTES says otherwise
 PRESENT_WITHIN = dt.timedelta(minutes=3)  # an open console page checks in every minute

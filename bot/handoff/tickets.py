@@ -20,6 +20,7 @@ import json
 import logging
 import statistics
 from dataclasses import dataclass
+from enum import Enum
 from typing import Callable, Optional
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -27,9 +28,11 @@ from cryptography.fernet import Fernet, InvalidToken
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core import actors
 from bot.storage.addresses import sealer
 from bot.storage.keys import DataKeys
 from bot.storage.db import as_utc, utc_now
+from bot.storage.events import EventLog
 from bot.storage.schema import ticket_events, ticket_media, ticket_messages, ticket_reads, tickets
 
 OPEN, CLAIMED, CLOSED = "open", "claimed", "closed"
@@ -37,7 +40,7 @@ URGENT, NORMAL = "urgent", "normal"
 
 logger = logging.getLogger(__name__)
 
-# Who wrote: "resident", "staff:<name>" or "bot"; kind: resident, reply, note, system, or
+# Who wrote: an actor (bot.core.actors); kind: resident, reply, note, system, or
 # button: a rights-script button the resident tapped, kept as its payload (a content
 # reference, not their words), so the console shows the button's words and the bot's answer;
 # media: a photo or voice note (kyr_ticket_media), the line's text its caption.
@@ -46,7 +49,24 @@ FROM_RESIDENT = (RESIDENT, BUTTON, MEDIA)
 MAX_ID = 2**31 - 1  # the id columns are 32-bit: a larger number names no ticket
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 
-STATE_EVENTS = ("opened", "claimed", "transferred", "unclaimed", "escalated", "closed")
+
+
+class TicketEvent(str, Enum):
+    """What changed, as a ticket's event row records it and the observer is told. A str, so
+    the words stored in kyr_ticket_events stay what they were and compare equal to them.
+    The log also holds each transcript line's kind (REPLY, NOTE...) and the bot's notices."""
+
+    OPENED = "opened"
+    CLAIMED = "claimed"
+    TRANSFERRED = "transferred"
+    UNCLAIMED = "unclaimed"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+    DELIVERY = "delivery"  # a staff reply was marked sent or failed: the console's cue only
+
+
+STATE_EVENTS = (TicketEvent.OPENED, TicketEvent.CLAIMED, TicketEvent.TRANSFERRED,
+                TicketEvent.UNCLAIMED, TicketEvent.ESCALATED, TicketEvent.CLOSED)
 FORGOTTEN = "forgotten"  # the resident key of a ticket past its retention
 
 
@@ -121,7 +141,7 @@ def _ticket(row: sa.engine.RowMapping) -> Ticket:
 
 # Told of each state change inside its transaction, with the ticket as it now is: the
 # application layer counts them (bot.app.counters) without this module knowing of it.
-Observer = Callable[[Connection, str, "Ticket"], None]
+Observer = Callable[[Connection, TicketEvent, "Ticket"], None]
 
 
 # Built once: a statement made anew per call spends more time in SQLAlchemy's construction
@@ -139,6 +159,7 @@ class TicketService:
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # lines from before 0009
         self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")
         self.keys = DataKeys(secret)  # each resident's lines: their own key (crypto-shredding)
+        self.log = EventLog(engine, ticket_events, "ticket_id")  # who changed what, when
 
     # ---- reading ----
 
@@ -209,11 +230,7 @@ class TicketService:
 
     def events(self, ticket_id: int, *kinds: str) -> list[tuple[str, str]]:
         """(kind, actor) of the state changes, or of the given kinds, oldest first."""
-        query = sa.select(ticket_events.c.kind, ticket_events.c.actor).where(
-            ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
-        query = query.where(ticket_events.c.kind.in_(kinds or STATE_EVENTS))
-        with self.engine.connect() as connection:
-            return [(k, a) for k, a in connection.execute(query)]
+        return [(k, a) for k, a, _ in self.log.history(ticket_id, kinds or STATE_EVENTS)]
 
     def staff_wrote(self, ticket_id: int) -> bool:
         """Whether a staff member has written to the resident: from then on a person is
@@ -234,7 +251,7 @@ class TicketService:
     def noticed(self, ticket_id: int, kind: str) -> None:
         """Record that the bot told the resident something of this kind (no text kept)."""
         with self.engine.begin() as connection:
-            self._event(connection, ticket_id, kind, "bot")
+            self._event(connection, ticket_id, kind, actors.BOT)
 
     def last_event(self, ticket_id: int, *kinds: str) -> Optional[tuple[str, str]]:
         """(kind, actor) of the newest state change (or of the given kinds), or None."""
@@ -244,15 +261,15 @@ class TicketService:
     def handed_to(self, staff: str) -> dict[int, str]:
         """Tickets this person holds because a colleague passed them on: id -> who did."""
         newest = sa.select(ticket_events.c.ticket_id, sa.func.max(ticket_events.c.id).label("id")).where(
-            ticket_events.c.kind.in_(("claimed", "transferred"))).group_by(
+            ticket_events.c.kind.in_((TicketEvent.CLAIMED, TicketEvent.TRANSFERRED))).group_by(
             ticket_events.c.ticket_id).subquery()
         query = sa.select(tickets.c.id, ticket_events.c.actor).select_from(
             tickets.join(newest, newest.c.ticket_id == tickets.c.id).join(
                 ticket_events, ticket_events.c.id == newest.c.id)).where(
             tickets.c.status == CLAIMED, tickets.c.assignee == staff,
-            ticket_events.c.kind == "transferred")
+            ticket_events.c.kind == TicketEvent.TRANSFERRED)
         with self.engine.connect() as connection:
-            return {int(i): str(a).split(":", 1)[-1] for i, a in connection.execute(query)}
+            return {int(i): actors.staff_name(str(a)) for i, a in connection.execute(query)}
 
     def inbox(self, staff: str, ids: list[int]) -> dict[int, InboxState]:
         """Unread resident lines and owed replies for these tickets, as `staff` sees them."""
@@ -293,8 +310,7 @@ class TicketService:
 
     def version(self) -> int:
         """Grows with every change to any ticket or transcript: the console's live cue."""
-        with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.max(ticket_events.c.id))).scalar() or 0)
+        return self.log.version()
 
     def messages(self, ticket_id: int) -> list[Message]:
         with self.engine.connect() as connection:
@@ -367,10 +383,9 @@ class TicketService:
             sealed=self._seal(connection, ticket_id, text)))
 
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
-        connection.execute(sa.insert(ticket_events).values(ticket_id=ticket_id, kind=kind,
-                                                           actor=actor, at=utc_now()))
+        self.log.write(connection, ticket_id, kind, actor, utc_now())
 
-    def _observe(self, connection: Connection, ticket_id: int, event: str) -> None:
+    def _observe(self, connection: Connection, ticket_id: int, event: TicketEvent) -> None:
         if self.observer is not None:
             self.observer(connection, event, self.get(ticket_id, connection))
 
@@ -394,8 +409,8 @@ class TicketService:
                     resident=resident, channel=channel, topic=topic, language=language,
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
                     path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
-                self._event(connection, ticket_id, "opened", "resident")
-                self._observe(connection, ticket_id, "opened")
+                self._event(connection, ticket_id, TicketEvent.OPENED, actors.RESIDENT)
+                self._observe(connection, ticket_id, TicketEvent.OPENED)
         except sa.exc.IntegrityError:  # opened a moment ago by another message: that one
             existing = self.open_for(resident)
             if existing is None:
@@ -437,12 +452,12 @@ class TicketService:
             if moved != 1:
                 raise TicketError(f"ticket {ticket_id} is closed: nothing is kept")
             message_id = connection.execute(sa.insert(ticket_messages).values(
-                ticket_id=ticket_id, author=RESIDENT, kind=MEDIA, at=now,
+                ticket_id=ticket_id, author=actors.RESIDENT, kind=MEDIA, at=now,
                 sealed=self.fernet.encrypt(caption.encode()).decode())).inserted_primary_key[0]
             connection.execute(sa.insert(ticket_media).values(
                 ticket_id=ticket_id, message_id=message_id, kind=kind[:10], mime=mime[:40],
                 sealed=self.media_fernet.encrypt(data), created_at=now))
-            self._event(connection, ticket_id, MEDIA, RESIDENT)
+            self._event(connection, ticket_id, MEDIA, actors.RESIDENT)
         return int(message_id)
 
     def remember_reply_ref(self, ticket_id: int, ref: str) -> None:
@@ -460,8 +475,8 @@ class TicketService:
                 tickets.c.id == ticket_id, tickets.c.status != CLOSED,
                 tickets.c.priority != URGENT).values(priority=URGENT)).rowcount
             if changed:
-                self._event(connection, ticket_id, "escalated", "resident")
-                self._observe(connection, ticket_id, "escalated")
+                self._event(connection, ticket_id, TicketEvent.ESCALATED, actors.RESIDENT)
+                self._observe(connection, ticket_id, TicketEvent.ESCALATED)
         return bool(changed)
 
     def seen(self, ticket_id: int) -> None:
@@ -483,7 +498,7 @@ class TicketService:
             ticket_messages.c.id == message_id).values(
             delivery=SENT if ok else FAILED, reason=None if ok else (reason or "not delivered")[:200]))
         if ticket_id is not None:
-            self._event(connection, ticket_id, "delivery", "bot")
+            self._event(connection, ticket_id, TicketEvent.DELIVERY, actors.BOT)
 
     def purge_transcripts(self, older_than: dt.timedelta) -> int:
         """Delete the text of transcripts whose ticket closed longer ago than `older_than`, and
@@ -537,8 +552,8 @@ class TicketService:
                 if current.status == CLAIMED:
                     raise AlreadyClaimed(f"ticket {ticket_id} was claimed by {current.assignee}")
                 raise TicketError(f"ticket {ticket_id} is {current.status}: it cannot be claimed")
-            self._event(connection, ticket_id, "claimed", f"staff:{staff}")
-            self._observe(connection, ticket_id, "claimed")
+            self._event(connection, ticket_id, TicketEvent.CLAIMED, actors.staff(staff))
+            self._observe(connection, ticket_id, TicketEvent.CLAIMED)
         return self.get(ticket_id)
 
     def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False,
@@ -558,11 +573,11 @@ class TicketService:
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
             note = note.strip()[:1000]
-            self._line(connection, ticket_id, f"staff:{staff}", NOTE,
+            self._line(connection, ticket_id, actors.staff(staff), NOTE,
                        f"Passed to {to_staff}." + (f" {note}" if note else ""))
-            self._event(connection, ticket_id, "transferred", f"staff:{staff}")
+            self._event(connection, ticket_id, TicketEvent.TRANSFERRED, actors.staff(staff))
             if was_waiting:  # given to someone while it waited: this is when a person took it
-                self._observe(connection, ticket_id, "claimed")
+                self._observe(connection, ticket_id, TicketEvent.CLAIMED)
         return self.get(ticket_id)
 
     def unclaim(self, ticket_id: int, staff: str, supervisor: bool = False) -> Ticket:
@@ -576,7 +591,7 @@ class TicketService:
                 assignee=None, status=OPEN, claimed_at=None)).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} is not claimed by {staff}")
-            self._event(connection, ticket_id, "unclaimed", f"staff:{staff}")
+            self._event(connection, ticket_id, TicketEvent.UNCLAIMED, actors.staff(staff))
         return self.get(ticket_id)
 
     def held_by(self, staff: str) -> list[int]:
@@ -600,10 +615,10 @@ class TicketService:
 
     def close(self, ticket_id: int, actor: str, disposition: str, supervisor: bool = False) -> Ticket:
         """Staff close their claimed ticket, a supervisor any open one; the resident (actor
-        'resident', a name no staff account may have) can stop waiting."""
+        actors.RESIDENT, a name no staff account may have) can stop waiting."""
         with self.engine.begin() as connection:
             condition = tickets.c.status != CLOSED
-            if actor != "resident" and not supervisor:
+            if actor != actors.RESIDENT and not supervisor:
                 condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == actor)
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, condition).values(
@@ -611,7 +626,7 @@ class TicketService:
                 reply_ref=None)).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
-            self._event(connection, ticket_id, "closed",
-                        "resident" if actor == "resident" else f"staff:{actor}")
-            self._observe(connection, ticket_id, "closed")
+            self._event(connection, ticket_id, TicketEvent.CLOSED,
+                        actors.RESIDENT if actor == actors.RESIDENT else actors.staff(actor))
+            self._observe(connection, ticket_id, TicketEvent.CLOSED)
         return self.get(ticket_id)

@@ -11,29 +11,9 @@ the application layer (bot.app.services) composes it with the counters and resid
 
 from __future__ import annotations
 
-# Street text (an address refused in alerts, house numbers dropped from reports) is the core's.
+# Street text (an address refused in alerts, house numbers dropped from reports) and the
+# actors of the event logs are the core's, shared with the ticket service and the console.
+from bot.core.actors import same_person, staff_actor, staff_name
 from bot.core.streets import looks_like_address, without_house_numbers
 
 __all__ = ["staff_actor", "staff_name", "same_person", "looks_like_address", "without_house_numbers"]
-
-STAFF = "staff:"
-
-
-def staff_name(actor: str) -> str:
-    """"staff:ana" or "ana" -> "ana": callers may pass either."""
-    name = actor.strip()
-    return name[len(STAFF):] if name.startswith(STAFF) else name
-
-
-def staff_actor(actor: str, error: type[Exception] = ValueError) -> str:
-    """The actor as events record it: "staff:<name>" (bot.handoff.tickets does the same);
-    `error` is raised when no name is given."""
-    name = staff_name(actor)
-    if not name or len(name) > 64 or any(c.isspace() for c in name):
-        raise error("a staff action needs the staff member's name (one word)")
-    return STAFF + name
-
-
-def same_person(one: str, other: str) -> bool:
-    """Names are matched without regard to case (bot.handoff.staff)."""
-    return staff_name(one).casefold() == staff_name(other).casefold()

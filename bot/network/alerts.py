@@ -31,12 +31,13 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core.actors import BOT, same_person, staff_actor
 from bot.core.areas import area as find_area
-from bot.network import looks_like_address, same_person, staff_actor
+from bot.network import looks_like_address
 from bot.network.reports import CONFIRMED
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.network.events import EventLog
+from bot.storage.events import EventLog
 from bot.storage.schema import alert_deliveries, alert_events, alerts, reports
 
 ALERT, ALL_CLEAR, CORRECTION = "alert", "all_clear", "correction"
@@ -54,7 +55,6 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
 _TEMPLATE = re.compile(r"alerts\.[a-z0-9_.]{1,72}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")
 MAX_ID = 2**31 - 1
-BOT = "bot"
 
 
 class AlertError(Exception):

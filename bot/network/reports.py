@@ -27,12 +27,13 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
+from bot.core.actors import RESIDENT, staff_actor, staff_name
 from bot.core.areas import area as find_area
 from bot.core.streets import MAX_LENGTH as MAX_CROSS_STREETS
-from bot.network import staff_actor, staff_name, without_house_numbers
+from bot.network import without_house_numbers
 from bot.storage.addresses import sealer
 from bot.storage.db import as_utc, utc_now
-from bot.network.events import EventLog
+from bot.storage.events import EventLog
 from bot.storage.schema import report_events, reports, tickets
 
 NEW, VERIFYING, CONFIRMED, NOT_CONFIRMED, UNABLE = (
@@ -46,7 +47,6 @@ WHEN = ("now", "last_hour", "today", "earlier")  # when it was seen
 COUNTED_AS = {CONFIRMED: "verified", NOT_CONFIRMED: "not_confirmed", UNABLE: "unverified"}
 MAX_NOTE = 1000
 MAX_ID = 2**31 - 1
-RESIDENT = "resident"
 
 
 class ReportError(Exception):

@@ -15,6 +15,7 @@ from typing import Optional
 
 from markupsafe import Markup, escape
 
+from bot.core import actors
 from bot.core.dialogue import ItemKind, State, UserTurn
 from bot.core.flows import split_target
 from bot.core.render import Renderer
@@ -182,7 +183,7 @@ class ChatView:
                    attachments: Optional[dict[int, Attachment]] = None) -> list[Bubble]:
         bubbles: list[Bubble] = []
         for m in messages:
-            author = m.author.split(":", 1)[-1]
+            author = actors.staff_name(m.author)
             if m.kind == MEDIA:
                 bubbles.append(self.media(m, (attachments or {}).get(m.id)))
             elif m.kind == BUTTON or (m.kind == SYSTEM and (m.text or "").startswith(LEGACY_TAP)):

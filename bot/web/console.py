@@ -33,6 +33,7 @@ from starlette.responses import (HTMLResponse, JSONResponse, RedirectResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.core import actors
 from bot.core.handoff import CHICAGO
 from bot.core.languages import NATIVE_NAMES
 from bot.handoff.queues import QUEUES, Filters, visible_queues
@@ -40,7 +41,8 @@ from bot.app.relay import MAX_REPLY, Relay
 from bot.handoff.replies import as_the_bot_writes, canned_keys
 from bot.handoff.staff import (ACTIONS, IDLE_MINUTES, AuditFilter, Session, Staff, StaffDirectory,
                                StaffError, TooManyAttempts)
-from bot.handoff.tickets import CLAIMED, CLOSED, MAX_ID, URGENT, AlreadyClaimed, Ticket, TicketError
+from bot.handoff.tickets import (CLAIMED, CLOSED, MAX_ID, NOTE, URGENT, AlreadyClaimed, Ticket,
+                                 TicketError, TicketEvent)
 from bot.storage.db import utc_now
 from bot.web.chat import ChatView, html_lang
 from bot.web.i18n import CONSOLE_LANGUAGES, console_text, translator
@@ -93,6 +95,7 @@ templates.filters["chicago"] = chicago
 templates.filters["waiting_for"] = waiting_for
 templates.filters["iso"] = iso
 templates.filters["html_lang"] = html_lang
+templates.filters["staff_name"] = actors.staff_name
 
 
 def networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -314,9 +317,9 @@ class Console:
         """Who closed it, as staff should read it: "the resident (stopped waiting)" or a name."""
         if ticket.status != CLOSED:
             return None
-        event = self.tickets.last_event(ticket.id, "closed")
+        event = self.tickets.last_event(ticket.id, TicketEvent.CLOSED)
         actor = event[1] if event else ""
-        return actor.split(":", 1)[1] if actor.startswith("staff:") else "the resident"
+        return actors.staff_name(actor) if actors.is_staff(actor) else "the resident"
 
     # ---- login ----
 
@@ -674,7 +677,7 @@ class Console:
                     raise TicketError("the note is empty")
                 if ticket.status == CLOSED:
                     raise TicketError(f"ticket {ticket.id} was closed by {self.closed_by(ticket)}")
-                self.tickets.add_message(ticket.id, f"staff:{me.name}", "note", text)
+                self.tickets.add_message(ticket.id, actors.staff(me.name), NOTE, text)
                 audit, message = ("note", None), console_text("Note added.")
             elif action == "transfer":
                 target = self.staff.get(form.get("to", ""))

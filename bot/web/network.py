@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.app.broadcast import Plan, Progress
+from bot.core import actors
 from bot.core import areas as places
 from bot.core.handoff import CHICAGO
 from bot.core.languages import NATIVE_NAMES
@@ -92,11 +93,6 @@ def can_dispatch(staff: Staff) -> bool:
     says who they are (its `can_dispatch`), this is the fallback by role."""
     flag = getattr(staff, "can_dispatch", None)
     return bool(flag) if flag is not None else staff.role in DISPATCH_ROLES
-
-
-def actor_name(actor: str) -> str:
-    """"staff:ana" -> "ana"; "resident" and the system's actors as they are."""
-    return actor.split(":", 1)[1] if actor.startswith("staff:") else actor
 
 
 def area_label(code: str) -> str:
@@ -235,7 +231,8 @@ class Network:
         self.console.staff.audit(session.staff.name, ticket_id or 0, action, detail, session.visit)
 
     def _events(self, rows: Iterable[tuple[str, str, dt.datetime]]) -> list[dict[str, Any]]:
-        return [{"kind": kind, "actor": actor_name(actor), "at": at} for kind, actor, at in rows]
+        return [{"kind": kind, "actor": actors.staff_name(actor), "at": at}
+                for kind, actor, at in rows]
 
     # ---- reports ----
 
@@ -275,7 +272,7 @@ class Network:
 
     def _report_context(self, report: Any, session: Session) -> dict[str, Any]:
         me = session.staff
-        verifier = actor_name(report.verifier) if report.verifier else None
+        verifier = actors.staff_name(report.verifier) if report.verifier else None
         return {"r": report, **self._report_row(report), "verifier": verifier,
                 "events": self._events(self.reports.events(report.id)),
                 "colleagues": self.console.staff.everyone(),
@@ -335,7 +332,8 @@ class Network:
                     if outcome not in OUTCOMES:
                         raise ReportError("choose what the verifier found")
                     current = self.reports.get(report.id)
-                    mine = current.verifier is not None and actor_name(current.verifier) == me.name
+                    mine = (current.verifier is not None
+                            and actors.staff_name(current.verifier) == me.name)
                     if not (mine or can_dispatch(me)):
                         return self._refuse(request, session, self.console.say(
                             session, "Only the verifier or a dispatcher can record the outcome."),
@@ -356,8 +354,8 @@ class Network:
 
     def _alert_row(self, alert: Any) -> dict[str, Any]:
         return {"a": alert, "areas": [area_label(c) for c in alert.areas],
-                "drafted_by": actor_name(alert.drafted_by),
-                "approved_by": actor_name(alert.approved_by) if alert.approved_by else None}
+                "drafted_by": actors.staff_name(alert.drafted_by),
+                "approved_by": actors.staff_name(alert.approved_by) if alert.approved_by else None}
 
     def _alerts_context(self) -> dict[str, Any]:
         found = self.alerts.list(limit=100)
@@ -459,7 +457,7 @@ class Network:
                       params=params, free_text={k: v for k, v in free.items() if v},
                       report_id=report.id if report is not None else None,
                       parent_id=parent.id if parent is not None else None, expires_at=expires_at,
-                      drafted_by=f"staff:{session.staff.name}", approved_by=None, created_at=now,
+                      drafted_by=actors.staff(session.staff.name), approved_by=None, created_at=now,
                       approved_at=None)
         renderer = self.console.renderer
         return {"kind": kind, "report": report, "parent": parent, "alert": alert,
@@ -560,7 +558,7 @@ class Network:
         """Whether this person may approve, and if not, why (shown beside the button)."""
         if alert.state != DRAFT:
             return False, None
-        if actor_name(alert.drafted_by) == me.name:
+        if actors.staff_name(alert.drafted_by) == me.name:
             return False, console_text("You drafted this alert: a second person, a dispatcher, approves it.")
         if not can_dispatch(me):
             return False, console_text("Only a dispatcher can approve an alert.")
@@ -580,7 +578,7 @@ class Network:
         return {"a": alert, **self._alert_row(alert), "plan": plan, "progress": progress,
                 "wired": broadcaster is not None, "may_approve": may, "why_not": why,
                 "may_withdraw": alert.state in (DRAFT, APPROVED) and (
-                    actor_name(alert.drafted_by) == me.name or can_dispatch(me)),
+                    actors.staff_name(alert.drafted_by) == me.name or can_dispatch(me)),
                 "may_send": alert.state == APPROVED and can_dispatch(me) and broadcaster is not None,
                 "may_follow": can_dispatch(me) and alert.state in (APPROVED, SENDING, SENT)
                 and alert.kind == ALERT,
@@ -630,7 +628,7 @@ class Network:
                                             403, "Not allowed")
                     approved = self.alerts.approve(alert.id, me.name, can_dispatch(me))
                     self.audit(session, APPROVED_ALERT, f"alert {approved.id}, drafted by "
-                               f"{actor_name(approved.drafted_by)}")
+                               f"{actors.staff_name(approved.drafted_by)}")
                     message = self.say(session, "Alert %(id)s approved.", id=alert.id)
                     if self.broadcaster is not None:
                         message = await self._send(session, alert.id, message)
@@ -645,7 +643,7 @@ class Network:
                                          "that has not started is sent from here")
                     message = await self._send(session, alert.id, "")
                 elif action == "withdraw":
-                    if not (actor_name(alert.drafted_by) == me.name or can_dispatch(me)):
+                    if not (actors.staff_name(alert.drafted_by) == me.name or can_dispatch(me)):
                         return self._refuse(request, session, self.console.say(
                             session, "Only its author or a dispatcher can withdraw a draft."),
                             back, 403, "Not allowed")

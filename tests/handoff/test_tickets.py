@@ -267,3 +267,25 @@ def test_ids_are_never_reused_after_an_erase(service: TicketService) -> None:
     service.erase_resident(who)
     newer = service.open(resident(), "telegram", "legal_help", "en")
     assert newer.id > erased.id
+
+
+def test_the_log_stores_the_same_plain_words(service: TicketService) -> None:
+    """The event kinds are a str enum and actors come from bot.core.actors: what reaches the
+    table must still be the words older rows hold (no migration was made for them)."""
+    ticket = service.open(resident(), "telegram", "legal_help", "en")
+    service.escalate(ticket.id)
+    service.claim(ticket.id, "ana")
+    service.transfer(ticket.id, "ana", "luis")
+    service.unclaim(ticket.id, "luis")
+    service.claim(ticket.id, "ana")
+    service.delivered(service.add_message(ticket.id, "staff:ana", "reply", "hola"), True)
+    service.noticed(ticket.id, "receipt")
+    service.close(ticket.id, "ana", "resolved")
+    with service.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT kind, actor FROM kyr_ticket_events WHERE "
+                                          "ticket_id = :t ORDER BY id"), {"t": ticket.id}).all()
+    assert [(k, a) for k, a in rows] == [
+        ("opened", "resident"), ("escalated", "resident"), ("claimed", "staff:ana"),
+        ("transferred", "staff:ana"), ("unclaimed", "staff:luis"), ("claimed", "staff:ana"),
+        ("reply", "staff:ana"), ("delivery", "bot"), ("receipt", "bot"), ("closed", "staff:ana")]
+    assert all(type(k) is str and type(a) is str for k, a in rows)

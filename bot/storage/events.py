@@ -1,12 +1,15 @@
-"""The change log of a network state machine (reports, alerts): who changed what, when.
+"""The change log of a state machine (tickets, reports, alerts): who changed what, when.
 
-Both services write one row per transition in the transaction that makes it, read the
-history for the console, and expose the newest row id as the version the console watches.
+Each service writes one row per transition in the transaction that makes it, reads the
+history for the console, and exposes the newest row id as the version the console watches.
+Their tables have the same columns (id, the owner's id, kind, actor, at): kept in storage,
+the ticket service and the network share this one helper without importing each other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,17 +21,20 @@ class EventLog:
     def __init__(self, engine: Engine, table: sa.Table, owner: str) -> None:
         self.engine = engine
         self.table = table
-        self.owner = table.c[owner]  # the column naming the report or alert
+        self.owner = table.c[owner]  # the column naming the ticket, report or alert
 
     def write(self, connection: Connection, owner_id: int, kind: str, actor: str,
               at: dt.datetime) -> None:
         connection.execute(sa.insert(self.table).values(
             {self.owner.name: owner_id, "kind": kind, "actor": actor, "at": at}))
 
-    def history(self, owner_id: int) -> list[tuple[str, str, dt.datetime]]:
-        """(kind, actor, at) of every change, oldest first."""
+    def history(self, owner_id: int, kinds: Iterable[str] = ()) -> list[tuple[str, str, dt.datetime]]:
+        """(kind, actor, at) of every change, or of these kinds, oldest first."""
         c = self.table.c
         query = sa.select(c.kind, c.actor, c.at).where(self.owner == owner_id).order_by(c.id)
+        wanted = tuple(kinds)
+        if wanted:
+            query = query.where(c.kind.in_(wanted))
         with self.engine.connect() as connection:
             return [(k, a, as_utc(at)) for k, a, at in connection.execute(query)]
 
