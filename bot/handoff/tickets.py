@@ -6,11 +6,12 @@ once exactly one row changes and the other is told. Every change appends an even
 newest event id is the version the staff console watches for live updates.
 
 The transcript (what the resident wrote while the ticket was open, staff replies and
-notes) is sealed with a key derived from KYR_SECRET_KEY, and its text is deleted
+notes) is sealed with the resident's data key (bot.storage.keys), and its text is deleted
 `transcript_hours` after the ticket closes (`purge_transcripts`). Photos and voice notes
-the resident sent while it was open are sealed the same way (their own key) and deleted
-with the text; the resident's last platform message id (for a typing indicator) is kept
-sealed only until the ticket closes.
+the resident sent while it was open are sealed with the same key and deleted with the
+text; erasure and the purge destroy the key, so copies of either left in the files are
+noise. The resident's last platform message id (for a typing indicator) is kept sealed
+only until the ticket closes.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ RESIDENT, REPLY, NOTE, SYSTEM, BUTTON, MEDIA = "resident", "reply", "note", "sys
 FROM_RESIDENT = (RESIDENT, BUTTON, MEDIA)
 MAX_ID = 2**31 - 1  # the id columns are 32-bit: a larger number names no ticket
 SENDING, SENT, FAILED = "sending", "sent", "failed"
+# Which key opens a photo or voice note (kyr_ticket_media.sealed_with): the resident's data
+# key, or (rows from before migration 0010) the media key derived from KYR_SECRET_KEY.
+RESIDENT_KEY, LEGACY_KEY = "resident", "legacy"
 
 
 
@@ -157,8 +161,8 @@ class TicketService:
         self.engine = engine
         self.observer = observer
         self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # lines from before 0009
-        self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")
-        self.keys = DataKeys(secret)  # each resident's lines: their own key (crypto-shredding)
+        self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")  # media from before 0010
+        self.keys = DataKeys(secret)  # each resident's lines and media: their own key
         self.log = EventLog(engine, ticket_events, "ticket_id")  # who changed what, when
 
     # ---- reading ----
@@ -316,9 +320,7 @@ class TicketService:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(ticket_messages).where(
                 ticket_messages.c.ticket_id == ticket_id).order_by(ticket_messages.c.id)).mappings().all()
-            resident = connection.execute(sa.select(tickets.c.resident).where(
-                tickets.c.id == ticket_id)).scalar()
-            key = self.keys.key(connection, resident) if resident not in (None, FORGOTTEN) else None
+            key = self._key_of(connection, ticket_id)
         return [Message(r["id"], r["ticket_id"], r["author"], r["kind"], self._open(r["sealed"], key),
                         r["delivery"], r["reason"], as_utc(r["at"])) for r in rows]
 
@@ -334,13 +336,19 @@ class TicketService:
                 continue
         return None  # its key was destroyed, or KYR_SECRET_KEY changed: unreadable, say so
 
+    def _key_of(self, connection: Connection, ticket_id: int, create: bool = False) -> Optional[Fernet]:
+        """The data key of the ticket's resident (made now when `create` and there is none);
+        None for a ticket whose resident is forgotten, or whose key is gone."""
+        resident = connection.execute(sa.select(tickets.c.resident).where(
+            tickets.c.id == ticket_id)).scalar()
+        if resident in (None, FORGOTTEN):
+            return None
+        return self.keys.key(connection, resident, create=create)
+
     def _seal(self, connection: Connection, ticket_id: int, text: str) -> Optional[str]:
         """A line sealed with its resident's key (made at their first line); None (no text
         kept) for a ticket whose resident is already forgotten."""
-        resident = connection.execute(sa.select(tickets.c.resident).where(
-            tickets.c.id == ticket_id)).scalar()
-        key = self.keys.key(connection, resident, create=True) \
-            if resident not in (None, FORGOTTEN) else None
+        key = self._key_of(connection, ticket_id, create=True)
         return key.encrypt(text.encode()).decode() if key is not None else None
 
     def attachments(self, ticket_id: int) -> dict[int, Attachment]:
@@ -353,17 +361,24 @@ class TicketService:
                                                   r.kind, r.mime) for r in connection.execute(query)}
 
     def attachment(self, media_id: int) -> Optional[tuple[Attachment, bytes]]:
-        """One photo or voice note and its bytes, opened; None when gone or unreadable."""
+        """One photo or voice note and its bytes, opened; None when gone or unreadable (its
+        resident's key destroyed, or KYR_SECRET_KEY changed)."""
         if not 0 < media_id <= MAX_ID:
             return None
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(ticket_media).where(
                 ticket_media.c.id == media_id)).mappings().first()
-        if row is None:
+            if row is None:
+                return None
+            # Only a row marked legacy is opened with the key derived from KYR_SECRET_KEY:
+            # for the others that key must open nothing.
+            key = self.media_fernet if row["sealed_with"] == LEGACY_KEY \
+                else self._key_of(connection, row["ticket_id"])
+        if key is None:
             return None
         try:
-            data = self.media_fernet.decrypt(bytes(row["sealed"]))
-        except InvalidToken:  # KYR_SECRET_KEY changed
+            data = key.decrypt(bytes(row["sealed"]))
+        except InvalidToken:
             return None
         return Attachment(row["id"], row["ticket_id"], row["message_id"], row["kind"],
                           row["mime"]), data
@@ -451,12 +466,15 @@ class TicketService:
                 last_inbound_at=now)).rowcount
             if moved != 1:
                 raise TicketError(f"ticket {ticket_id} is closed: nothing is kept")
+            key = self._key_of(connection, ticket_id, create=True)
+            if key is None:  # their key cannot be opened (KYR_SECRET_KEY changed): keep nothing
+                raise TicketError(f"ticket {ticket_id} has no key to seal with: nothing is kept")
             message_id = connection.execute(sa.insert(ticket_messages).values(
                 ticket_id=ticket_id, author=actors.RESIDENT, kind=MEDIA, at=now,
-                sealed=self.fernet.encrypt(caption.encode()).decode())).inserted_primary_key[0]
+                sealed=key.encrypt(caption.encode()).decode())).inserted_primary_key[0]
             connection.execute(sa.insert(ticket_media).values(
                 ticket_id=ticket_id, message_id=message_id, kind=kind[:10], mime=mime[:40],
-                sealed=self.media_fernet.encrypt(data), created_at=now))
+                sealed=key.encrypt(data), sealed_with=RESIDENT_KEY, created_at=now))
             self._event(connection, ticket_id, MEDIA, actors.RESIDENT)
         return int(message_id)
 

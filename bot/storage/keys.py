@@ -3,9 +3,10 @@
 Deleting a row does not delete its bytes: SQLite's WAL and free pages (until a checkpoint
 and `secure_delete`) and PostgreSQL's dead row versions (until VACUUM reuses the page)
 keep them, and backups keep them for as long as backups live. What is sealed with a key
-that no longer exists is noise wherever its bytes are. So a resident's transcript lines
-are sealed with a key of their own (a random Fernet key, stored sealed by a key derived
-from KYR_SECRET_KEY), and /delete and the retention purge delete that key.
+that no longer exists is noise wherever its bytes are. So a resident's transcript lines,
+photos and voice notes are sealed with a key of their own (a random Fernet key, stored
+sealed by a key derived from KYR_SECRET_KEY), and /delete and the retention purge delete
+that key.
 
 A key is read per use, never cached: a key destroyed by one worker must not live on in
 another's memory.

@@ -131,6 +131,10 @@ ticket_media = sa.Table(
     sa.Column("kind", sa.String(10), nullable=False),  # photo, voice, audio
     sa.Column("mime", sa.String(40), nullable=False),
     sa.Column("sealed", sa.LargeBinary, nullable=False),  # a Fernet token of the bytes
+    # The key `sealed` is opened with: "resident", their data key (bot.storage.keys), gone at
+    # erasure and purge; "legacy", the key derived from KYR_SECRET_KEY (rows from before
+    # 0010, and from code that does not know the column: the default).
+    sa.Column("sealed_with", sa.String(10), nullable=False, server_default="legacy"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sqlite_autoincrement=True,
 )

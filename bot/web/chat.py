@@ -171,10 +171,15 @@ class ChatView:
         return bubbles
 
     def media(self, message: Message, attachment: Optional[Attachment]) -> Bubble:
-        """A photo or voice note with its caption; once purged, a line saying so."""
+        """A photo or voice note with its caption; once purged, a line saying so. A caption
+        that cannot be opened says its key is gone (the bytes are sealed with the same key,
+        or both with KYR_SECRET_KEY's for rows from before 0010): shown as an unreadable
+        line is, not as a picture that will not load."""
         if attachment is None:
             return Bubble("system", "Bot", message.at, message_id=message.id,
                           text="(a photo or voice note, deleted after the retention period)")
+        if message.text is None:
+            return Bubble("resident", "Resident", message.at, message_id=message.id, html=None)
         caption = resident_text(message.text, self.lang) if message.text else None
         return Bubble("media", "Resident", message.at, message_id=message.id, html=caption,
                       media=attachment)

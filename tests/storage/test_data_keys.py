@@ -1,23 +1,28 @@
-"""Crypto-shredding: after /delete and the retention purge, the raw transcript rows read
-before the erasure cannot be opened any more (their resident's key is gone), on SQLite and
-PostgreSQL: a copy left in the files (WAL, free pages, dead row versions, a backup) is noise."""
+"""Crypto-shredding: after /delete and the retention purge, the raw transcript rows, photos
+and voice notes read before the erasure cannot be opened any more (their resident's key is
+gone), on SQLite and PostgreSQL: a copy left in the files (WAL, free pages, dead row
+versions, a backup) is noise, even to someone who also holds KYR_SECRET_KEY."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
-from bot.handoff.tickets import TicketService
+from bot.handoff.tickets import MEDIA, TicketError, TicketService
 from bot.storage.addresses import sealer
-from bot.storage.db import make_engine
-from bot.storage.schema import data_keys, ticket_messages
+from bot.storage.db import make_engine, utc_now
+from bot.storage.schema import data_keys, ticket_media, ticket_messages
 
 SECRET = b"shred-secret"
+PHOTO = b"\xff\xd8\xff\xe0 a photo of the eviction notice, 2614 W 26th St"
+BOT = Path(__file__).parents[2] / "bot"
 
 
 @pytest.fixture
@@ -34,8 +39,24 @@ def raw_lines(service: TicketService, ticket_id: int) -> list[str]:
             ticket_messages.c.ticket_id == ticket_id)) if r.sealed is not None]
 
 
+def raw_media(service: TicketService, ticket_id: int) -> list[bytes]:
+    with service.engine.connect() as connection:
+        return [bytes(s) for s in connection.execute(sa.select(ticket_media.c.sealed).where(
+            ticket_media.c.ticket_id == ticket_id)).scalars()]
+
+
+def keys_derived_from_the_master_secret() -> list[Fernet]:
+    """Every purpose's key the code derives from KYR_SECRET_KEY (found in bot/, so a new
+    one is tried too): the legacy transcript and media keys among them."""
+    purposes = {b"kyr-addresses-v1"}  # sealer's default
+    for source in BOT.rglob("*.py"):
+        purposes.update(p.encode() for p in re.findall(r'sealer\([^()]*?b"([^"]+)"\)', source.read_text()))
+    assert {b"kyr-transcripts-v1", b"kyr-ticket-media-v1", b"kyr-data-keys-v1"} <= purposes
+    return [sealer(SECRET, p) for p in sorted(purposes)]
+
+
 def every_key_an_attacker_with_the_master_secret_could_make(service: TicketService) -> list[Fernet]:
-    """The master-derived transcript key, and every data key still in the table."""
+    """Every key derived from the master secret, and every data key still in the table."""
     master = sealer(SECRET, b"kyr-data-keys-v1")
     keys = []
     with service.engine.connect() as connection:
@@ -44,13 +65,13 @@ def every_key_an_attacker_with_the_master_secret_could_make(service: TicketServi
                 keys.append(Fernet(master.decrypt(sealed.encode())))
             except InvalidToken:  # another test's secret (a shared PostgreSQL database)
                 continue
-    return [sealer(SECRET, b"kyr-transcripts-v1"), *keys]
+    return [*keys_derived_from_the_master_secret(), *keys]
 
 
-def readable(sealed: str, keys: list[Fernet]) -> bool:
+def readable(sealed: str | bytes, keys: list[Fernet]) -> bool:
     for key in keys:
         try:
-            key.decrypt(sealed.encode())
+            key.decrypt(sealed.encode() if isinstance(sealed, str) else sealed)
             return True
         except InvalidToken:
             continue
@@ -89,3 +110,78 @@ def test_the_purge_destroys_the_key_of_a_resident_with_no_ticket_left(service: T
     keys = every_key_an_attacker_with_the_master_secret_could_make(service)
     assert not readable(copied_old[0], keys) and not readable(copied_first[0], keys)
     assert [m.text for m in service.messages(newer.id)] == ["second visit"]  # a new key
+
+
+def test_erasure_makes_copied_photos_and_their_captions_noise(service: TicketService) -> None:
+    who, other = f"r-{uuid.uuid4().hex}", f"r-{uuid.uuid4().hex}"
+    ticket = service.open(who, "whatsapp", "eviction", "es")
+    line = service.add_media(ticket.id, "photo", "image/jpeg", PHOTO, caption="la orden de desalojo")
+    kept = service.open(other, "whatsapp", "eviction", "en")
+    service.add_media(kept.id, "voice", "audio/ogg", b"OggS someone else's voice")
+    photo = service.attachments(ticket.id)[line]
+    opened = service.attachment(photo.id)
+    assert opened is not None and opened[1] == PHOTO  # read back with the resident's key
+    [copied] = raw_media(service, ticket.id)  # a copy of the file, taken before the erasure
+    [caption] = raw_lines(service, ticket.id)
+    assert readable(copied, every_key_an_attacker_with_the_master_secret_could_make(service))
+    master_only = keys_derived_from_the_master_secret()
+    assert not readable(copied, master_only) and not readable(caption, master_only)
+    service.erase_resident(who)
+    keys = every_key_an_attacker_with_the_master_secret_could_make(service)
+    assert not readable(copied, keys) and not readable(caption, keys)  # even with KYR_SECRET_KEY
+    [voice] = service.attachments(kept.id).values()
+    assert service.attachment(voice.id) == (voice, b"OggS someone else's voice")
+
+
+def test_the_purge_makes_copied_photos_noise(service: TicketService) -> None:
+    who = f"r-{uuid.uuid4().hex}"
+    ticket = service.open(who, "telegram", "eviction", "en")
+    service.add_media(ticket.id, "photo", "image/jpeg", PHOTO)
+    service.close(ticket.id, "resident", "left")
+    [copied] = raw_media(service, ticket.id)
+    service.purge_transcripts(dt.timedelta(seconds=-1))
+    assert raw_media(service, ticket.id) == []
+    assert not readable(copied, every_key_an_attacker_with_the_master_secret_could_make(service))
+
+
+def test_a_photo_whose_key_is_gone_is_not_available_like_its_line(service: TicketService) -> None:
+    """A row left behind its key (a restored copy of the table, say): nothing opens it, and
+    the legacy key is not tried on a row sealed with a resident's key."""
+    who = f"r-{uuid.uuid4().hex}"
+    ticket = service.open(who, "telegram", "eviction", "en")
+    line = service.add_media(ticket.id, "photo", "image/jpeg", PHOTO, caption="my lease")
+    photo = service.attachments(ticket.id)[line]
+    with service.engine.begin() as connection:
+        service.keys.destroy(connection, [who])
+    assert service.attachment(photo.id) is None
+    assert [m.text for m in service.messages(ticket.id)] == [None]
+    with service.engine.begin() as connection:  # the legacy key's token, not marked legacy
+        connection.execute(sa.update(ticket_media).where(ticket_media.c.id == photo.id).values(
+            sealed=service.media_fernet.encrypt(PHOTO)))
+    assert service.attachment(photo.id) is None
+
+
+def test_a_photo_stored_with_the_legacy_key_and_marked_so_is_still_read(service: TicketService) -> None:
+    ticket = service.open(f"r-{uuid.uuid4().hex}", "telegram", "eviction", "en")
+    with service.engine.begin() as connection:  # as add_media wrote it before migration 0010
+        line = connection.execute(sa.insert(ticket_messages).values(
+            ticket_id=ticket.id, author="resident", kind=MEDIA, at=utc_now(),
+            sealed=service.fernet.encrypt(b"old caption").decode())).inserted_primary_key[0]
+        media_id = connection.execute(sa.insert(ticket_media).values(  # sealed_with: the default
+            ticket_id=ticket.id, message_id=line, kind="photo", mime="image/jpeg",
+            sealed=service.media_fernet.encrypt(PHOTO), created_at=utc_now())).inserted_primary_key[0]
+    found = service.attachment(media_id)
+    assert found is not None and found[1] == PHOTO
+    assert [m.text for m in service.messages(ticket.id)] == ["old caption"]
+
+
+def test_no_photo_is_kept_when_the_residents_key_cannot_be_opened(database_url: str) -> None:
+    engine = make_engine(database_url)
+    who = f"r-{uuid.uuid4().hex}"
+    ticket = TicketService(engine, SECRET).open(who, "telegram", "eviction", "en")
+    TicketService(engine, SECRET).add_message(ticket.id, "resident", "resident", "hi")
+    changed = TicketService(engine, b"another-secret")  # KYR_SECRET_KEY changed since
+    with pytest.raises(TicketError):
+        changed.add_media(ticket.id, "photo", "image/jpeg", PHOTO)
+    assert raw_media(changed, ticket.id) == []
+    engine.dispose()

@@ -95,3 +95,30 @@ def test_the_comparison_sees_a_model_the_migrations_lack(empty: Engine) -> None:
         assert [d[0] for d in migrate.differences(empty)] == ["add_table"]  # type: ignore[index]
     finally:
         migrate.metadata.remove(extra)
+
+
+def test_photos_stored_before_0010_are_marked_legacy_and_still_read(empty: Engine) -> None:
+    from bot.handoff.tickets import TicketService
+
+    migrate.upgrade(empty, "0009_data_keys")
+    service = TicketService(empty, b"secret")
+    now = "2026-12-01 12:00:00+00:00"
+    with empty.begin() as connection:  # a photo as the code of 0009 stored it
+        connection.execute(sa.text(
+            "INSERT INTO kyr_tickets (id, resident, channel, topic, language, priority, status,"
+            " opened_at, after_hours, path, last_inbound_at) VALUES"
+            " (1, 'r1', 'telegram', 'eviction', 'en', 'normal', 'open', :t, false, '[]', :t)"), {"t": now})
+        connection.execute(sa.text(
+            "INSERT INTO kyr_ticket_messages (id, ticket_id, author, kind, at, sealed)"
+            " VALUES (1, 1, 'resident', 'media', :t, :s)"),
+            {"t": now, "s": service.fernet.encrypt(b"").decode()})
+        connection.execute(sa.text(
+            "INSERT INTO kyr_ticket_media (ticket_id, message_id, kind, mime, sealed, created_at)"
+            " VALUES (1, 1, 'photo', 'image/jpeg', :s, :t)"),
+            {"t": now, "s": service.media_fernet.encrypt(b"\xff\xd8\xff old")})
+    assert migrate.upgrade(empty) == migrate.head()
+    with empty.connect() as connection:
+        assert connection.execute(sa.text("SELECT sealed_with FROM kyr_ticket_media")).scalar() == "legacy"
+        media_id = connection.execute(sa.text("SELECT id FROM kyr_ticket_media")).scalar()
+    found = service.attachment(media_id)
+    assert found is not None and found[1] == b"\xff\xd8\xff old"

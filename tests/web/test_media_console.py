@@ -92,3 +92,22 @@ async def test_typing_in_the_reply_box_shows_typing_to_the_resident_at_most_ever
     assert again.json()["shown"] is False and len(channel.typed) == 1  # within 4 s
     js = (await client.get("/staff/static/console.js")).text
     assert "/typing" in js and "4000" in js
+
+
+async def test_a_photo_whose_key_is_gone_reads_as_unreadable_not_as_a_broken_picture(
+        app, services: Services, login: Login, channel: RecordingChannel) -> None:  # type: ignore[no-untyped-def]
+    """Sealed with the resident's data key (issue 12): without it the route has nothing to
+    serve and the transcript says so as it does for a line it cannot open."""
+    ticket_id = await resident_asks(services, "console-shredded")
+    await services.conversation.handle(InboundMessage("test", "console-shredded", media="photo",
+                                                      metadata={m.REF: "p", m.CAPTION: "mi contrato"}))
+    [photo] = services.tickets.attachments(ticket_id).values()
+    client = await login()
+    assert "mi contrato" in (await client.get(f"/staff/tickets/{ticket_id}")).text
+    assert (await client.get(f"/staff/media/{photo.id}")).status_code == 200
+    with services.db.begin() as connection:  # as a copy of the tables restored without the key
+        services.tickets.keys.destroy(connection, [services.tickets.get(ticket_id).resident])
+    assert (await client.get(f"/staff/media/{photo.id}")).status_code == 404
+    html = (await client.get(f"/staff/tickets/{ticket_id}")).text
+    assert f'src="/staff/media/{photo.id}"' not in html and "mi contrato" not in html
+    assert "unreadable after a change of KYR_SECRET_KEY" in html
