@@ -77,8 +77,23 @@ _READY = f"""
                       WHERE e.conversation = i.conversation AND e.id < i.id
                         AND e.state IN ('todo', 'doing'))
     ORDER BY i.id LIMIT :n"""
-# Read first: an idle or busy-everywhere poll costs no write lock (SQLite has one).
-_ANY_READY = sa.text(_READY)
+# PostgreSQL: the same rows (each conversation's earliest open row, if its lease is free) as
+# a join on each conversation's head. The anti-join above is planned from statistics: on a
+# table never analyzed, or analyzed while nothing waited, PostgreSQL expects one waiting
+# row and runs it as a nested loop over every waiting row (866 ms a claim at 2,800 rows,
+# measured on the outbox's twin of this query; the serving bench's one-worker run fell to a
+# third of its speed). The heads are one pass over the waiting rows, whatever the planner
+# believes (4 ms there).
+_HEADS = f"""
+    SELECT i.id FROM {inbox.name} i
+    JOIN (SELECT MIN(id) AS id FROM {inbox.name} WHERE state IN ('todo', 'doing')
+          GROUP BY conversation) h ON h.id = i.id
+    WHERE i.lease_until IS NULL OR i.lease_until < :now
+    ORDER BY i.id LIMIT :n"""
+
+
+def _ready_sql(dialect: str) -> str:
+    return _HEADS if dialect == "postgresql" else _READY
 
 
 def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
@@ -86,7 +101,7 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
     return sa.text(f"""
         UPDATE {inbox.name} SET state = 'doing', lease = :lease, lease_until = :until,
                attempts = attempts + 1
-        WHERE id IN ({_READY}{lock})""")
+        WHERE id IN ({_ready_sql(dialect)}{lock})""")
 
 
 def insert_ignoring_duplicates(engine: Engine, table: sa.Table, *keys: str) -> Any:
@@ -109,6 +124,8 @@ class Inbox:
         self.clock = clock
         self._insert = insert_ignoring_duplicates(engine, inbox, "channel", "key")
         self._claim = _claim_sql(engine.dialect.name)
+        # Read first: an idle or busy-everywhere poll costs no write lock (SQLite has one).
+        self._any_ready = sa.text(_ready_sql(engine.dialect.name))
 
     def key(self, channel: str, platform_id: str) -> str:
         """Keyed: a message id can carry a phone number (WhatsApp's wamid does)."""
@@ -166,7 +183,7 @@ class Inbox:
         token = uuid.uuid4().hex
         now = self.clock()
         with self.engine.connect() as connection:
-            if connection.execute(_ANY_READY, {"now": now, "n": 1}).first() is None:
+            if connection.execute(self._any_ready, {"now": now, "n": 1}).first() is None:
                 return []
         with self.engine.begin() as connection:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,

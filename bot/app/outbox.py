@@ -113,7 +113,20 @@ _READY = f"""
                       WHERE e.channel = o.channel AND e.conversation = o.conversation
                         AND e.id < o.id AND e.state IN ('todo', 'doing'))
     ORDER BY o.priority, o.id LIMIT :n"""
-_ANY_READY = sa.text(_READY)  # read first: an empty poll takes no write lock
+# PostgreSQL: the same rows as a join on each conversation's head, one pass over the
+# waiting rows whatever the statistics say (bot.app.inbox._HEADS: on a table never analyzed
+# the anti-join above took 866 ms a claim at 2,800 waiting rows; this, 4 ms).
+_HEADS = f"""
+    SELECT o.id FROM {outbox.name} o
+    JOIN (SELECT MIN(id) AS id FROM {outbox.name}
+          WHERE channel = :channel AND state IN ('todo', 'doing')
+          GROUP BY conversation) h ON h.id = o.id
+    WHERE o.lease_until IS NULL OR o.lease_until < :now
+    ORDER BY o.priority, o.id LIMIT :n"""
+
+
+def _ready_sql(dialect: str) -> str:
+    return _HEADS if dialect == "postgresql" else _READY
 
 
 def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
@@ -121,7 +134,7 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
     return sa.text(f"""
         UPDATE {outbox.name} SET state = 'doing', lease = :lease, lease_until = :until,
                attempts = attempts + 1
-        WHERE id IN ({_READY}{lock})""")
+        WHERE id IN ({_ready_sql(dialect)}{lock})""")
 
 
 # Called in the transaction that marks a row: (connection, row id, its item when known, new
@@ -138,6 +151,7 @@ class Outbox:
         self.lease = lease
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
+        self._any_ready = sa.text(_ready_sql(engine.dialect.name))  # an empty poll: no write lock
         self.observers: list[Observer] = []
 
     def write(self, connection: Connection, drafts: Iterable[Draft],
@@ -190,7 +204,7 @@ class Outbox:
         token = uuid.uuid4().hex
         now = self.clock()
         with self.engine.connect() as connection:
-            if connection.execute(_ANY_READY, {"now": now, "n": 1, "channel": channel}).first() is None:
+            if connection.execute(self._any_ready, {"now": now, "n": 1, "channel": channel}).first() is None:
                 return []
         with self.engine.begin() as connection:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,

@@ -268,3 +268,40 @@ async def test_sigkill_mid_burst_loses_nothing_and_keeps_order(
     for user, pairs in by_resident.items():
         first_seen = list(dict.fromkeys(pairs))  # a resent duplicate does not reorder
         assert first_seen == sorted(first_seen), (user, pairs)
+
+
+def test_the_heads_query_finds_the_rows_the_anti_join_finds(db: sa.engine.Engine) -> None:
+    """PostgreSQL claims through each conversation's head (bot.app.inbox._HEADS and its
+    outbox twin), planned the same whatever the statistics say; they must be exactly the
+    rows the per-row anti-join finds, on both queues and both databases, leases included."""
+    import random
+
+    from bot.app import inbox as inbox_module, outbox as outbox_module
+
+    rng = random.Random(18)
+    now = 1000.0
+    inbox_rows, outbox_rows = [], []
+    for n in range(400):
+        state = rng.choice(("todo", "todo", "doing", "done", "sent", "failed"))
+        lease = rng.choice((None, now - 5, now + 5))
+        conversation = f"c{rng.randrange(40)}"
+        inbox_rows.append({"channel": "test", "key": f"k{n}", "conversation": conversation,
+                           "kind": "message", "sealed": None,
+                           "state": {"sent": "done", "failed": "done"}.get(state, state),
+                           "lease_until": lease, "attempts": 0, "received_at": now})
+        outbox_rows.append({"channel": rng.choice(("telegram", "whatsapp")),
+                            "conversation": conversation, "priority": rng.randrange(3),
+                            "part": 0, "state": {"done": "sent"}.get(state, state),
+                            "lease_until": lease, "attempts": 0, "created_at": now})
+    with db.begin() as connection:
+        connection.execute(sa.insert(inbox_table), inbox_rows)
+        connection.execute(sa.insert(outbox_table), outbox_rows)
+        for n in (1, 7, 500):
+            found = [connection.execute(sa.text(sql), {"now": now, "n": n}).scalars().all()
+                     for sql in (inbox_module._READY, inbox_module._HEADS)]
+            assert found[0] == found[1] and (n == 1 or len(found[0]) > 1)
+            for channel in ("telegram", "whatsapp"):
+                found = [connection.execute(sa.text(sql), {"now": now, "n": n,
+                                                           "channel": channel}).scalars().all()
+                         for sql in (outbox_module._READY, outbox_module._HEADS)]
+                assert found[0] == found[1] and (n == 1 or len(found[0]) > 1)
