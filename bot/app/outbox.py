@@ -7,11 +7,11 @@ replies arrive in order), replies to residents (priority 0) before staff message
 bulk (2), paced by the platform's limits (bot.app.pacing). 429s, 5xx and timeouts are
 retried with backoff; a final failure is recorded for staff (kyr_deliveries) and the
 conversation's next rows go on. A sender marks its finished sends together (one
-transaction every FLUSH seconds, `Outbox.settle`), not one commit per send.
+transaction for those finished within FLUSH seconds, `Outbox.settle`), not one commit each.
 
 Alerts (bot.app.broadcast) ride the same rows at priority BULK: a sender's `gate`, asked
-once per claimed batch, may skip a row before it is paced (the resident opted out since it was queued: state
-"skipped"), and `Outbox.observers` are called in the transaction that marks a row sent,
+once per claimed batch, may skip a row before it is paced (the resident opted out since it
+was queued: state "skipped"), and `Outbox.observers` are called in the transaction that marks a row sent,
 failed or skipped, so the alert's own delivery rows follow the outbox exactly.
 
 A reply is sent twice only if a sender dies after the platform accepted it and before the
@@ -264,10 +264,11 @@ class Outbox:
     def settle(self, results: Sequence[tuple[Claimed, Delivery]]) -> Counter[str]:
         """What many sends came to, marked in ONE transaction (sent, skipped, retried with
         backoff, or failed and recorded for staff): how many of each. A sender marks its
-        finished sends together (`Sender`, every FLUSH seconds) instead of one commit per
-        send: at 90 sends a second those commits, and the alert counts each one added to
-        the same row, kept PostgreSQL's connections busy enough to slow a broadcast by a
-        fifth (measured)."""
+        finished sends together (`Sender`, within FLUSH seconds) instead of one commit per
+        send: at 90 sends a second those commits, and the alert count each one added to
+        the same row, kept PostgreSQL's connections busy (profiled); with the other changes
+        of the same commit a broadcast's WhatsApp half went from +13.9 % to +4.5 % over its
+        floor."""
         outcome: Counter[str] = Counter()
         failures: list[tuple[Claimed, str]] = []
         now = self.clock()
