@@ -10,8 +10,8 @@ notes) is sealed with the resident's data key (bot.storage.keys), and its text i
 `transcript_hours` after the ticket closes (`purge_transcripts`). Photos and voice notes
 the resident sent while it was open are sealed with the same key and deleted with the
 text; erasure and the purge destroy the key, so copies of either left in the files are
-noise. The resident's last platform message id (for a typing indicator) is kept sealed
-only until the ticket closes.
+noise. The resident's last platform message id (for a typing indicator) is sealed with
+that key too, and kept only until the ticket closes.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ SENDING, SENT, FAILED = "sending", "sent", "failed"
 # Which key opens a photo or voice note (kyr_ticket_media.sealed_with): the resident's data
 # key, or (rows from before migration 0010) the media key derived from KYR_SECRET_KEY.
 RESIDENT_KEY, LEGACY_KEY = "resident", "legacy"
+# kyr_tickets.reply_ref sealed with the resident's data key starts so (see reply_ref()).
+REF_MARK = "k1:"
 
 
 
@@ -160,7 +162,7 @@ class TicketService:
     def __init__(self, engine: Engine, secret: bytes, observer: Optional[Observer] = None) -> None:
         self.engine = engine
         self.observer = observer
-        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # lines from before 0009
+        self.fernet: Fernet = sealer(secret, b"kyr-transcripts-v1")  # old lines and reply_refs
         self.media_fernet: Fernet = sealer(secret, b"kyr-ticket-media-v1")  # media from before 0010
         self.keys = DataKeys(secret)  # each resident's lines and media: their own key
         self.log = EventLog(engine, ticket_events, "ticket_id")  # who changed what, when
@@ -384,11 +386,32 @@ class TicketService:
                           row["mime"]), data
 
     def reply_ref(self, ticket_id: int) -> Optional[str]:
-        """The resident's last platform message id while the ticket is open, else None."""
+        """The resident's last platform message id while the ticket is open, else None (also
+        when its key is gone or cannot be opened: the typing indicator is only a courtesy).
+
+        A value is stored as REF_MARK + a token of the resident's data key; one written
+        before reply_refs had that key has no mark and is a token of the transcripts' old key,
+        derived from KYR_SECRET_KEY. The mark, not a column or a migration: such a value
+        lives only while its ticket is open, and no Fernet token starts with "k1:" (they start
+        "gAAAAA"), so the two cannot be mistaken. Only an unmarked value is opened with the
+        old key, so that key opens nothing written now."""
         with self.engine.connect() as connection:
-            sealed = connection.execute(sa.select(tickets.c.reply_ref).where(
-                tickets.c.id == ticket_id, tickets.c.status != CLOSED)).scalar()
-        return self._open(sealed, None)
+            row = connection.execute(sa.select(tickets.c.reply_ref, tickets.c.resident).where(
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED)).first()
+            if row is None or row.reply_ref is None:
+                return None
+            if not row.reply_ref.startswith(REF_MARK):  # from before the data keys
+                key: Optional[Fernet] = self.fernet
+                sealed = row.reply_ref
+            else:
+                key = self.keys.key(connection, row.resident)
+                sealed = row.reply_ref[len(REF_MARK):]
+        if key is None:
+            return None
+        try:
+            return key.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None
 
     # ---- the one writer ----
 
@@ -479,11 +502,19 @@ class TicketService:
         return int(message_id)
 
     def remember_reply_ref(self, ticket_id: int, ref: str) -> None:
-        """The resident's newest platform message id, sealed, while the ticket is open."""
+        """The resident's newest platform message id, sealed with their data key (a WhatsApp
+        id encodes their phone number: erasure must make old copies noise), while the ticket
+        is open. When their key cannot be opened (KYR_SECRET_KEY changed) none is kept, not
+        even the older one: as with no id at all, WhatsApp shows no typing indicator then."""
         with self.engine.begin() as connection:
+            resident = connection.execute(sa.select(tickets.c.resident).where(
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED)).scalar()
+            if resident is None:  # closed (or gone): a closed ticket keeps none
+                return
+            key = self.keys.key(connection, resident, create=True)
+            sealed = REF_MARK + key.encrypt(ref.encode()).decode() if key is not None else None
             connection.execute(sa.update(tickets).where(
-                tickets.c.id == ticket_id, tickets.c.status != CLOSED).values(
-                reply_ref=self.fernet.encrypt(ref.encode()).decode()))
+                tickets.c.id == ticket_id, tickets.c.status != CLOSED).values(reply_ref=sealed))
 
     def escalate(self, ticket_id: int) -> bool:
         """A waiting resident reached a step where someone is in danger now: urgent from here

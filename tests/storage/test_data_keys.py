@@ -1,7 +1,8 @@
-"""Crypto-shredding: after /delete and the retention purge, the raw transcript rows, photos
-and voice notes read before the erasure cannot be opened any more (their resident's key is
-gone), on SQLite and PostgreSQL: a copy left in the files (WAL, free pages, dead row
-versions, a backup) is noise, even to someone who also holds KYR_SECRET_KEY."""
+"""Crypto-shredding: after /delete and the retention purge, the raw transcript rows, photos,
+voice notes and typing indicator's message id read before the erasure cannot be opened any
+more (their resident's key is gone), on SQLite and PostgreSQL: a copy left in the files (WAL,
+free pages, dead row versions, a backup) is noise, even to someone who also holds
+KYR_SECRET_KEY."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
-from bot.handoff.tickets import MEDIA, TicketError, TicketService
+from bot.handoff.tickets import MEDIA, REF_MARK, TicketError, TicketService
 from bot.storage.addresses import sealer
 from bot.storage.db import make_engine, utc_now
-from bot.storage.schema import data_keys, ticket_media, ticket_messages
+from bot.storage.schema import data_keys, ticket_media, ticket_messages, tickets
 
 SECRET = b"shred-secret"
 PHOTO = b"\xff\xd8\xff\xe0 a photo of the eviction notice, 2614 W 26th St"
+WAMID = "wamid.HBgLMTc3MzU1NTAxMTEVAgASGBQzQkJDMDlEQjM3MDE2MTQ0NjcyNQA="  # holds 17735550111
 BOT = Path(__file__).parents[2] / "bot"
 
 
@@ -43,6 +45,12 @@ def raw_media(service: TicketService, ticket_id: int) -> list[bytes]:
     with service.engine.connect() as connection:
         return [bytes(s) for s in connection.execute(sa.select(ticket_media.c.sealed).where(
             ticket_media.c.ticket_id == ticket_id)).scalars()]
+
+
+def raw_reply_ref(service: TicketService, ticket_id: int) -> str | None:
+    with service.engine.connect() as connection:
+        return connection.execute(sa.select(tickets.c.reply_ref).where(
+            tickets.c.id == ticket_id)).scalar()
 
 
 def keys_derived_from_the_master_secret() -> list[Fernet]:
@@ -184,4 +192,68 @@ def test_no_photo_is_kept_when_the_residents_key_cannot_be_opened(database_url: 
     with pytest.raises(TicketError):
         changed.add_media(ticket.id, "photo", "image/jpeg", PHOTO)
     assert raw_media(changed, ticket.id) == []
+    engine.dispose()
+
+
+def test_erasure_makes_a_copied_message_id_for_typing_noise(service: TicketService) -> None:
+    """The WhatsApp message id a typing indicator names encodes the resident's number."""
+    who, other = f"r-{uuid.uuid4().hex}", f"r-{uuid.uuid4().hex}"
+    ticket = service.open(who, "whatsapp", "eviction", "es")
+    service.remember_reply_ref(ticket.id, WAMID)
+    kept = service.open(other, "whatsapp", "eviction", "en")
+    service.remember_reply_ref(kept.id, "wamid.someone-else")
+    assert service.reply_ref(ticket.id) == WAMID
+    copied = raw_reply_ref(service, ticket.id)  # a copy of the file, taken before the erasure
+    assert copied is not None
+    token = copied.removeprefix(REF_MARK)
+    assert readable(token, every_key_an_attacker_with_the_master_secret_could_make(service))
+    assert not readable(token, keys_derived_from_the_master_secret())
+    service.erase_resident(who)
+    assert not readable(token, every_key_an_attacker_with_the_master_secret_could_make(service))
+    assert service.reply_ref(kept.id) == "wamid.someone-else"
+
+
+def test_the_purge_makes_a_copied_message_id_for_typing_noise(service: TicketService) -> None:
+    ticket = service.open(f"r-{uuid.uuid4().hex}", "whatsapp", "eviction", "en")
+    service.remember_reply_ref(ticket.id, WAMID)
+    copied = raw_reply_ref(service, ticket.id) or ""
+    service.close(ticket.id, "resident", "left")  # the value goes; its copies stay
+    service.purge_transcripts(dt.timedelta(seconds=-1))
+    keys = every_key_an_attacker_with_the_master_secret_could_make(service)
+    assert copied and not readable(copied.removeprefix(REF_MARK), keys)
+
+
+def test_a_message_id_stored_with_the_legacy_key_is_still_read_while_open(
+        service: TicketService) -> None:
+    """Written before reply_ref had the resident's key: no mark, the old transcript key."""
+    ticket = service.open(f"r-{uuid.uuid4().hex}", "whatsapp", "eviction", "en")
+    with service.engine.begin() as connection:
+        connection.execute(sa.update(tickets).where(tickets.c.id == ticket.id).values(
+            reply_ref=service.fernet.encrypt(WAMID.encode()).decode()))
+    assert service.reply_ref(ticket.id) == WAMID
+    service.remember_reply_ref(ticket.id, "wamid.newer")  # the next message: the new key
+    assert service.reply_ref(ticket.id) == "wamid.newer"
+    assert (raw_reply_ref(service, ticket.id) or "").startswith(REF_MARK)
+
+
+def test_the_legacy_key_opens_no_marked_message_id(service: TicketService) -> None:
+    """A marked value is opened with the resident's key only: not even a legacy token."""
+    ticket = service.open(f"r-{uuid.uuid4().hex}", "whatsapp", "eviction", "en")
+    with service.engine.begin() as connection:
+        connection.execute(sa.update(tickets).where(tickets.c.id == ticket.id).values(
+            reply_ref=REF_MARK + service.fernet.encrypt(WAMID.encode()).decode()))
+    assert service.reply_ref(ticket.id) is None
+
+
+def test_no_message_id_is_kept_when_the_residents_key_cannot_be_opened(database_url: str) -> None:
+    engine = make_engine(database_url)
+    who = f"r-{uuid.uuid4().hex}"
+    before = TicketService(engine, SECRET)
+    ticket = before.open(who, "whatsapp", "eviction", "en")
+    before.remember_reply_ref(ticket.id, "wamid.older")
+    changed = TicketService(engine, b"another-secret")  # KYR_SECRET_KEY changed since
+    assert changed.reply_ref(ticket.id) is None
+    changed.remember_reply_ref(ticket.id, WAMID)
+    assert raw_reply_ref(changed, ticket.id) is None  # nothing, not even the older id
+    assert changed.reply_ref(ticket.id) is None
     engine.dispose()
