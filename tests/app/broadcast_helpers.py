@@ -3,6 +3,7 @@ with sealed addresses, an approved alert, and words rendered the way the rendere
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.app.broadcast import ALERTS_PURPOSE
+from bot.app.broadcast import ALERTS_PURPOSE, Broadcaster
+from bot.app.outbox import Deliver, Outbox, Sender
+from bot.app.pacing import Pacer
 from bot.core.render import fill
 from bot.network.alerts import ALERT, Alert, AlertService
 from bot.network.reports import CONFIRMED, ReportService
@@ -81,3 +84,19 @@ def subscribe(engine: Engine, resident: str, channel: str, language: str,
 
 def text_of(item: dict[str, Any]) -> str:
     return str(item["message"]["text"])
+
+
+async def send_all(broadcaster: Broadcaster, box: Outbox, alert_id: int, channel: str,
+                   deliver: Deliver, pacer: Pacer | None = None) -> dict[str, int]:
+    """Run one real Sender (with the broadcaster's gate) until the alert has no queued row
+    (at most 6 s), stop it (its last sends marked), and return its counters."""
+    worker = Sender(box, channel, deliver, pacer or Pacer.for_channel(channel, rate=1000.0),
+                    gate=broadcaster.gate, idle=0.01)
+    task = asyncio.create_task(worker.run())
+    for _ in range(300):
+        if broadcaster.progress(alert_id).queued == 0:
+            break
+        await asyncio.sleep(0.02)
+    await worker.stop()
+    task.cancel()
+    return worker.counters

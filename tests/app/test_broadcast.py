@@ -24,7 +24,7 @@ from bot.network.subscriptions import Subscriptions
 from bot.storage.db import make_engine
 from bot.storage.schema import alert_deliveries, outbox as outbox_table
 from tests.app.broadcast_helpers import (SECRET, TEMPLATE, Words, approved_alert, clean,
-                                         subscribe, text_of)
+                                         send_all, subscribe, text_of)
 
 TEMPLATES = {TEMPLATE: WhatsAppTemplate("kyr_alert_activity", {"en": "en_US", "es": "es_MX"},
                                         ("area", "time", "expires"))}
@@ -263,18 +263,7 @@ def test_a_resident_who_stops_between_start_and_send_is_skipped(db: Engine) -> N
         got.append(address)
         return Delivery(True)
 
-    async def run() -> None:
-        pacer = Pacer.for_channel("telegram", rate=1000.0)
-        worker = Sender(box, "telegram", deliver, pacer, gate=sender.gate, idle=0.01)
-        task = asyncio.create_task(worker.run())
-        for _ in range(300):
-            if sender.progress(alert.id).queued == 0:
-                break
-            await asyncio.sleep(0.02)
-        await worker.stop()
-        task.cancel()
-
-    asyncio.run(run())
+    asyncio.run(send_all(sender, box, alert.id, "telegram", deliver))
     assert sorted(got) == ["100", "103"]
     assert states(db) == Counter({SENT: 2, OPTED_OUT: 2})
     assert sender.progress(alert.id).opted_out == 2
@@ -309,19 +298,7 @@ def test_a_sender_marks_its_sends_together_and_reads_the_gate_once_a_batch(db: E
         await asyncio.sleep(0.001)
         return Delivery(True)
 
-    async def run() -> dict[str, int]:
-        worker = Sender(box, "telegram", deliver, Pacer.for_channel("telegram", rate=1000.0),
-                        gate=sender.gate, idle=0.01)
-        task = asyncio.create_task(worker.run())
-        for _ in range(300):
-            if sender.progress(alert.id).queued == 0:
-                break
-            await asyncio.sleep(0.02)
-        await worker.stop()
-        task.cancel()
-        return worker.counters
-
-    counters = asyncio.run(run())
+    counters = asyncio.run(send_all(sender, box, alert.id, "telegram", deliver))
     assert states(db) == Counter({SENT: 30}) and counters.get("sent") == 30
     assert sum(settles) == 30 and len(settles) < 30
     assert sum(reads) == 30 and len(reads) < 30 and max(reads) == 16  # a claim is 16 rows

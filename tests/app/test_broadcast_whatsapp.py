@@ -3,7 +3,6 @@ message in the Cloud API's shape; inside it, as text; a refusal is recorded on t
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -14,14 +13,13 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot.app.broadcast import FAILED, SENT
-from bot.app.outbox import Sender
 from bot.app.pacing import Pacer
 from bot.app.turns import channel_deliver
 from bot.channels.base import ChannelContext
 from bot.channels.whatsapp.channel import WhatsAppChannel, template_body
 from bot.storage.db import make_engine
 from bot.storage.schema import alert_deliveries
-from tests.app.broadcast_helpers import SECRET, Words, approved_alert, clean, subscribe
+from tests.app.broadcast_helpers import SECRET, Words, approved_alert, clean, send_all, subscribe
 from tests.app.test_broadcast import broadcaster
 from tests.channels.fake_graph import FakeGraphAPI
 from tests.conftest import platform_fixtures
@@ -85,15 +83,8 @@ async def test_an_alert_reaches_the_graph_double_as_template_or_text(db: Engine,
     await channel.start()
     try:
         sender.start(alert.id)
-        worker = Sender(box, "whatsapp", channel_deliver(channel), Pacer.for_channel("whatsapp"),
-                        gate=sender.gate, idle=0.01)
-        task = asyncio.create_task(worker.run())
-        for _ in range(300):
-            if sender.progress(alert.id).queued == 0:
-                break
-            await asyncio.sleep(0.02)
-        await worker.stop()
-        task.cancel()
+        await send_all(sender, box, alert.id, "whatsapp", channel_deliver(channel),
+                       Pacer.for_channel("whatsapp"))
     finally:
         await channel.stop()
     by_number = {m["to"]: m for m in graph.sent}
