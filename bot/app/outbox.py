@@ -153,14 +153,6 @@ class Outbox:
         self._claim = _claim_sql(engine.dialect.name)
         self._any_ready = sa.text(_ready_sql(engine.dialect.name))  # an empty poll: no write lock
         self.observers: list[Observer] = []
-        self._wakers: list[Callable[[], None]] = []  # this process's idle senders (Sender.wake)
-
-    def poke(self) -> None:
-        """Rows were just committed in this process (on the event loop's thread, after the
-        commit): its senders look now, not at their next poll. Other workers' senders find
-        them at theirs."""
-        for wake in self._wakers:
-            wake()
 
     def write(self, connection: Connection, drafts: Iterable[Draft],
               inbox_id: int | None = None) -> int:
@@ -345,12 +337,6 @@ class Sender:
         self._some_done = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._final = False
-        self._poked = asyncio.Event()
-        box._wakers.append(self.wake)
-
-    def wake(self) -> None:
-        """A row was just stored in this process (Outbox.poke): claim now."""
-        self._poked.set()
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -378,11 +364,10 @@ class Sender:
                 self.in_flight.add(task)
                 task.add_done_callback(self.in_flight.discard)
             if not claimed:
-                try:  # until the next poll, a row stored here (wake) or stop
-                    await asyncio.wait_for(self._poked.wait(), self.idle)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.idle)
                 except asyncio.TimeoutError:
                     pass
-                self._poked.clear()
             elif len(self.in_flight) >= self.concurrency:
                 # Full: claim again when half are done or 0.1 s has passed, not after each
                 # one. A claim is a write transaction; one per row at 90 rows a second kept
@@ -398,7 +383,6 @@ class Sender:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; let the sends in flight finish, and mark them all."""
         self._stopping.set()
-        self._poked.set()
         if self.in_flight:
             await asyncio.wait(self.in_flight, timeout=grace)
         self._final = True
@@ -406,8 +390,6 @@ class Sender:
         if self._flusher is not None:
             await asyncio.wait([self._flusher], timeout=grace)
         await self._flush()
-        if self.wake in self.box._wakers:
-            self.box._wakers.remove(self.wake)
 
     async def _flush_loop(self) -> None:
         """Finished sends are marked together: the first one waits up to FLUSH seconds for

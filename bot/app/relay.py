@@ -116,7 +116,6 @@ class Relay:
 
         message_id = await off_loop(self.tickets.add_message, ticket_id, actors.staff(staff), REPLY,
                                     text, also=queue)
-        self.outbox.poke()
         if reason is not None:
             await off_loop(self.tickets.delivered, message_id, False, reason)
         return message_id, reason
@@ -159,6 +158,5 @@ class Relay:
                        "The resident is told the chat ended and is shown the menu."
                        if reason is None else f"The resident could not be told the chat ended: {reason}",
                        also=queue)
-        self.outbox.poke()
         await off_loop(self.residents.release, ticket.resident, TICKET)  # unless they asked again
         return reason

@@ -107,8 +107,6 @@ class InboxWorker:
             self.count("turns_uncommitted")
             return
         self.count("turns_done" if done else "turns_lost_lease")
-        if done and drafts:
-            self.outbox.poke()
 
     def _commit(self, connection: Connection, row: Taken, held: unit.Held,
                 drafts: list[Draft]) -> None:

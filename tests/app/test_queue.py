@@ -17,7 +17,6 @@ from aiohttp import web
 
 from bot.app.inbox import Envelope, Inbox
 from bot.app.outbox import SEND_BUDGET, Delivery, Draft, Outbox, Sender
-from bot.app.pacing import Pacer
 from bot.app.queue_tables import inbox as inbox_table, outbox as outbox_table
 from bot.storage.db import make_engine
 from bot.settings import PROJECT_ROOT
@@ -306,33 +305,3 @@ def test_the_heads_query_finds_the_rows_the_anti_join_finds(db: sa.engine.Engine
                                                            "channel": channel}).scalars().all()
                          for sql in (outbox_module._READY, outbox_module._HEADS)]
                 assert found[0] == found[1] and (n == 1 or len(found[0]) > 1)
-
-
-def test_a_row_stored_in_this_process_wakes_an_idle_sender(db: sa.engine.Engine) -> None:
-    """Outbox.poke (after a turn's or a staff reply's commit): the sender claims at once
-    instead of at its next poll (5 s here); without the poke the row would wait for it."""
-    out = Outbox(db, SECRET)
-    sent: list[float] = []
-
-    async def deliver(address: str, item: dict[str, Any]) -> Delivery:
-        sent.append(time.monotonic())
-        return Delivery(True)
-
-    async def run() -> tuple[float, float]:
-        sender = Sender(out, "test", deliver, Pacer.for_channel("test", rate=1000.0), idle=5.0)
-        task = asyncio.create_task(sender.run())
-        await asyncio.sleep(0.2)  # it polled, found nothing, and sleeps for 5 s
-        out.enqueue([Draft("test", "c1", "1", {"n": 1})])
-        stored = time.monotonic()
-        out.poke()
-        for _ in range(100):
-            if sent:
-                break
-            await asyncio.sleep(0.01)
-        await sender.stop()
-        task.cancel()
-        return stored, sent[0] if sent else float("inf")
-
-    stored, first = asyncio.run(run())
-    assert first - stored < 1.0
-    assert out._wakers == []  # a stopped sender is not woken again
