@@ -103,19 +103,13 @@ def doubles_main(limits: dict[str, float], pipe: Any) -> None:
     async def stats(request: web.Request) -> web.Response:
         return web.json_response({"arrivals": arrivals, "refused": refused})
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", telegram)
-        app.router.add_post("/v21.0/{phone}/messages", graph)
-        app.router.add_get("/stats", stats)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        pipe.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-        await asyncio.sleep(3600)  # the bench terminates this process when done
+    from tests.bench.doubles import serve_until_terminated
 
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", telegram)
+    app.router.add_post("/v21.0/{phone}/messages", graph)
+    app.router.add_get("/stats", stats)
+    asyncio.run(serve_until_terminated(app, pipe.send))
 
 
 # ---- the bot's side ----

@@ -68,6 +68,8 @@ def graph_main(pipe: Any) -> None:
     for every process, as the bench's send times are (`Graph.start` checks)."""
     from aiohttp import web
 
+    from tests.bench.doubles import serve_until_terminated
+
     got: list[tuple[str, str, float]] = []
 
     async def receive(request: web.Request) -> web.Response:
@@ -83,19 +85,12 @@ def graph_main(pipe: Any) -> None:
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(got)
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/v21.0/{phone}/messages", receive)
-        app.router.add_get("/count", count)
-        app.router.add_get("/stats", stats)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        pipe.send((site._server.sockets[0].getsockname()[1], time.monotonic()))  # type: ignore[union-attr]
-        await asyncio.sleep(3600)  # the bench terminates this process when done
-
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_post("/v21.0/{phone}/messages", receive)
+    app.router.add_get("/count", count)
+    app.router.add_get("/stats", stats)
+    # the port, and this process's clock (the bench checks both sides read the same one)
+    asyncio.run(serve_until_terminated(app, lambda port: pipe.send((port, time.monotonic()))))
 
 
 class Graph:
