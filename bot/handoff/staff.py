@@ -59,6 +59,8 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+_NAMES = sa.select(staff_accounts.c.name).order_by(staff_accounts.c.name)  # on every ticket opened
+
 class StaffError(Exception):
     """Something an admin or a staff member must be told (bad role, unknown account...)."""
 
@@ -155,8 +157,7 @@ class StaffDirectory:
 
     def names(self) -> list[str]:
         with self.engine.connect() as connection:
-            return list(connection.execute(sa.select(staff_accounts.c.name).order_by(
-                staff_accounts.c.name)).scalars())
+            return list(connection.execute(_NAMES).scalars())
 
     def everyone(self) -> list[Staff]:
         with self.engine.connect() as connection:

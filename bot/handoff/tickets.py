@@ -156,6 +156,23 @@ Observer = Callable[[Connection, TicketEvent, "Ticket"], None]
 _OPEN_FOR = sa.select(tickets).where(tickets.c.resident == sa.bindparam("resident"),
                                      tickets.c.status != CLOSED).limit(1)
 _BY_ID = sa.select(tickets).where(tickets.c.id == sa.bindparam("id"))
+# The statements of the resident's side, which runs on every message or every ticket,
+# built once: SQLAlchemy's construction and cache keys cost more than SQLite's work here.
+_RANK = sa.case((tickets.c.priority == URGENT, 0), else_=1)
+_MY_RANK = sa.select(_RANK.label("rank"), tickets.c.opened_at, tickets.c.status).where(
+    tickets.c.id == sa.bindparam("id"))
+_AHEAD = sa.select(sa.func.count()).select_from(tickets).where(
+    tickets.c.status == OPEN, sa.or_(
+        _RANK < sa.bindparam("rank"), sa.and_(_RANK == sa.bindparam("rank"), sa.or_(
+            tickets.c.opened_at < sa.bindparam("opened_at"), sa.and_(
+                tickets.c.opened_at == sa.bindparam("opened_at"),
+                tickets.c.id <= sa.bindparam("id"))))))
+_RECENT_WAITS = sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
+    tickets.c.claimed_at.is_not(None), tickets.c.after_hours.is_(False)).order_by(
+    tickets.c.claimed_at.desc()).limit(sa.bindparam("recent"))
+_SEEN = sa.update(tickets).where(tickets.c.id == sa.bindparam("ticket_id")).values(
+    last_inbound_at=sa.bindparam("at"))
+_INSERT = sa.insert(tickets)
 
 
 class TicketService:
@@ -210,26 +227,18 @@ class TicketService:
         """1 for the next ticket to be taken; 0 when it is not waiting. Counted in the
         database (the queue's order, up to this ticket), not read out whole: on a raid night
         the queue is long, and every ticket opened asks."""
-        c = tickets.c
-        rank = sa.case((c.priority == URGENT, 0), else_=1)
         with self.engine.connect() as connection:
-            me = connection.execute(sa.select(rank.label("rank"), c.opened_at, c.status).where(
-                c.id == ticket_id)).first()
+            me = connection.execute(_MY_RANK, {"id": ticket_id}).first()
             if me is None or me.status != OPEN:
                 return 0
-            ahead = sa.or_(rank < me.rank, sa.and_(rank == me.rank, sa.or_(
-                c.opened_at < me.opened_at, sa.and_(c.opened_at == me.opened_at,
-                                                    c.id <= ticket_id))))
-            return int(connection.execute(sa.select(sa.func.count()).select_from(tickets).where(
-                c.status == OPEN, ahead)).scalar() or 0)
+            return int(connection.execute(_AHEAD, {
+                "rank": me.rank, "opened_at": me.opened_at, "id": ticket_id}).scalar() or 0)
 
     def expected_wait(self, recent: int = 20) -> Optional[dt.timedelta]:
         """Median wait of the last tickets claimed that were opened in hours; None before any."""
         with self.engine.connect() as connection:
             # Tickets left overnight waited for the hotline to open, not for a free person.
-            rows = connection.execute(sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
-                tickets.c.claimed_at.is_not(None), tickets.c.after_hours.is_(False)).order_by(
-                tickets.c.claimed_at.desc()).limit(recent)).all()
+            rows = connection.execute(_RECENT_WAITS, {"recent": recent}).all()
         waits = [(as_utc(claimed) - as_utc(opened)).total_seconds()
                  for opened, claimed in rows if opened is not None and claimed is not None]
         return dt.timedelta(seconds=statistics.median(waits)) if waits else None
@@ -443,7 +452,7 @@ class TicketService:
         now = utc_now()
         try:
             with self.engine.begin() as connection:
-                ticket_id = connection.execute(sa.insert(tickets).values(
+                ticket_id = connection.execute(_INSERT, dict(
                     resident=resident, channel=channel, topic=topic, language=language,
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
                     path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
@@ -531,8 +540,7 @@ class TicketService:
     def seen(self, ticket_id: int) -> None:
         """The resident wrote (anything: text, a tap, a photo): WhatsApp's window restarts."""
         with self.engine.begin() as connection:
-            connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
-                last_inbound_at=utc_now()))
+            connection.execute(_SEEN, {"ticket_id": ticket_id, "at": utc_now()})
 
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
         with self.engine.begin() as connection:

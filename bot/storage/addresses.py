@@ -20,6 +20,16 @@ def sealer(secret: bytes, purpose: bytes = b"kyr-addresses-v1") -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+# Built once (every ticket opened and closed runs them): statement construction and cache
+# keys cost SQLAlchemy more than the database's work.
+_MINE = sa.and_(addresses.c.resident == sa.bindparam("who"),
+                addresses.c.purpose == sa.bindparam("for"))
+_UPDATE = sa.update(addresses).where(_MINE)  # SET from the parameters' column names
+_INSERT = sa.insert(addresses)
+_FORGET = sa.delete(addresses).where(_MINE)
+_FORGET_ALL = sa.delete(addresses).where(addresses.c.resident == sa.bindparam("who"))
+
+
 class AddressBook:
     """Sealed addresses, one per (resident, purpose). Which purposes exist and when one is
     over is bot.app.residents' to say; this only stores."""
@@ -31,20 +41,19 @@ class AddressBook:
     def remember(self, resident: str, address: str, purpose: str) -> None:
         row = {"sealed": self.fernet.encrypt(address.encode()).decode(),
                "updated_at": utc_now()}
-        mine = sa.and_(addresses.c.resident == resident, addresses.c.purpose == purpose)
+        key = {"who": resident, "for": purpose}
         with self.engine.begin() as connection:
-            done = connection.execute(sa.update(addresses).where(mine).values(**row)).rowcount
+            done = connection.execute(_UPDATE, {**key, **row}).rowcount
             if not done:
-                connection.execute(sa.insert(addresses).values(resident=resident,
-                                                               purpose=purpose, **row))
+                connection.execute(_INSERT, {"resident": resident, "purpose": purpose, **row})
 
     def forget(self, resident: str, purpose: Optional[str] = None) -> None:
         """The address kept for `purpose`, or for every purpose."""
-        query = sa.delete(addresses).where(addresses.c.resident == resident)
-        if purpose is not None:
-            query = query.where(addresses.c.purpose == purpose)
         with self.engine.begin() as connection:
-            connection.execute(query)
+            if purpose is None:
+                connection.execute(_FORGET_ALL, {"who": resident})
+            else:
+                connection.execute(_FORGET, {"who": resident, "for": purpose})
 
     def lookup(self, resident: str) -> Optional[str]:
         with self.engine.connect() as connection:

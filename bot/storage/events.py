@@ -22,11 +22,12 @@ class EventLog:
         self.engine = engine
         self.table = table
         self.owner = table.c[owner]  # the column naming the ticket, report or alert
+        self._insert = sa.insert(table)  # built once: a log line is written on every change
 
     def write(self, connection: Connection, owner_id: int, kind: str, actor: str,
               at: dt.datetime) -> None:
-        connection.execute(sa.insert(self.table).values(
-            {self.owner.name: owner_id, "kind": kind, "actor": actor, "at": at}))
+        connection.execute(self._insert,
+                           {self.owner.name: owner_id, "kind": kind, "actor": actor, "at": at})
 
     def history(self, owner_id: int, kinds: Iterable[str] = ()) -> list[tuple[str, str, dt.datetime]]:
         """(kind, actor, at) of every change, or of these kinds, oldest first."""
