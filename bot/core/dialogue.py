@@ -189,6 +189,7 @@ class Dialogue:
         # the state is stored in the tracker). Without one, typed cross streets are not kept.
         self.seal = seal
         self._phrases: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        self._stop_words: tuple[int, frozenset[str]] | None = None
         self.generation = 0  # grows when the catalogs are reloaded (Renderer.reload)
         self._danger_words: tuple[int, danger.Lexicons] | None = None  # every language's danger words
         # Flows an NLU intent of the same name opens directly (the picker is handled apart).
@@ -343,8 +344,12 @@ class Dialogue:
         """A whole message that is one of the STOP words of any live language ("stop",
         "baja", "停止"): the application stops a subscriber's alerts with it."""
         wanted = normalise(text)
-        return bool(wanted) and any(wanted == phrase for code in self.languages
-                                    for phrase in self.phrases(code, alerts.STOP_WORDS))
+        if self._stop_words is None or self._stop_words[0] != self.generation:
+            # One set for every live language, until the catalogs reload: a subscriber's
+            # every short message asks.
+            self._stop_words = (self.generation, frozenset(
+                phrase for code in self.languages for phrase in self.phrases(code, alerts.STOP_WORDS)))
+        return bool(wanted) and wanted in self._stop_words[1]
 
     def _picked(self, state: State, codes: Iterable[str], items: list[Item]) -> tuple[State, list[Item]]:
         step = self.step(state.flow, state.step)

@@ -173,10 +173,11 @@ class Renderer:
         contact = line_open_now(self.content, self.clock())
         if contact is None:
             return self.text(lang, NO_LINE_NOW_KEY)
-        view = self._views(lang)[contact.id]
+        fields = self._fields(lang)  # formatted once per language, not on every reply
+        name = fields[f"{contact.id}.name"]
         names = ", ".join(NATIVE_NAMES.get(code, code) for code in contact.languages)
-        return self.text(lang, LINE_NOW_KEY, line_name=view.name, line_phone=view.phone,
-                         line_languages=names or view.name)
+        return self.text(lang, LINE_NOW_KEY, line_name=name,
+                         line_phone=fields[f"{contact.id}.phone"], line_languages=names or name)
 
     def label(self, lang: str, key: str) -> str:
         """Button labels: short, one direction, and isolates would eat the 20-character limit."""
