@@ -1,4 +1,4 @@
-"""Two measured fixes to Rasa 3.6's per-message cost (see README, "Performance").
+"""Measured fixes to Rasa 3.6's per-message cost (see README, "Performance").
 
 1. Rasa runs its prediction and NLU graphs through dask on every message. These graphs
    are tiny; a depth-first evaluation of the same minimal schema gives the same results
@@ -11,10 +11,20 @@
    structlog debug calls (every `copy.` in rasa/core/processor.py is such an argument).
    This bot never emits those logs (they would contain resident text), so the copies are
    skipped there.
+4. `DialogueStateTracker.copy` builds an empty tracker and replays every event of the
+   conversation into it; the processor copies the tracker for every action it runs (two
+   a turn here), so the cost grew with the conversation. The tracker's state is a
+   function of its events, so copying the state (slots and loop copied, events in a new
+   deque, the same event objects as the replay would share) gives the same tracker;
+   `copy_tracker` falls back to the replay where the two could differ (a capped event
+   history, whose replay would forget what fell off). tests/engine/test_speedups.py holds
+   the two equal on real conversations.
 """
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import rasa.core.processor
@@ -22,6 +32,7 @@ import rasa.shared.utils.common
 from rasa.engine.graph import GraphSchema
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
 
 _installed = False
 
@@ -85,6 +96,24 @@ def resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> O
     raise ValueError(f"Unknown event name '{type_name}'.")
 
 
+_replay_copy = DialogueStateTracker.copy  # Rasa's own, kept for the fallback and the tests
+
+
+def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
+    """A duplicate of the tracker, as Rasa's `copy` makes it by replaying every event."""
+    if self._max_event_history is not None:
+        return _replay_copy(self)
+    new = copy.copy(self)
+    new.events = deque(self.events)
+    slots = type(self.slots)()
+    slots.update((name, copy.copy(slot)) for name, slot in self.slots.items())
+    new.slots = slots
+    new.active_loop = copy.copy(self.active_loop)
+    new.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+    new.model_id = new.assistant_id = None  # as Rasa's init_copy leaves them
+    return new
+
+
 def install() -> None:
     """Idempotent; must run before the Agent loads its model."""
     global _installed
@@ -93,4 +122,5 @@ def install() -> None:
     rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
     rasa.core.processor.copy = _NoCopy  # type: ignore[assignment]
+    DialogueStateTracker.copy = copy_tracker  # type: ignore[method-assign]
     _installed = True
