@@ -82,10 +82,32 @@ class SentenceCountsFeaturizer(CountVectorsFeaturizer):
             if not tokens or attribute not in DENSE_FEATURIZABLE_ATTRIBUTES:
                 sentence.append(None)
                 continue
-            vector = vectorizer.transform([" ".join(tokens)])
-            vector.sort_indices()
-            sentence.append(vector.tocoo())
+            sentence.append(counts_of(vectorizer, " ".join(tokens)))
         return [None] * len(all_tokens), sentence
+
+
+_analyzers: dict[int, tuple[Any, Any]] = {}  # id(vectorizer) -> (vectorizer, its analyzer)
+
+
+def counts_of(vectorizer: Any, document: str) -> scipy.sparse.coo_matrix:
+    """`vectorizer.transform([document])`, sorted, as COO: the same matrix (values, columns,
+    dtype, shape), counted directly. scikit-learn's transform builds the analyzer again,
+    validates and converts for every call, several times the counting for one short message
+    (tests/engine/test_nlu.py holds the two equal on every evaluation phrase)."""
+    cached = _analyzers.get(id(vectorizer))
+    if cached is None or cached[0] is not vectorizer:
+        cached = _analyzers[id(vectorizer)] = (vectorizer, vectorizer.build_analyzer())
+    vocabulary = vectorizer.vocabulary_
+    found: dict[int, int] = {}
+    for feature in cached[1](document):
+        column = vocabulary.get(feature)
+        if column is not None:
+            found[column] = found.get(column, 0) + 1
+    columns = np.array(sorted(found), dtype=np.int32)
+    values = np.array([1 if vectorizer.binary else found[c] for c in columns.tolist()],
+                      dtype=vectorizer.dtype)
+    return scipy.sparse.coo_matrix((values, (np.zeros(len(columns), dtype=np.int32), columns)),
+                                   shape=(1, len(vocabulary)), dtype=vectorizer.dtype)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

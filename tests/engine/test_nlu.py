@@ -237,3 +237,29 @@ def test_a_language_typed_in_two_scripts_has_a_row_per_script(tmp_path: Path,
     assert detector.detect("mujhe madad karo")[0] == "hi"
     assert detector.detect("मुझे मदद करो")[0] == "hi"
     assert language.LanguageDetector(tmp_path / "language.npz", ("en", "tl")).languages == ("en", "tl")
+
+
+@pytest.mark.parametrize("options", [
+    {"analyzer": "char_wb", "ngram_range": (1, 4)},
+    {"analyzer": "word", "token_pattern": r"(?u)\b\w+\b"},
+    {"analyzer": "char_wb", "ngram_range": (2, 3), "binary": True, "strip_accents": "unicode"},
+], ids=["chars", "words", "binary"])
+def test_counting_one_message_gives_scikit_learns_transform(settings: Settings,
+                                                            options: dict) -> None:  # type: ignore[type-arg]
+    """intent_model.counts_of: the matrix of CountVectorizer.transform, sorted, as COO,
+    on every phrase of both evaluation files (fitted on half of them, so unseen features
+    occur too), the empty message and one with nothing in the vocabulary included."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from bot.engine.intent_model import counts_of
+
+    texts = [r["text"] for path in (HELDOUT, INDEPENDENT) for r in load_rows(settings.home / path)]
+    vectorizer = CountVectorizer(**options).fit(texts[::2])
+    for text in texts + ["", "ʘʘʘ"]:
+        ours = counts_of(vectorizer, text)
+        theirs = vectorizer.transform([text])
+        theirs.sort_indices()
+        theirs = theirs.tocoo()
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        assert ours.col.tolist() == theirs.col.tolist() and ours.row.tolist() == theirs.row.tolist()
+        assert ours.data.tolist() == theirs.data.tolist()

@@ -58,3 +58,12 @@ def test_a_capped_history_is_still_replayed() -> None:
         calls: list[DialogueStateTracker] = []
         patch.setattr(speedups, "_replay_copy", lambda t: calls.append(t) or t)
         assert speedups.copy_tracker(tracker) is tracker and calls == [tracker]
+
+
+def test_domain_is_empty_as_rasa_says(services) -> None:  # type: ignore[no-untyped-def]
+    from rasa.shared.core.domain import Domain
+
+    assert Domain.is_empty is speedups.domain_is_empty
+    assert Domain.empty().is_empty()
+    assert not services.engine.agent.domain.is_empty()
+    assert not Domain.from_dict({"intents": ["greet"]}).is_empty()
