@@ -113,6 +113,7 @@ def load_renderer(settings: Settings, seal: Callable[[str], str] | None = None) 
                         is_legal=lambda key: key in content.texts and content.texts[key].legal,
                         seal=seal)
     renderer = Renderer(content, catalogs, dialogue)
+    renderer.warm()
     return renderer
 
 

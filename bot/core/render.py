@@ -104,6 +104,15 @@ class Renderer:
         self._fields_cache.clear()
         self._reviewed.clear()
 
+    def warm(self) -> None:
+        """Build what the first message in each language would otherwise build: the
+        contacts' fields (Babel's hours and day names), the danger index and the STOP
+        words of every live language. At start, so no resident's first message waits."""
+        for lang in self.dialogue.languages:
+            self._fields(lang)
+        self.dialogue.is_stop_word("stop")
+        self.dialogue.danger_in("", "en")
+
     def reviewed_keys(self, lang: str) -> frozenset[str]:
         """Keys whose translation in `lang` a reviewer signed (`# reviewed-by:`), from the .po."""
         keys = self._reviewed.get(lang)
