@@ -20,11 +20,10 @@ from bot.engine.nlu import Parser
 from bot.settings import PROJECT_ROOT, Settings
 
 
-# The languages held to a floor here (about 90 independent phrases each). The six Language
-# Access Ordinance languages have about 70 each since 2026-12-01 (every intent) and measured
-# 81.8-91.4% on them (README, "Understanding free text"): reported by `make eval-nlu`, not
-# floored here until their training phrases catch up.
-MEASURED = ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk")
+# The languages held to a floor here: all fourteen since the fifth session (2026-12-01),
+# when the six Language Access Ordinance languages (about 70 independent phrases each,
+# every intent) measured 92.2-95.5% (README, "Understanding free text").
+MEASURED = ("en", "es", "pl", "zh_Hans", "ar", "fr", "ht", "uk", "tl", "ko", "hi", "ur", "gu", "ru")
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +38,17 @@ def test_independent_set_holds_the_measured_floor(settings: Settings, parser: Pa
     result = heldout(settings, parser, seen)
     scores: Scores = result["scores"]
     assert result["unseen"] >= 550
-    assert scores.accuracy() >= 0.90
+    assert scores.accuracy() >= 0.93  # 95.1% measured
     assert {lang: round(scores.accuracy(lang), 3) for lang in MEASURED
-            if scores.accuracy(lang) < 0.82} == {}
+            if scores.accuracy(lang) < 0.88} == {}  # 92.2% and more measured
     # 88.9% before the referral topics' flows, 79.7% with them (alert-subscription requests
     # then had no intent); 97.7% of 43 once subscribe_alerts / stop_alerts are trained
-    assert scores.rejection >= 0.75
+    assert scores.rejection >= 0.85  # 92.4% of 66 measured
     rows = [r for r in load_rows(settings.home / INDEPENDENT) if r["lang"] in MEASURED]
     language = reply_language(parser, rows)  # the parser offers the MEASURED languages only
     assert language["right"]["all"] / language["total"]["all"] >= 0.97
     assert language["right"]["ht"] / language["total"]["ht"] >= 0.95
-    assert language["right"]["capitals"] / language["total"]["capitals"] >= 0.90
+    assert language["right"]["capitals"] / language["total"]["capitals"] >= 0.95
 
 
 def test_older_heldout_still_understood(settings: Settings, parser: Parser) -> None:
