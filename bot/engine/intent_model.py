@@ -12,6 +12,7 @@ skops, which refuses the calibration classes as untrusted.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Dict, List, Text
 
 import numpy as np
@@ -86,7 +87,7 @@ class SentenceCountsFeaturizer(CountVectorsFeaturizer):
         return [None] * len(all_tokens), sentence
 
 
-_analyzers: dict[int, tuple[Any, Any]] = {}  # id(vectorizer) -> (vectorizer, its analyzer)
+_analyzers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # vectorizer -> analyzer
 
 
 def counts_of(vectorizer: Any, document: str) -> scipy.sparse.coo_matrix:
@@ -94,12 +95,12 @@ def counts_of(vectorizer: Any, document: str) -> scipy.sparse.coo_matrix:
     dtype, shape), counted directly. scikit-learn's transform builds the analyzer again,
     validates and converts for every call, several times the counting for one short message
     (tests/engine/test_nlu.py holds the two equal on every evaluation phrase)."""
-    cached = _analyzers.get(id(vectorizer))
-    if cached is None or cached[0] is not vectorizer:
-        cached = _analyzers[id(vectorizer)] = (vectorizer, vectorizer.build_analyzer())
+    analyzer = _analyzers.get(vectorizer)
+    if analyzer is None:
+        analyzer = _analyzers[vectorizer] = vectorizer.build_analyzer()
     vocabulary = vectorizer.vocabulary_
     found: dict[int, int] = {}
-    for feature in cached[1](document):
+    for feature in analyzer(document):
         column = vocabulary.get(feature)
         if column is not None:
             found[column] = found.get(column, 0) + 1

@@ -61,6 +61,7 @@ def _digest(value: str) -> str:
 
 _NAMES = sa.select(staff_accounts.c.name).order_by(staff_accounts.c.name)  # on every ticket opened
 
+
 class StaffError(Exception):
     """Something an admin or a staff member must be told (bad role, unknown account...)."""
 
