@@ -173,6 +173,13 @@ _RECENT_WAITS = sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
 _SEEN = sa.update(tickets).where(tickets.c.id == sa.bindparam("ticket_id")).values(
     last_inbound_at=sa.bindparam("at"))
 _INSERT = sa.insert(tickets)
+_CLOSE_VALUES = {"status": CLOSED, "closed_at": sa.bindparam("at"),
+                 "disposition": sa.bindparam("why"), "reply_ref": None}
+_CLOSE_OPEN = sa.update(tickets).where(  # the resident stops waiting, a supervisor closes
+    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status != CLOSED).values(_CLOSE_VALUES)
+_CLOSE_CLAIMED = sa.update(tickets).where(  # staff close the ticket they hold
+    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status == CLAIMED,
+    tickets.c.assignee == sa.bindparam("who")).values(_CLOSE_VALUES)
 
 
 class TicketService:
@@ -207,9 +214,12 @@ class TicketService:
         found = {row["id"]: _ticket(row) for row in rows}
         return [found[i] for i in ids if i in found]
 
-    def open_for(self, resident: str) -> Optional[Ticket]:
+    def open_for(self, resident: str, connection: Optional[Connection] = None) -> Optional[Ticket]:
         """The resident's ticket that is not closed: one indexed query, on every message."""
-        with self.engine.connect() as connection:
+        if connection is None:
+            with self.engine.connect() as own:
+                row = own.execute(_OPEN_FOR, {"resident": resident}).mappings().first()
+        else:
             row = connection.execute(_OPEN_FOR, {"resident": resident}).mappings().first()
         return _ticket(row) if row is not None else None
 
@@ -432,9 +442,13 @@ class TicketService:
     def _event(self, connection: Connection, ticket_id: int, kind: str, actor: str) -> None:
         self.log.write(connection, ticket_id, kind, actor, utc_now())
 
-    def _observe(self, connection: Connection, ticket_id: int, event: TicketEvent) -> None:
+    def _observe(self, connection: Connection, ticket_id: int, event: TicketEvent) -> Ticket:
+        """The ticket as this change left it, read in its transaction (and returned: the
+        caller needs no second read after the commit), told to the observer."""
+        ticket = self.get(ticket_id, connection)
         if self.observer is not None:
-            self.observer(connection, event, self.get(ticket_id, connection))
+            self.observer(connection, event, ticket)
+        return ticket
 
     def open(self, resident: str, channel: str, topic: str, language: str,
              path: tuple[str, ...] = (), after_hours: bool = False, urgent: bool = False,
@@ -457,13 +471,13 @@ class TicketService:
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
                     path=json.dumps(list(path)), last_inbound_at=now)).inserted_primary_key[0]
                 self._event(connection, ticket_id, TicketEvent.OPENED, actors.RESIDENT)
-                self._observe(connection, ticket_id, TicketEvent.OPENED)
+                opened = self._observe(connection, ticket_id, TicketEvent.OPENED)
         except sa.exc.IntegrityError:  # opened a moment ago by another message: that one
             existing = self.open_for(resident)
             if existing is None:
                 raise
             return existing
-        return self.get(ticket_id)
+        return opened
 
     def add_message(self, ticket_id: int, author: str, kind: str, text: str,
                     resident_acted: bool = False,
@@ -674,16 +688,13 @@ class TicketService:
         """Staff close their claimed ticket, a supervisor any open one; the resident (actor
         actors.RESIDENT, a name no staff account may have) can stop waiting."""
         with self.engine.begin() as connection:
-            condition = tickets.c.status != CLOSED
+            values = {"ticket_id": ticket_id, "at": utc_now(), "why": disposition[:40]}
             if actor != actors.RESIDENT and not supervisor:
-                condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == actor)
-            changed = connection.execute(sa.update(tickets).where(
-                tickets.c.id == ticket_id, condition).values(
-                status=CLOSED, closed_at=utc_now(), disposition=disposition[:40],
-                reply_ref=None)).rowcount
+                changed = connection.execute(_CLOSE_CLAIMED, {**values, "who": actor}).rowcount
+            else:
+                changed = connection.execute(_CLOSE_OPEN, values).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
             self._event(connection, ticket_id, TicketEvent.CLOSED,
                         actors.RESIDENT if actor == actors.RESIDENT else actors.staff(actor))
-            self._observe(connection, ticket_id, TicketEvent.CLOSED)
-        return self.get(ticket_id)
+            return self._observe(connection, ticket_id, TicketEvent.CLOSED)
