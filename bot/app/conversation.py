@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Callable, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from bot.core import actors, alerts
 from bot.core.alerts import consent_version
@@ -31,6 +32,7 @@ from bot.core.render import Renderer
 from bot.core.streets import CROSS_STREETS
 from bot.engine.codec import HANDOFF, clean_text
 from bot.engine.engine import Engine
+from bot.storage.tracker_store import Stored
 from bot.handoff.staff import StaffDirectory
 from bot.handoff.tickets import BUTTON, RESIDENT, SYSTEM, Ticket, TicketError, TicketService
 from bot.app import counters as counting
@@ -92,6 +94,7 @@ class ConversationService:
         self.counters = counters  # the transparency report's counts (None: not counted)
         self.held = held  # opens the typed answers the state held sealed (cross streets)
         self.tickets = tickets
+        self.db = tickets.engine  # one database: a turn's first reads share a connection
         self.residents = residents
         self.renderer = renderer
         self.clock: Callable[[], dt.datetime] = utc_now  # tests set the hotline's hour
@@ -114,13 +117,15 @@ class ConversationService:
     async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
         self.reload()
         sender = self.resident(inbound)
-        inbound, ticket, started = await off_loop(self._before_turn, sender, inbound)
+        inbound, ticket, stored = await off_loop(self._before_turn, sender, inbound)
+        started = ticket is None and stored.raw is None  # no conversation stored yet
         if ticket is not None:
             await self._remember_reply_ref(ticket, inbound)
             answered = await self._while_waiting(ticket, inbound)
             if answered is not None:
                 return answered
-        replies = await self.engine.turn(sender, inbound)
+            stored = None  # the wait's own writes came between: the turn reads afresh
+        replies = await self.engine.turn(sender, inbound, stored)
         if self.counters is not None:
             await off_loop(self._count, inbound, replies, started)
         replies = await self._effects(sender, inbound, ticket, replies)
@@ -129,24 +134,26 @@ class ConversationService:
         return replies
 
     def _before_turn(self, sender: str, inbound: InboundMessage
-                     ) -> tuple[InboundMessage, Ticket | None, bool]:
-        """What the turn needs to know first, in one trip to the database thread: the
-        message as the alerts read it, the one ticket read of the turn, and whether this
-        starts a conversation (for the counts)."""
-        if self.subscriptions is not None:
-            inbound = self._alerts_inbound(sender, inbound)
-        ticket = self.tickets.open_for(sender)
-        started = ticket is None and self.counters is not None and \
-            not self.counters.has_conversation(sender)
-        return inbound, ticket, started
+                     ) -> tuple[InboundMessage, Ticket | None, Stored]:
+        """What the turn needs to know first, in one trip to the database thread and one
+        transaction: the one ticket read of the turn, the stored conversation (the turn
+        starts from it, and none stored means this message starts one, for the counts),
+        and the message as the alerts read it."""
+        with self.db.begin() as connection:
+            ticket = self.tickets.open_for(sender, connection)
+            stored = self.engine.stored(connection, sender)
+            if self.subscriptions is not None:
+                inbound = self._alerts_inbound(sender, inbound, connection)
+        return inbound, ticket, stored
 
-    def _alerts_inbound(self, sender: str, inbound: InboundMessage) -> InboundMessage:
+    def _alerts_inbound(self, sender: str, inbound: InboundMessage,
+                        connection: Connection | None = None) -> InboundMessage:
         """A subscriber wrote: WhatsApp's window restarts; a whole message that is a STOP
         word ("stop", "baja") becomes /alerts off, at any step and while a ticket waits
         (/stop still ends a wait). From anyone else, "stop" is read as it always was."""
         if self.subscriptions is None:
             return inbound
-        self.subscriptions.seen(sender, self.clock())
+        self.subscriptions.seen(sender, self.clock(), connection)
         text = inbound.text or ""
         if inbound.payload is not None or inbound.media is not None or len(text) > 40 \
                 or parse_command(text) is not None:  # "/stop" ends a wait, as it always did

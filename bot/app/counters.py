@@ -31,7 +31,7 @@ from bot.core.areas import counting_slug
 from bot.core.handoff import CHICAGO
 from bot.handoff.tickets import URGENT, TicketEvent
 from bot.storage.db import utc_now
-from bot.storage.schema import conversations, counts
+from bot.storage.schema import counts
 
 # ---- the vocabulary: every kind the service counts, and the dimensions each carries ----
 
@@ -120,8 +120,6 @@ _UPSERT = sa.text(
     " VALUES (:day, :kind, :area, :dimension, :value, :n)"
     " ON CONFLICT (day, kind, area, dimension, value) DO UPDATE SET n = kyr_counts.n + excluded.n"
 ).bindparams(*(sa.bindparam(column.name, type_=column.type) for column in counts.c))
-_HAS_CONVERSATION = sa.select(conversations.c.resident).where(
-    conversations.c.resident == sa.bindparam("resident"))  # built once, as the upsert
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -186,12 +184,6 @@ class Counters:
             return
         with self.engine.begin() as own:
             _upsert(own, list(merged.values()))
-
-    def has_conversation(self, resident: str) -> bool:
-        """Whether a conversation is stored (one primary-key lookup, no tracker parsing):
-        a turn without one starts a conversation."""
-        with self.engine.connect() as connection:
-            return connection.execute(_HAS_CONVERSATION, {"resident": resident}).first() is not None
 
     # ---- the effects that exist today ----
 

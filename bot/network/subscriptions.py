@@ -118,11 +118,16 @@ class Subscriptions:
             return bool(connection.execute(sa.delete(subscriptions).where(
                 subscriptions.c.resident == resident)).rowcount)
 
-    def seen(self, resident: str, at: Optional[dt.datetime] = None) -> None:
+    def seen(self, resident: str, at: Optional[dt.datetime] = None,
+             connection: Optional[Connection] = None) -> None:
         """The resident wrote (anything): WhatsApp's 24-hour window restarts. One UPDATE by
-        primary key, nothing when they are not subscribed."""
-        with self.engine.begin() as connection:
+        primary key, nothing when they are not subscribed. On the caller's transaction when
+        given one (the turn's first trip to the database)."""
+        if connection is not None:
             connection.execute(_SEEN, {"who": resident, "at": at or utc_now()})
+            return
+        with self.engine.begin() as own:
+            own.execute(_SEEN, {"who": resident, "at": at or utc_now()})
 
     # ---- reading ----
 

@@ -12,15 +12,20 @@ worker commits it with the turn's replies and the inbox row's "done" in one tran
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
-from typing import Any, Dict, Iterable, List, Optional, Text
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
+
+from sqlalchemy.engine import Connection
 
 from bot.storage.db import conversations, utc_now
 from bot.storage import unit
@@ -93,12 +98,49 @@ _INSERT = sa.text(f"INSERT INTO {conversations.name} (resident, events, updated_
 _SELECT = sa.text(f"SELECT events FROM {conversations.name} WHERE resident = :resident")
 
 
+@dataclass
+class Stored:
+    """A conversation's stored row as the turn's first trip to the database read it
+    (`raw` None: no conversation yet), handed to the turn so that Rasa's retrieve does not
+    read it again. Used once: a later retrieve in the same turn reads what was saved."""
+
+    sender_id: str
+    raw: Optional[str]
+    used: bool = False
+
+
+_preloaded: contextvars.ContextVar[Optional[Stored]] = contextvars.ContextVar(
+    "kyr_preloaded_conversation", default=None)
+
+
 class KyrTrackerStore(TrackerStore):
     def __init__(self, domain: Optional[Domain], engine: Engine) -> None:
         super().__init__(domain)
         self.engine = engine
 
+    def read_now(self, connection: Connection, sender_id: Text) -> Stored:
+        """The stored row, on the caller's connection (the turn's first trip)."""
+        return Stored(sender_id, connection.execute(_SELECT, {"resident": sender_id}).scalar())
+
+    @contextlib.contextmanager
+    def preloaded(self, stored: Optional[Stored]) -> Iterator[None]:
+        """Within this block (one turn's task), the first retrieve of `stored`'s
+        conversation answers from it instead of the database."""
+        token = _preloaded.set(stored)
+        try:
+            yield
+        finally:
+            _preloaded.reset(token)
+
+    @staticmethod
+    def _unload(sender_id: Text) -> None:
+        """A save or an erasure of this conversation: the preloaded row is no longer it."""
+        stored = _preloaded.get()
+        if stored is not None and stored.sender_id == sender_id:
+            stored.used = True
+
     async def save(self, tracker: DialogueStateTracker) -> None:
+        self._unload(tracker.sender_id)
         held = unit.current()
         if held is None:
             await off_loop(self.save_now, tracker)
@@ -132,6 +174,10 @@ class KyrTrackerStore(TrackerStore):
         if held is not None and held.holds(self._key(sender_id)):  # this turn's own save
             row = held.value(self._key(sender_id))
             return None if row is None else self._tracker(sender_id, row["events"])
+        stored = _preloaded.get()
+        if stored is not None and stored.sender_id == sender_id and not stored.used:
+            stored.used = True
+            return None if stored.raw is None else self._tracker(sender_id, stored.raw)
         return await off_loop(self.retrieve_now, sender_id)
 
     def retrieve_now(self, sender_id: Text) -> Optional[DialogueStateTracker]:
@@ -161,12 +207,14 @@ class KyrTrackerStore(TrackerStore):
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
     async def delete(self, sender_id: Text) -> None:
+        self._unload(sender_id)
         self.forget_held(sender_id)
         await off_loop(self.delete_now, sender_id)
 
     def forget_held(self, sender_id: Text) -> None:
         """Erased within a turn: the turn's held save must not bring the conversation back
         at its commit, so a delete is held in its place (and the turn reads None)."""
+        self._unload(sender_id)
         held = unit.current()
         if held is not None:
             held.hold(self._key(sender_id), None, lambda connection: connection.execute(

@@ -51,6 +51,36 @@ async def test_save_retrieve_update_delete(store: KyrTrackerStore) -> None:
     assert await store.retrieve(sender) is None
 
 
+async def test_a_preloaded_row_answers_the_first_retrieve_only(
+        store: KyrTrackerStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The turn's first trip reads the row (read_now); Rasa's retrieve then starts from it
+    without a second read, once: after a save (or an erasure) it reads afresh."""
+    sender = f"test-{uuid.uuid4().hex}"
+    await store.save(tracker(sender, ActionExecuted("action_listen"), SlotSet("kyr_step", "one")))
+    with store.engine.connect() as connection:
+        stored = store.read_now(connection, sender)
+        missing = store.read_now(connection, f"{sender}-none")
+    assert stored.raw is not None and missing.raw is None
+    reads: list[str] = []
+    retrieve_now = store.retrieve_now
+    monkeypatch.setattr(store, "retrieve_now", lambda s: reads.append(s) or retrieve_now(s))
+    with store.preloaded(stored):
+        first = await store.retrieve(sender)
+        assert first is not None and first.get_slot("kyr_step") == "one" and reads == []
+        first.update(SlotSet("kyr_step", "two"))
+        await store.save(first)
+        again = await store.retrieve(sender)  # the row saved, not the preloaded one
+        assert again is not None and again.get_slot("kyr_step") == "two" and reads == [sender]
+    with store.preloaded(missing):
+        assert await store.retrieve(f"{sender}-none") is None and reads == [sender]
+    with store.engine.connect() as connection:
+        stored = store.read_now(connection, sender)
+    with store.preloaded(stored):
+        await store.delete(sender)
+        assert await store.retrieve(sender) is None  # erased within the turn: not preloaded
+    assert await store.retrieve(sender) is None  # outside a turn: the database, as before
+
+
 async def test_resident_words_are_redacted(store: KyrTrackerStore) -> None:
     sender = f"test-{uuid.uuid4().hex}"
     words = "mi esposo Juan fue detenido en la calle 26"
