@@ -29,10 +29,12 @@ def _quiet_libraries() -> None:
 
 
 def _load_services(settings: Settings) -> "Services":
-    from bot.app.services import build
+    from bot.app.services import build, settle
 
     with contextlib.redirect_stdout(sys.stderr):  # anything a library prints is not output
-        return build(settings)
+        services = build(settings)
+    settle()
+    return services
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:

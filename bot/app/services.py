@@ -7,6 +7,7 @@ caller (bot.web.app or the terminal), which knows the platforms; the app does no
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from dataclasses import dataclass, field
 from typing import Callable, cast
@@ -115,6 +116,24 @@ def load_renderer(settings: Settings, seal: Callable[[str], str] | None = None) 
     renderer = Renderer(content, catalogs, dialogue)
     renderer.warm()
     return renderer
+
+
+def settle() -> None:
+    """Called once a long-running process (`kyr serve`'s workers, `kyr chat`) has built its
+    services: what startup loaded (the model, the libraries, the flows and catalogs) lives
+    as long as the process, so it is moved out of the garbage collector's way. Every full
+    collection walked those ~280,000 objects: 0.35 ms of a 3.6 ms button press in the
+    bench, 0.1 ms after (gc.freeze). What a catalog reload leaves behind in reference
+    cycles among frozen objects is not collected: reloads are rare, and small. Not for
+    tests, which build services again and again. Once per process."""
+    global _settled
+    if not _settled:
+        _settled = True
+        gc.collect()
+        gc.freeze()
+
+
+_settled = False
 
 
 def build(settings: Settings) -> Services:

@@ -208,10 +208,12 @@ def create_app(settings: Settings, env: Optional[dict[str, str]] = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from bot.app.services import build
+        from bot.app.services import build, settle
 
         loaded: Services = services if services is not None else \
             await asyncio.to_thread(build, settings)
+        if services is None:  # a served process (not a test's services): see settle
+            settle()
         started = dict(channels) if channels is not None else \
             build_channels(channel_context(loaded), environment)
         for name, channel in list(started.items()):

@@ -44,13 +44,14 @@ class OurBot:
     opening_button = "/menu"
 
     def __init__(self, folder: Path) -> None:
-        from bot.app.services import build
+        from bot.app.services import build, settle
         from bot.settings import load_settings
 
         self.services = build(load_settings({
             "KYR_HOME": str(ROOT), "KYR_DATA_DIR": str(folder),
             "KYR_MODEL_DIR": str(ROOT / "build" / "model"),
         }))
+        settle()  # as kyr serve does once its services are built
 
     async def text(self, user: str, text: str) -> Reply:
         return await self._send(InboundMessage("console", user, text=text))
