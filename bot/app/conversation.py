@@ -294,14 +294,17 @@ class ConversationService:
         order = {code: n for n, code in enumerate(self.renderer.dialogue.languages)}
         return bool(present), tuple(sorted(present, key=lambda code: order.get(code, 99)))
 
-    def place(self, ticket: Ticket, already_waiting: bool = False) -> Place:
-        open_now, languages = self.answering_now()
+    def place(self, ticket: Ticket, already_waiting: bool = False,
+              answering: tuple[bool, tuple[str, ...]] | None = None) -> Place:
+        """The ticket's place in line; `answering`: answering_now() as the caller just read it."""
+        open_now, languages = answering if answering is not None else self.answering_now()
         return Place(self.tickets.position(ticket.id), self.tickets.expected_wait(), open_now,
                      already_waiting, languages)
 
     def _open_ticket(self, sender: str, inbound: InboundMessage, asked: OutboundMessage,
                      replies: list[OutboundMessage]) -> list[OutboundMessage]:
-        open_now, _ = self.answering_now()
+        answering = self.answering_now()  # one read of who is on shift, for the ticket and the line
+        open_now = answering[0]
         self.residents.remember(sender, inbound.user, TICKET)  # staff replies must reach them
         ticket = self.tickets.open(sender, inbound.channel, asked.topic or "talk_to_person",
                                    asked.lang, asked.trail, after_hours=not open_now,
@@ -311,9 +314,11 @@ class ConversationService:
             self.tickets.remember_reply_ref(ticket.id, inbound.metadata[media_.MESSAGE_ID])
         if asked.urgent:  # short: the answer, the status, then the question's buttons
             stop = Button(self.renderer.label(asked.lang, "handoff.stop"), STOP_PAYLOAD)
-            return arrange_urgent(replies, asked, urgent_status(self.renderer, asked.lang,
-                                                                 self.place(ticket)), stop)
-        return replies + status_messages(self.renderer, asked.lang, self.place(ticket))
+            place = self.place(ticket, answering=answering)
+            return arrange_urgent(replies, asked, urgent_status(self.renderer, asked.lang, place),
+                                  stop)
+        return replies + status_messages(self.renderer, asked.lang,
+                                         self.place(ticket, answering=answering))
 
     async def _while_waiting(self, ticket: Ticket,
                              inbound: InboundMessage) -> list[OutboundMessage] | None:
