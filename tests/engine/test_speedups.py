@@ -67,3 +67,18 @@ def test_domain_is_empty_as_rasa_says(services) -> None:  # type: ignore[no-unty
     assert Domain.empty().is_empty()
     assert not services.engine.agent.domain.is_empty()
     assert not Domain.from_dict({"intents": ["greet"]}).is_empty()
+
+
+def test_default_actions_are_rasas_built_once(services) -> None:  # type: ignore[no-untyped-def]
+    import rasa.core.actions.action as action
+
+    assert action.default_actions is speedups.default_actions
+    ours, rasas = speedups.default_actions(), speedups._rasa_default_actions(None)
+    assert [a.name() for a in ours] == [a.name() for a in rasas]
+    assert [type(a) for a in ours] == [type(a) for a in rasas]
+    again = speedups.default_actions()
+    assert again is not ours and all(a is b for a, b in zip(ours, again))  # the same twelve
+    domain = services.engine.agent.domain
+    assert action.action_for_name_or_text("action_listen", domain, None) is ours[0]
+    endpoint = object()  # with an endpoint, Rasa's own, built anew as before
+    assert all(a is not b for a, b in zip(speedups.default_actions(endpoint), ours))
