@@ -173,6 +173,16 @@ _RECENT_WAITS = sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
 _SEEN = sa.update(tickets).where(tickets.c.id == sa.bindparam("ticket_id")).values(
     last_inbound_at=sa.bindparam("at"))
 _INSERT = sa.insert(tickets)
+_INSERT_LINE = sa.insert(ticket_messages)  # a transcript line, on every message while waiting
+_RESIDENT_OF = sa.select(tickets.c.resident).where(tickets.c.id == sa.bindparam("ticket_id"))
+_ESCALATE = sa.update(tickets).where(
+    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status != CLOSED,
+    tickets.c.priority != URGENT).values(priority=URGENT)
+_OPEN_RESIDENT_OF = sa.select(tickets.c.resident).where(
+    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status != CLOSED)
+_REPLY_REF = sa.update(tickets).where(
+    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status != CLOSED).values(
+    reply_ref=sa.bindparam("sealed"))
 _CLOSE_VALUES = {"status": CLOSED, "closed_at": sa.bindparam("at"),
                  "disposition": sa.bindparam("why"), "reply_ref": None}
 _CLOSE_OPEN = sa.update(tickets).where(  # the resident stops waiting, a supervisor closes
@@ -360,8 +370,7 @@ class TicketService:
     def _key_of(self, connection: Connection, ticket_id: int, create: bool = False) -> Optional[Fernet]:
         """The data key of the ticket's resident (made now when `create` and there is none);
         None for a ticket whose resident is forgotten, or whose key is gone."""
-        resident = connection.execute(sa.select(tickets.c.resident).where(
-            tickets.c.id == ticket_id)).scalar()
+        resident = connection.execute(_RESIDENT_OF, {"ticket_id": ticket_id}).scalar()
         if resident in (None, FORGOTTEN):
             return None
         return self.keys.key(connection, resident, create=create)
@@ -488,13 +497,12 @@ class TicketService:
         line id)` runs in the same transaction (a staff reply's outbox row)."""
         now = utc_now()
         with self.engine.begin() as connection:
-            message_id = connection.execute(sa.insert(ticket_messages).values(
+            message_id = connection.execute(_INSERT_LINE, dict(
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
                 sealed=self._seal(connection, ticket_id, text),
                 delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
             if kind in FROM_RESIDENT or resident_acted:
-                connection.execute(sa.update(tickets).where(tickets.c.id == ticket_id).values(
-                    last_inbound_at=now))
+                connection.execute(_SEEN, {"ticket_id": ticket_id, "at": now})
             self._event(connection, ticket_id, kind, author)
             if also is not None:
                 also(connection, int(message_id))
@@ -530,22 +538,18 @@ class TicketService:
         is open. When their key cannot be opened (KYR_SECRET_KEY changed) none is kept, not
         even the older one: as with no id at all, WhatsApp shows no typing indicator then."""
         with self.engine.begin() as connection:
-            resident = connection.execute(sa.select(tickets.c.resident).where(
-                tickets.c.id == ticket_id, tickets.c.status != CLOSED)).scalar()
+            resident = connection.execute(_OPEN_RESIDENT_OF, {"ticket_id": ticket_id}).scalar()
             if resident is None:  # closed (or gone): a closed ticket keeps none
                 return
             key = self.keys.key(connection, resident, create=True)
             sealed = REF_MARK + key.encrypt(ref.encode()).decode() if key is not None else None
-            connection.execute(sa.update(tickets).where(
-                tickets.c.id == ticket_id, tickets.c.status != CLOSED).values(reply_ref=sealed))
+            connection.execute(_REPLY_REF, {"ticket_id": ticket_id, "sealed": sealed})
 
     def escalate(self, ticket_id: int) -> bool:
         """A waiting resident reached a step where someone is in danger now: urgent from here
         on (the console alerts). True if it changed."""
         with self.engine.begin() as connection:
-            changed = connection.execute(sa.update(tickets).where(
-                tickets.c.id == ticket_id, tickets.c.status != CLOSED,
-                tickets.c.priority != URGENT).values(priority=URGENT)).rowcount
+            changed = connection.execute(_ESCALATE, {"ticket_id": ticket_id}).rowcount
             if changed:
                 self._event(connection, ticket_id, TicketEvent.ESCALATED, actors.RESIDENT)
                 self._observe(connection, ticket_id, TicketEvent.ESCALATED)

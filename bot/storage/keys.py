@@ -26,14 +26,18 @@ from bot.storage.db import utc_now
 from bot.storage.schema import data_keys
 
 
+# Built once: read for every transcript line written or shown (a statement made per call
+# spends more in SQLAlchemy's construction and cache key than in the database).
+_SEALED = sa.select(data_keys.c.sealed).where(data_keys.c.resident == sa.bindparam("resident"))
+
+
 class DataKeys:
     def __init__(self, secret: bytes) -> None:
         self._master = sealer(secret, b"kyr-data-keys-v1")
 
     def key(self, connection: Connection, resident: str, create: bool = False) -> Optional[Fernet]:
         """The resident's key; made now when `create` and there is none (else None)."""
-        sealed = connection.execute(sa.select(data_keys.c.sealed).where(
-            data_keys.c.resident == resident)).scalar()
+        sealed = connection.execute(_SEALED, {"resident": resident}).scalar()
         if sealed is None and create:
             fresh = self._master.encrypt(Fernet.generate_key()).decode()
             # Two transactions making the first key at once: the first insert wins.
@@ -41,8 +45,7 @@ class DataKeys:
             connection.execute(insert(data_keys).values(
                 resident=resident, sealed=fresh, created_at=utc_now()).on_conflict_do_nothing(
                 index_elements=["resident"]))
-            sealed = connection.execute(sa.select(data_keys.c.sealed).where(
-                data_keys.c.resident == resident)).scalar()
+            sealed = connection.execute(_SEALED, {"resident": resident}).scalar()
         if sealed is None:
             return None
         try:
