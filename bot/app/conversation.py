@@ -117,8 +117,9 @@ class ConversationService:
     async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
         self.reload()
         sender = self.resident(inbound)
-        inbound, ticket, stored = await off_loop(self._before_turn, sender, inbound)
-        started = ticket is None and stored.raw is None  # no conversation stored yet
+        inbound, ticket, first = await off_loop(self._before_turn, sender, inbound)
+        started = ticket is None and first.raw is None  # no conversation stored yet
+        stored: Stored | None = first
         if ticket is not None:
             await self._remember_reply_ref(ticket, inbound)
             answered = await self._while_waiting(ticket, inbound)
