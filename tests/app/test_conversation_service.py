@@ -57,7 +57,8 @@ async def test_a_message_reads_its_conversation_once(services: Services, bot: Te
         statements.clear()
         second = await bot.press_payload(first[-1].buttons[0].payload)  # from the saved state
         reads = [s for s in statements if s.startswith("SELECT") and "FROM kyr_conversations" in s]
-        assert len(reads) == 1 and (second[0].flow, second[0].step) != (first[-1].flow, first[-1].step)
+        assert len(reads) == 1
+        assert (second[0].flow, second[0].step) != (first[-1].flow, first[-1].step)
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
 
