@@ -1,5 +1,6 @@
 """The one HTTP client a channel keeps: bounded connections, timeouts on every phase, so
-a burst of sends queues in the outbox instead of wedging a pool (issue 12's profile)."""
+a burst of sends queues in the outbox instead of wedging a pool (issue 12's profile).
+httpx's transport needs `sniffio` installed to be cheap (pyproject.toml says why)."""
 
 from __future__ import annotations
 
