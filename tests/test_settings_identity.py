@@ -4,6 +4,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from bot.core.problems import StartupError
 from bot.identity import resident_key
 from bot.settings import load_settings
@@ -48,3 +50,23 @@ def test_resident_key_is_keyed_and_stable() -> None:
     assert a != resident_key(b"k2", "telegram", "12345")
     assert a != resident_key(b"k1", "whatsapp", "12345")
     assert "12345" not in a
+
+
+def test_kyr_serve_keeps_numpy_to_one_thread_per_worker(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A served worker is one process per core: BLAS threads only take CPU from the others
+    (README, "Production"). Set before the engine loads; an operator's own value wins."""
+    import argparse
+
+    import bot.web.app
+    from bot import cli
+
+    started: list[dict[str, str | None]] = []
+    monkeypatch.setattr(bot.web.app, "serve", lambda *a: started.append(
+        {name: os.environ.get(name) for name in cli.SERVE_THREADS}))
+    for name in cli.SERVE_THREADS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")  # the operator's
+    args = argparse.Namespace(host="127.0.0.1", port=0, workers=1)
+    assert cli.cmd_serve(args, load_settings({"KYR_HOME": str(tmp_path)})) == 0
+    assert started == [{"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "4"}]
