@@ -169,7 +169,7 @@ def cmd_eval_nlu(args: argparse.Namespace, settings: Settings) -> int:
 # A served worker is one process per core: numpy's BLAS threads (OpenBLAS starts one per
 # core, and they spin between calls) only take CPU from the other workers, the database and
 # the HTTP server. Measured in the serving bench (SQLite, one worker, 2,500 messages): 67-96
-# msg/s and 27-37 CPU-seconds with them, 108.5 and 108.8 msg/s and 19.1-19.7 s with one.
+# msg/s and 27-37 CPU-seconds with them, 98.7-109.2 msg/s and 19.1-20.4 s with one.
 # Set before numpy loads; an operator's own setting wins; uvicorn's workers inherit it.
 SERVE_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
