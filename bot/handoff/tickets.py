@@ -628,8 +628,7 @@ class TicketService:
                     raise AlreadyClaimed(f"ticket {ticket_id} was claimed by {current.assignee}")
                 raise TicketError(f"ticket {ticket_id} is {current.status}: it cannot be claimed")
             self._event(connection, ticket_id, TicketEvent.CLAIMED, actors.staff(staff))
-            self._observe(connection, ticket_id, TicketEvent.CLAIMED)
-        return self.get(ticket_id)
+            return self._observe(connection, ticket_id, TicketEvent.CLAIMED)
 
     def transfer(self, ticket_id: int, staff: str, to_staff: str, supervisor: bool = False,
                  note: str = "") -> Ticket:

@@ -180,10 +180,8 @@ class KyrTrackerStore(TrackerStore):
 
     def retrieve_now(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         with self.engine.connect() as connection:
-            raw = connection.execute(_SELECT, {"resident": sender_id}).scalar()
-        if raw is None:
-            return None
-        return self._tracker(sender_id, raw)
+            raw = self.read_now(connection, sender_id).raw
+        return None if raw is None else self._tracker(sender_id, raw)
 
     def _tracker(self, sender_id: Text, raw: str) -> DialogueStateTracker:
         return DialogueStateTracker.from_dict(sender_id, json.loads(raw), self.domain.slots)
