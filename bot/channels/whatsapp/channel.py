@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.http import download, http_client
+from bot.channels.http import Answer, Poster, PostFailed, download, http_client
 from bot.channels.base import (Channel, ChannelContext, Count, accept_json,
                                count_failed_delivery, numbered_text,
                                quiet_http_loggers, split_text)
@@ -49,11 +49,10 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def meta_error_code(response: httpx.Response) -> Optional[int]:
-    try:
-        code = (response.json().get("error") or {}).get("code")
-    except ValueError:  # not JSON (a proxy's error page, say)
-        return None
+def meta_error_code(answer: Answer) -> Optional[int]:
+    data = answer.json()  # None when not JSON (a proxy's error page, say)
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
     return int(code) if isinstance(code, int) else None
 
 
@@ -107,15 +106,18 @@ class WhatsAppChannel(Channel):
         self.api_base = (api_base or DEFAULT_API).rstrip("/")
         self.once = Once(context.db, CHANNEL)
         self.counters: dict[str, int] = {}
-        self.http: Optional[httpx.AsyncClient] = None
+        self.http: Optional[httpx.AsyncClient] = None  # media and typing indicators
+        self.poster = Poster()  # messages: the sends a burst is made of (bot.channels.http)
 
     async def start(self) -> None:
-        self.http = http_client()  # bounded, with timeouts, reused for every send
+        self.http = http_client()  # bounded, with timeouts, reused
+        await self.poster.start()
         self.once.forget_old()
 
     async def stop(self) -> None:
         if self.http is not None:
             await self.http.aclose()
+        await self.poster.stop()
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -299,7 +301,7 @@ class WhatsAppChannel(Channel):
         """POST with retries on 429 and 5xx (backoff), none on other 4xx.
 
         (what came of it, Meta's error code)."""
-        if self.http is None:
+        if self.poster.session is None:
             raise RuntimeError("start() the WhatsApp channel before sending")
         url = f"{self.api_base}/{self.phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -307,20 +309,20 @@ class WhatsAppChannel(Channel):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self.http.post(url, json=payload, headers=headers)
-            except httpx.HTTPError as exc:
-                logger.warning("whatsapp send attempt %d: %s", attempt + 1, type(exc).__name__)
+                answer = await self.poster.post_json(url, payload, headers)
+            except PostFailed as exc:
+                logger.warning("whatsapp send attempt %d: %s", attempt + 1, exc)
                 continue
-            if response.status_code < 300:
+            if answer.status < 300:
                 self.count("whatsapp_sent")
                 return SENT, None
-            if response.status_code != 429 and response.status_code < 500:
-                code = meta_error_code(response)
-                logger.warning("whatsapp send rejected: HTTP %d, error %s", response.status_code, code)
+            if answer.status != 429 and answer.status < 500:
+                code = meta_error_code(answer)
+                logger.warning("whatsapp send rejected: HTTP %d, error %s", answer.status, code)
                 self.count("whatsapp_rejected")
                 reason = ("outside the 24-hour window" if code == OUTSIDE_WINDOW
-                          else f"rejected by WhatsApp (HTTP {response.status_code})")
+                          else f"rejected by WhatsApp (HTTP {answer.status})")
                 return refused(reason), code
-            logger.warning("whatsapp send attempt %d: HTTP %d", attempt + 1, response.status_code)
+            logger.warning("whatsapp send attempt %d: HTTP %d", attempt + 1, answer.status)
         self.count("whatsapp_failed")
         return retry_later("send failed after retries"), None
