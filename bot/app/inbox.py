@@ -104,6 +104,19 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
         WHERE id IN ({_ready_sql(dialect)}{lock})""")
 
 
+# Built once (bot.storage.tracker_store says why): a statement made per call cost 150 us
+# of CPU against 17 us prebuilt, measured on SQLite; a message passes four of them here.
+_TAKEN = sa.select(inbox.c.id, inbox.c.channel, inbox.c.conversation, inbox.c.kind, inbox.c.sealed,
+                   inbox.c.attempts).where(inbox.c.lease == sa.bindparam("token")).order_by(inbox.c.id)
+_MARK = sa.update(inbox).where(
+    inbox.c.id == sa.bindparam("row_id"), inbox.c.lease == sa.bindparam("token"),
+    inbox.c.state == "doing").values(state=sa.bindparam("new_state"), sealed=sa.null(), lease=sa.null(),
+                                     lease_until=sa.null(), done_at=sa.bindparam("at"))
+_RENEW = sa.update(inbox).where(
+    inbox.c.id == sa.bindparam("row_id"), inbox.c.lease == sa.bindparam("token"),
+    inbox.c.state == "doing").values(lease_until=sa.bindparam("until"))
+
+
 def insert_ignoring_duplicates(engine: Engine, table: sa.Table, *keys: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING in the engine's dialect (rowcount 0 = duplicate)."""
     if engine.dialect.name == "postgresql":
@@ -154,7 +167,7 @@ class Inbox:
                        "state": "stale" if too_old else "todo",
                        "sealed": None if too_old else self.seal(envelope.body),
                        "done_at": now if too_old else None}
-                if not connection.execute(self._insert.values(**row)).rowcount:
+                if not connection.execute(self._insert, row).rowcount:
                     duplicate += 1
                 elif too_old:
                     stale += 1
@@ -188,9 +201,7 @@ class Inbox:
         with self.engine.begin() as connection:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,
                                              "now": now, "n": limit})
-            rows = connection.execute(sa.select(
-                inbox.c.id, inbox.c.channel, inbox.c.conversation, inbox.c.kind, inbox.c.sealed,
-                inbox.c.attempts).where(inbox.c.lease == token).order_by(inbox.c.id)).all()
+            rows = connection.execute(_TAKEN, {"token": token}).all()
         taken = []
         for row in rows:
             body = self.unseal(row.sealed)
@@ -204,9 +215,8 @@ class Inbox:
     def renew(self, taken: Taken) -> bool:
         """Extend the lease of a row still being handled; False if it was taken over."""
         with self.engine.begin() as connection:
-            return bool(connection.execute(sa.update(inbox).where(
-                inbox.c.id == taken.id, inbox.c.lease == taken.lease,
-                inbox.c.state == "doing").values(lease_until=self.clock() + self.lease)).rowcount)
+            return bool(connection.execute(_RENEW, {"row_id": taken.id, "token": taken.lease,
+                                                    "until": self.clock() + self.lease}).rowcount)
 
     def complete(self, taken: Taken, write: Callable[[Connection], None] | None = None) -> bool:
         """Done, with its replies written by `write` in the same transaction.
@@ -237,10 +247,8 @@ class Inbox:
             self._mark(connection, row_id, token, state)
 
     def _mark(self, connection: Connection, row_id: int, token: str, state: str) -> bool:
-        return bool(connection.execute(sa.update(inbox).where(
-            inbox.c.id == row_id, inbox.c.lease == token, inbox.c.state == "doing").values(
-            state=state, sealed=None, lease=None, lease_until=None,
-            done_at=self.clock())).rowcount)
+        return bool(connection.execute(_MARK, {"row_id": row_id, "token": token, "new_state": state,
+                                               "at": self.clock()}).rowcount)
 
     # ---- housekeeping ----
 

@@ -143,6 +143,21 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
 Observer = Callable[[Connection, int, Optional[dict[str, Any]], str, Optional[str]], None]
 
 
+# Built once (bot.app.inbox says why): every reply passes its INSERT, claim and mark.
+_INSERT = sa.insert(outbox)
+_CLAIMED = sa.select(outbox.c.id, outbox.c.conversation, outbox.c.sealed, outbox.c.attempts,
+                     outbox.c.priority).where(outbox.c.lease == sa.bindparam("token")).order_by(
+    outbox.c.priority, outbox.c.id)
+_MARK = sa.update(outbox).where(  # sent, skipped or failed, if the lease is still ours
+    outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token"),
+    outbox.c.state == "doing").values(sealed=sa.null(), lease=sa.null(), lease_until=sa.null(),
+                                      state=sa.bindparam("new_state"), sent_at=sa.bindparam("at"),
+                                      reason=sa.bindparam("why"))
+_AGAIN = sa.update(outbox).where(  # back to todo, not before `until`
+    outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token")).values(
+    state="todo", lease=sa.null(), lease_until=sa.bindparam("until"))
+
+
 class Outbox:
     def __init__(self, engine: Engine, secret: bytes, lease: float = LEASE,
                  clock: Callable[[], float] = time.time) -> None:
@@ -165,7 +180,7 @@ class Outbox:
                      {"to": d.address, "item": d.item}, ensure_ascii=False).encode()).decode()}
                 for part, d in enumerate(drafts)]
         if rows:
-            connection.execute(sa.insert(outbox), rows)
+            connection.execute(_INSERT, rows)
         return len(rows)
 
     def add(self, connection: Connection, draft: Draft) -> int:
@@ -209,10 +224,7 @@ class Outbox:
         with self.engine.begin() as connection:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,
                                              "now": now, "n": limit, "channel": channel})
-            rows = connection.execute(sa.select(
-                outbox.c.id, outbox.c.conversation, outbox.c.sealed, outbox.c.attempts,
-                outbox.c.priority).where(
-                outbox.c.lease == token).order_by(outbox.c.priority, outbox.c.id)).all()
+            rows = connection.execute(_CLAIMED, {"token": token}).all()
         claimed = []
         for row in rows:
             try:
@@ -235,9 +247,8 @@ class Outbox:
 
     def retry_later(self, claimed: Claimed, delay: float) -> None:
         with self.engine.begin() as connection:
-            connection.execute(sa.update(outbox).where(
-                outbox.c.id == claimed.id, outbox.c.lease == claimed.lease).values(
-                state="todo", lease=None, lease_until=self.clock() + delay))
+            connection.execute(_AGAIN, {"row_id": claimed.id, "token": claimed.lease,
+                                        "until": self.clock() + delay})
 
     def failed(self, claimed: Claimed, reason: str) -> None:
         """Given up: recorded for staff (the delivery failures the console lists)."""
@@ -253,9 +264,12 @@ class Outbox:
 
     def _set_in(self, connection: Connection, row_id: int, token: str,
                 item: Optional[dict[str, Any]], values: dict[str, Any]) -> bool:
-        done = bool(connection.execute(sa.update(outbox).where(
-            outbox.c.id == row_id, outbox.c.lease == token, outbox.c.state == "doing").values(
-            sealed=None, lease=None, lease_until=None, **values)).rowcount)
+        unknown = set(values) - {"state", "sent_at", "reason"}
+        if unknown:
+            raise ValueError(f"an outbox row's end sets no {', '.join(sorted(unknown))}")
+        done = bool(connection.execute(_MARK, {
+            "row_id": row_id, "token": token, "new_state": values["state"],
+            "at": values.get("sent_at"), "why": values.get("reason")}).rowcount)
         if done:
             for observer in self.observers:
                 observer(connection, row_id, item, str(values["state"]), values.get("reason"))
@@ -281,9 +295,8 @@ class Outbox:
                     values = {"state": "skipped", "reason": (result.reason or "skipped")[:200]}
                 elif result.retry and row.attempts < MAX_ATTEMPTS:
                     delay = max(result.retry_after or 0.0, min(2.0 ** (row.attempts - 1), 16.0))
-                    connection.execute(sa.update(outbox).where(
-                        outbox.c.id == row.id, outbox.c.lease == row.lease).values(
-                        state="todo", lease=None, lease_until=now + delay))
+                    connection.execute(_AGAIN, {"row_id": row.id, "token": row.lease,
+                                                "until": now + delay})
                     outcome["retried"] += 1
                     continue
                 else:
