@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 from dataclasses import replace
 from typing import Callable, Optional
@@ -42,9 +43,12 @@ from bot.app.residents import ALERTS, TICKET, Residents
 from bot.network.reports import ReportService
 from bot.network.subscriptions import Subscriptions
 from bot.storage.db import utc_now
+from bot.storage import unit
 from bot.storage.offload import off_loop
 
 logger = logging.getLogger(__name__)
+
+_TURN_COUNTS = itertools.count()  # keys of the counts a turn holds (bot.storage.unit)
 
 MAX_TRANSCRIPT_LINE = 4096  # what staff read: a whole Telegram message (WhatsApp's is shorter)
 DELETE_MY_DATA = "delete_my_data"  # the action of the item that erases the resident's data
@@ -115,6 +119,23 @@ class ConversationService:
         return self.residents.key(inbound.channel, inbound.user)
 
     async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
+        """The replies to one message. The turn's own writes (the conversation, its counts)
+        are held and committed together: by the inbox worker with the replies and the
+        row's "done" (bot.app.worker), or here, in one transaction, when the message came
+        another way (the terminal; a caller that is not a worker)."""
+        if unit.current() is not None:
+            return await self._handle(inbound)
+        with unit.holding() as held:
+            replies = await self._handle(inbound)
+        if len(held):
+            await off_loop(self._commit, held)
+        return replies
+
+    def _commit(self, held: unit.Held) -> None:
+        with self.db.begin() as connection:
+            held.commit(connection)
+
+    async def _handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
         self.reload()
         sender = self.resident(inbound)
         inbound, ticket, first = await off_loop(self._before_turn, sender, inbound)
@@ -127,8 +148,7 @@ class ConversationService:
                 return answered
             stored = None  # the wait's own writes came between: the turn reads afresh
         replies = await self.engine.turn(sender, inbound, stored)
-        if self.counters is not None:
-            await off_loop(self._count, inbound, replies, started)
+        self._count(inbound, replies, started)
         replies = await self._effects(sender, inbound, ticket, replies)
         if ticket is not None:
             replies = await off_loop(self._guided_while_waiting, ticket, inbound, replies)
@@ -166,9 +186,12 @@ class ConversationService:
 
     def _count(self, inbound: InboundMessage, replies: list[OutboundMessage],
                started: bool) -> None:
-        """The turn's counts: a conversation started, topics opened, a deletion confirmed.
-        (Tickets count themselves, in their own transactions: TicketService's observer.)"""
-        if self.counters is None:
+        """The turn's counts: a conversation started, topics opened, a deletion confirmed,
+        held with the turn's other writes (counted once, even when a turn runs again after
+        a crash). (Tickets count themselves, in their own transactions: TicketService's
+        observer.)"""
+        held = unit.current()
+        if self.counters is None or held is None:
             return
         events: list[tuple[str, dict[str, object]]] = []
         lang = replies[-1].lang if replies else "en"
@@ -182,9 +205,13 @@ class ConversationService:
         if any(r.action == DELETE_MY_DATA for r in replies):
             events.append((counting.DELETIONS, {"channel": inbound.channel, "language": lang}))
         try:
-            self.counters.record_all(events)
-        except Exception:  # a count is never worth a resident's answer
-            logger.exception("counters could not be written")
+            rows = self.counters.rows_of(events)
+        except ValueError:  # a count is never worth a resident's answer
+            logger.exception("counters could not be computed")
+            return
+        if rows:
+            held.hold(f"counts:{next(_TURN_COUNTS)}", rows,
+                      lambda connection: Counters.write_rows(connection, rows))
 
     async def _effects(self, sender: str, inbound: InboundMessage, ticket: Ticket | None,
                        replies: list[OutboundMessage]) -> list[OutboundMessage]:

@@ -165,12 +165,23 @@ class Counters:
     def record_all(self, events: Iterable[tuple[str, dict[str, object]]],
                    connection: Optional[Connection] = None) -> None:
         """Several events of one effect (a turn) in one statement: (kind, dimensions)."""
+        rows = self.rows_of(events)
+        if not rows:
+            return
+        if connection is not None:
+            _upsert(connection, rows)
+            return
+        with self.engine.begin() as own:
+            _upsert(own, rows)
+
+    def rows_of(self, events: Iterable[tuple[str, dict[str, object]]]) -> list[dict[str, Any]]:
+        """The rows `record_all` adds to, computed without the database (a turn computes
+        them on the loop and holds their write for its one transaction: `write_rows`).
+        Raises ValueError for an unknown kind or dimension."""
         day = community_day(self.clock())
         rows = [row for kind, dimensions in events
                 for row in rows_for(kind, day, str(dimensions.get("area") or ""),
                                     dimensions={k: v for k, v in dimensions.items() if k != "area"})]
-        if not rows:
-            return
         # Two events of one turn may add to the same cell: one row each, summed first.
         merged: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:
@@ -179,11 +190,12 @@ class Counters:
                 merged[key]["n"] += row["n"]
             else:
                 merged[key] = dict(row)
-        if connection is not None:
-            _upsert(connection, list(merged.values()))
-            return
-        with self.engine.begin() as own:
-            _upsert(own, list(merged.values()))
+        return list(merged.values())
+
+    @staticmethod
+    def write_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            _upsert(connection, rows)
 
     # ---- the effects that exist today ----
 
