@@ -9,6 +9,7 @@ conversation had already advanced when the replies failed to be written.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 import uuid
 from typing import Any, Callable, Iterator
@@ -118,12 +119,22 @@ async def test_a_turn_that_fails_before_its_commit_leaves_the_conversation_uncha
     assert len(sealed) == 1  # one set of replies, for the one turn that counted
 
 
+def conversations_started(services: Services) -> int:
+    from bot.app.counters import CONVERSATIONS, community_day
+
+    today = community_day(services.counters.clock())
+    tomorrow = today + dt.timedelta(days=1)
+    return sum(services.counters.totals(CONVERSATIONS, today, tomorrow).values())
+
+
 async def test_the_real_engine_turn_is_committed_with_its_replies(services: Services) -> None:
-    """Through Rasa: its tracker save inside handle_message is held, not written."""
+    """Through Rasa: its tracker save inside handle_message is held, not written; so are
+    the turn's counts (the redone turn counts its new conversation once, not twice)."""
     db = services.db
     with db.begin() as connection:
         connection.execute(sa.delete(outbox_table))
         connection.execute(sa.delete(inbox_table))
+    started = conversations_started(services)
     user = f"atom-engine-{uuid.uuid4().hex[:8]}"
     box, out = Inbox(db, SECRET), FailingOnce(db, SECRET)
     box.put([Envelope("test", "e-1", user, "message", {"user": user, "to": user, "text": "/menu"})])
@@ -134,12 +145,14 @@ async def test_the_real_engine_turn_is_committed_with_its_replies(services: Serv
         assert await until(lambda: worker.counters.get("turns_uncommitted") == 1)
         assert services.engine.store.retrieve_now(key) is None  # Rasa's save was held
         assert outbox_rows(db) == 0
+        assert conversations_started(services) == started  # and so was its count
         assert await until(lambda: inbox_states(db) == ["done"])
     finally:
         await worker.stop(5)
         running.cancel()
     assert services.engine.store.retrieve_now(key) is not None
     assert outbox_rows(db) >= 1
+    assert conversations_started(services) == started + 1
     with db.begin() as connection:  # nothing of this test for another test's sender
         connection.execute(sa.delete(outbox_table))
         connection.execute(sa.delete(inbox_table))
