@@ -338,3 +338,23 @@ async def test_staff_replies_reach_the_resident_on_whatsapp_or_say_why_not(
     await deliver_queued(services.outbox, relay.channels)
     line = services.tickets.messages(ticket.id)[-1]
     assert (line.delivery, line.reason) == ("failed", "outside the 24-hour window")
+
+
+async def test_an_unreachable_graph_api_is_retried_then_left_for_later(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sends' aiohttp session (bot.channels.http.Poster): a refused connection is a
+    failed attempt, retried, and then "retry later" for the outbox; nothing raises."""
+    import bot.channels.whatsapp.channel as whatsapp_module
+    from bot.core.delivery import Outcome
+
+    monkeypatch.setattr(whatsapp_module, "RETRY_DELAYS", (0.01, 0.01))
+    nobody = f"http://127.0.0.1:{free_port()}/v21.0"  # nothing listens there
+    whatsapp = WhatsAppChannel(channel_context(services), "TOKEN", "106540352242922", SECRET,
+                               VERIFY, nobody)
+    await whatsapp.start()
+    try:
+        result = await whatsapp.send("17735550123", OutboundMessage(text="hola", lang="es"))
+    finally:
+        await whatsapp.stop()
+    assert result.outcome is Outcome.RETRY
+    assert whatsapp.counters.get("whatsapp_failed") == 1
