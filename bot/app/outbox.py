@@ -451,13 +451,16 @@ class Sender:
                 result = verdict
             else:
                 await self.pacer.wait(row.address, bulk=row.priority == BULK)
-                if self.box.clock() > row.lease_until - min(SEND_BUDGET, self.box.lease / 2):
-                    # Waited so long that the lease may pass mid-send and another worker
-                    # send it too: hand the row back unsent instead.
-                    await in_db_thread(self.box.engine, self.box.retry_later, row, 0.0)
-                    self.count("released")
-                    return
-                result = await self.deliver(row.address, row.item)
+                try:
+                    if self.box.clock() > row.lease_until - min(SEND_BUDGET, self.box.lease / 2):
+                        # Waited so long that the lease may pass mid-send and another worker
+                        # send it too: hand the row back unsent instead.
+                        await in_db_thread(self.box.engine, self.box.retry_later, row, 0.0)
+                        self.count("released")
+                        return
+                    result = await self.deliver(row.address, row.item)
+                finally:
+                    self.pacer.sent()  # its place in the channel's window runs out a second on
         except Exception as exc:  # a bug or a library's surprise: retried like a timeout
             logger.warning("%s send raised %s", self.channel, type(exc).__name__)
             result = Delivery(False, f"send error ({type(exc).__name__})", retry=True)

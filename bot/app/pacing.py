@@ -4,9 +4,11 @@ Telegram: about 30 messages a second in all and 1 a second per chat (short burst
 tolerated); WhatsApp Cloud API: the number's throughput, 80 messages a second by default
 (KYR_WHATSAPP_MPS), and the pair rate to one user, about 1 per 6 s with bursts of up to
 45 (error 131056; shared/reviews/peers-and-alerts.md).
-The channel's limit is kept as a sliding window (`WindowLimit`): at most `rate` sends are
-let go in any one second, so the rate a platform observes per second is never above it
-(a token bucket with a burst lets through burst + rate in a second). Each chat has a
+The channel's limit is kept as a sliding window (`WindowLimit`): at most `rate` sends may
+reach the platform in any one second, so the rate it observes per second is never above it
+(a token bucket with a burst lets through burst + rate in a second). A send reaches the
+platform somewhere between the moment it leaves and the moment its answer is back, so
+each send holds its place in the window until its answer is back, and a second after. Each chat has a
 token bucket (refills at `rate` a second up to `burst`). Bulk rows (alerts, priority BULK)
 first pass a bulk bucket at a share of the limit (KYR_BULK_SHARE, 0.8 by default, the rule
 Glific uses "to allow replies to come in"), then the channel's window like any send: bulk
@@ -24,9 +26,10 @@ pool, whose scheduling slowed quadratically as requests queued. A pool here is b
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional
 
 
@@ -36,11 +39,6 @@ LIMITS: dict[str, tuple[float, float, float, float]] = {
     "whatsapp": (80.0, 80.0, 1.0 / 6.0, 45.0),
 }
 DEFAULT = (20.0, 20.0, 1.0, 3.0)
-# The platform counts a second by when requests reach it, and a send taken from our window
-# reaches it a few milliseconds later, by a varying amount: two sends a second apart here
-# can arrive 0.99 s apart there. Our window is this much longer than the platform's second
-# (a strict double refused 1 send in 200 at exactly 1.0 s in a CI run).
-WINDOW_MARGIN = 0.05
 BULK_SHARE = 0.8  # of the channel's limit, for bulk rows (KYR_BULK_SHARE)
 
 
@@ -64,11 +62,16 @@ class TokenBucket:
 
 
 class WindowLimit:
-    """At most `rate` grants in any `window` seconds (a sliding log of the last grants).
+    """At most `rate` sends reach the platform in any `window` seconds, however late each
+    one travels.
 
-    `delay()` has TokenBucket's contract: it takes a grant now and says how long to wait
-    for it; later callers queue behind. A grant is a moment at least `window` after the
-    grant `rate` places earlier, and never before the previous grant."""
+    The platform counts a send when it arrives, which is after it was taken here and
+    before its answer came back, by an amount that varies (a loaded event loop, the
+    network): measured, two sends taken 1.05 s apart here reached a strict double 0.99 s
+    apart, and it refused one in 200. So a send counts against the window from `take()`
+    until `window` seconds after its `release()` (the answer back, or the send given up).
+    A new send may go when fewer than `rate` sends count at that moment: any `window` of
+    arrivals then holds at most `rate` of them, whatever each one's travel time."""
 
     def __init__(self, rate: float, window: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -80,27 +83,34 @@ class WindowLimit:
         self.rate = self.size / window
         self.window = window
         self.clock = clock
-        self.grants: deque[float] = deque(maxlen=self.size)
+        self.in_flight = 0
+        self.released: deque[float] = deque()  # when each recent send's answer came back
 
-    def delay(self) -> float:
-        now = self.clock()
-        at = now
-        if self.grants:
-            at = max(at, self.grants[-1])
-            if len(self.grants) == self.size:
-                at = max(at, self.grants[0] + self.window)
-        self.grants.append(at)
-        return at - now
+    def _counting(self, now: float) -> int:
+        while self.released and self.released[0] <= now - self.window:
+            self.released.popleft()
+        return self.in_flight + len(self.released)
 
     def free_in(self) -> float:
-        """Seconds until a send may go, taking nothing (0: now)."""
-        if len(self.grants) < self.size:
+        """Seconds until a send may go, taking nothing (0: now; infinity: only when a send
+        in flight is released)."""
+        now = self.clock()
+        over = self._counting(now) - self.size  # >= 0: this many more must stop counting
+        if over < 0:
             return 0.0
-        return max(0.0, self.grants[0] + self.window - self.clock())
+        if over < len(self.released):
+            return self.released[over] + self.window - now
+        return math.inf
 
     def take(self) -> None:
-        """A send goes now: its place is the moment it really went."""
-        self.grants.append(max(self.clock(), self.grants[-1] if self.grants else 0.0))
+        """A send goes now; `release()` it when its answer is back (or it was given up)."""
+        self.in_flight += 1
+
+    def release(self) -> None:
+        if self.in_flight <= 0:
+            raise RuntimeError("released a send that was not taken")
+        self.in_flight -= 1
+        self.released.append(self.clock())
 
 
 class KeyedBuckets:
@@ -125,6 +135,7 @@ class Pacer:
     per_chat: KeyedBuckets
     bulk: Optional[TokenBucket] = None  # None: bulk rows pace like any other
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # a test's virtual clock
+    _released: Optional[asyncio.Event] = field(default=None, init=False, repr=False)
 
     @classmethod
     def for_channel(cls, channel: str, workers: int = 1, rate: float | None = None,
@@ -137,13 +148,13 @@ class Pacer:
         share = max(total / max(workers, 1), 0.1)
         if not 0 < bulk_share <= 1:
             raise ValueError("the bulk share is a fraction of the limit: above 0, at most 1")
-        window = 1.0 + WINDOW_MARGIN  # the same number of sends, in a slightly longer window
-        return cls(WindowLimit(share / window, window=window, clock=clock),
+        return cls(WindowLimit(share, clock=clock),
                    KeyedBuckets(chat_rate, chat_burst, clock=clock),
                    TokenBucket(max(share * bulk_share, 0.05), 1.0, clock))
 
     async def wait(self, chat: str, bulk: bool = False) -> None:
-        """Return when a message to `chat` may go, under every limit.
+        """Return when a message to `chat` may go, under every limit; the caller sends it
+        and then calls `sent()`, whatever became of it (try/finally).
 
         One limit after the other, the channel's window last: a place in the window is
         taken at the moment it is used, so a row waiting in the bulk lane or for its chat
@@ -161,8 +172,28 @@ class Pacer:
             wait = self.overall.free_in()
             if wait <= 0:
                 break
-            await self.sleep(wait)
+            if wait == math.inf:  # every place is held by a send still travelling
+                await self._a_send_released()
+            else:
+                await self.sleep(wait)
         self.overall.take()
+
+    def sent(self) -> None:
+        """The message `wait()` let go is answered, refused or given up: its place in the
+        window now runs out a window from now."""
+        if isinstance(self.overall, WindowLimit):
+            self.overall.release()
+            if self._released is not None:
+                self._released.set()
+                self._released = None
+
+    async def _a_send_released(self) -> None:
+        if self._released is None:
+            self._released = asyncio.Event()
+        try:  # bounded: a release that never came (a bug) costs a second, not the sender
+            await asyncio.wait_for(self._released.wait(), timeout=1.0)
+        except asyncio.TimeoutError:
+            pass
 
     async def _pause(self, seconds: float) -> None:
         if seconds > 0:

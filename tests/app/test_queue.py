@@ -122,10 +122,15 @@ async def test_a_send_starts_only_with_a_send_budget_of_lease_left(db: sa.engine
         async def wait(self, chat: str, bulk: bool = False) -> None:
             now[0] += SEND_BUDGET + 1  # the lease has less than a send's budget left
 
-    sender = Sender(out, "test", deliver, SlowPacer())  # type: ignore[arg-type]
+        def sent(self) -> None:
+            self.released = True  # its place in the window is given back, unsent
+
+    pacer = SlowPacer()
+
+    sender = Sender(out, "test", deliver, pacer)  # type: ignore[arg-type]
     (row,) = out.claim("test", 1)
     await sender._one(row)
-    assert sent == [] and sender.counters == {"released": 1}
+    assert sent == [] and sender.counters == {"released": 1} and pacer.released
     now[0] += 1
     (again,) = out.claim("test", 1)  # handed back at once, not after the lease
     assert again.id == row.id
