@@ -169,7 +169,7 @@ class Renderer:
         translation fall back to the English source (it must never silence the bot)."""
         if isolated and lang.split("_")[0] in RTL_LANGUAGES and translated != source:
             translated = isolate_latin(translated)
-        fields = self._fields(lang) | extra
+        fields = self._fields(lang) | extra if extra else self._fields(lang)  # labels: none
         if f"{{{LINE_NOW}}}" in translated or f"{{{LINE_NOW}}}" in source:
             fields = fields | {LINE_NOW: self.line_now(lang)}
         try:

@@ -77,7 +77,8 @@ class Engine:
         if not training.is_current(settings):
             logger.warning("the model is older than flows/ or the NLU data: run 'kyr train'")
         speedups.install()
-        agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store)
+        agent = Agent.load(str(path), generator=BabelNLG(), tracker_store=store,
+                           lock_store=speedups.TurnLocks())
         if not agent.is_ready():
             raise StartupError(f"the Rasa model at {path} could not be loaded")
         detector_file: Path = training.language_model_path(settings)

@@ -26,22 +26,42 @@
    of every message) builds Rasa's twelve default actions anew to look one up: 80 us a
    call, two or three a turn. They keep nothing but their endpoint (none here), so
    without an endpoint the same twelve are handed out each time (a fresh list of them).
+7. After `utter_kyr` the flow policy always answers `action_listen` (bot.engine.policy:
+   "we answered: wait"), yet Rasa ran the whole prediction graph to hear it: a second
+   graph run, policy ensemble and prediction a turn. `utter_kyr` now names
+   `action_listen` as its follow-up (Rasa's FollowupAction event, applied after the
+   action's own ActionExecuted), which the processor takes without running the graph,
+   and the ActionExecuted of the listen clears again. The stored conversation never keeps
+   the follow-up (bot.storage.tracker_store.compact folds it away).
+8. Rasa's InMemoryLockStore serialises a conversation's turns with numbered tickets,
+   polled once a second when a second turn of the same conversation waits, and builds
+   a ticket and a lock object for every message. `TurnLocks` keeps the contract (one
+   turn of a conversation at a time in this process) with one asyncio.Lock per
+   conversation in use: a waiting turn goes as soon as the other ends. (Across workers,
+   the inbox's claim keeps the order: bot.app.inbox.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 from collections import deque
-from typing import Any, Dict, List, Optional, Text, Tuple, Type
+from typing import Any, AsyncIterator, Dict, List, Optional, Text, Tuple, Type
 
 import rasa.core.actions.action
 import rasa.core.processor
 import rasa.shared.utils.common
+from rasa.core.actions.action import ActionBotResponse
+from rasa.core.lock_store import InMemoryLockStore
 from rasa.engine.graph import GraphSchema
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, FollowupAction
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.engine.policy import UTTER
 
 _installed = False
 
@@ -146,6 +166,45 @@ def default_actions(action_endpoint: Optional[Any] = None) -> List[Any]:
     return list(_defaults)
 
 
+_rasa_bot_response_run = ActionBotResponse.run  # Rasa's own
+
+
+async def bot_response_run(self: ActionBotResponse, output_channel: Any, nlg: Any,
+                           tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
+    """Rasa's response action; after `utter_kyr` (said), `action_listen` follows (point 7)."""
+    events: List[Event] = await _rasa_bot_response_run(self, output_channel, nlg, tracker, domain)
+    if events and self.utter_action == UTTER:
+        events.append(FollowupAction(ACTION_LISTEN_NAME))
+    return events
+
+
+class TurnLocks(InMemoryLockStore):
+    """One turn of a conversation at a time, with an asyncio.Lock each (point 8)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._locks: Dict[Text, Tuple[asyncio.Lock, int]] = {}  # lock, turns holding or waiting
+
+    @contextlib.asynccontextmanager
+    async def lock(self, conversation_id: Text, lock_lifetime: float = 0,  # type: ignore[override]
+                   wait_time_in_seconds: float = 0) -> AsyncIterator[None]:
+        lock, users = self._locks.get(conversation_id) or (asyncio.Lock(), 0)
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[conversation_id]
+            if users <= 1:
+                del self._locks[conversation_id]
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+    def in_use(self) -> int:
+        """Conversations with a turn running or waiting (the tests' view)."""
+        return len(self._locks)
+
+
 def install() -> None:
     """Idempotent; must run before the Agent loads its model."""
     global _installed
@@ -157,4 +216,5 @@ def install() -> None:
     DialogueStateTracker.copy = copy_tracker  # type: ignore[method-assign]
     Domain.is_empty = domain_is_empty  # type: ignore[method-assign]
     rasa.core.actions.action.default_actions = default_actions  # type: ignore[assignment]
+    ActionBotResponse.run = bot_response_run  # type: ignore[method-assign]
     _installed = True

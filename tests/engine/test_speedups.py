@@ -82,3 +82,86 @@ def test_default_actions_are_rasas_built_once(services) -> None:  # type: ignore
     assert action.action_for_name_or_text("action_listen", domain, None) is ours[0]
     endpoint = object()  # with an endpoint, Rasa's own, built anew as before
     assert all(a is not b for a, b in zip(speedups.default_actions(endpoint), ours))
+
+
+async def _conversation(services, user: str, seed: int) -> list[tuple]:  # type: ignore[no-untyped-def, type-arg]
+    """Ten turns of one conversation, buttons picked by `seed`: what the resident saw."""
+    from bot.testing import TestBot
+
+    rng = random.Random(seed)
+    bot = TestBot(services.conversation, user)
+    seen = []
+    reply = await bot.say("la migra esta en mi puerta")
+    for _ in range(10):
+        # (the place in the hotline's line is left out: the first conversation's ticket
+        # is still open when the second asks, so the second is one further back)
+        seen.append([(None if (r.step or "").startswith("handoff") else r.text,
+                      [b.payload for b in r.buttons], r.flow, r.step) for r in reply])
+        buttons = [b.payload for r in reply for b in r.buttons]
+        reply = await (bot.press_payload(rng.choice(buttons)) if buttons else bot.say("menu"))
+    return seen
+
+
+async def test_utter_kyr_is_followed_by_listen_without_a_second_graph_run(  # type: ignore[no-untyped-def]
+        services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 7: one prediction graph run a turn, and the same conversation as with Rasa's
+    own response action (which made the graph predict the listen too)."""
+    from rasa.core.actions.action import ActionBotResponse
+
+    assert ActionBotResponse.run is speedups.bot_response_run
+    processor = services.engine.agent.processor
+    runner, core = processor.graph_runner, processor.model_metadata.core_target
+    runs: list[int] = []  # runs of the prediction graph (not of NLU, which the text needs)
+    run = runner.run
+
+    def counted_run(inputs=None, targets=None):  # type: ignore[no-untyped-def]
+        if targets == [core]:
+            runs.append(1)
+        return run(inputs, targets)
+
+    monkeypatch.setattr(runner, "run", counted_run)
+    turns: list[int] = []
+    handle = services.engine.agent.processor.handle_message
+
+    async def counted(message):  # type: ignore[no-untyped-def]
+        turns.append(1)
+        return await handle(message)
+
+    monkeypatch.setattr(services.engine.agent.processor, "handle_message", counted)
+    ours = await _conversation(services, "followup-ours", 5)
+    assert turns and len(runs) == len(turns)  # the listen after utter_kyr took no graph run
+    runs.clear(), turns.clear()
+    monkeypatch.setattr(ActionBotResponse, "run", speedups._rasa_bot_response_run)
+    rasas = await _conversation(services, "followup-rasa", 5)
+    assert len(runs) == 2 * len(turns)  # Rasa's way: the graph predicted the listen as well
+    assert ours == rasas
+
+
+async def test_turn_locks_serialise_a_conversation_and_no_other() -> None:
+    import asyncio
+
+    locks = speedups.TurnLocks()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def turn(conversation: str, name: str, wait: bool) -> None:
+        async with locks.lock(conversation):
+            order.append(f"{name} in")
+            if wait:
+                await release.wait()
+            order.append(f"{name} out")
+
+    first = asyncio.create_task(turn("a", "a1", True))
+    second = asyncio.create_task(turn("a", "a2", False))
+    other = asyncio.create_task(turn("b", "b1", False))
+    await asyncio.sleep(0.01)
+    assert order == ["a1 in", "b1 in", "b1 out"]  # b did not wait for a; a2 waits for a1
+    assert locks.in_use() == 1
+    release.set()
+    await asyncio.gather(first, second, other)
+    assert order[3:] == ["a1 out", "a2 in", "a2 out"]
+    assert locks.in_use() == 0  # nothing kept for conversations not in a turn
+    with pytest.raises(RuntimeError):
+        async with locks.lock("c"):
+            raise RuntimeError("a turn failed")
+    assert locks.in_use() == 0

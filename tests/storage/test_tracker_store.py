@@ -129,3 +129,32 @@ async def test_history_is_compacted_to_its_net_effect(store: KyrTrackerStore) ->
     assert t.latest_action_name == "action_listen"
     assert t.latest_message.intent["name"] == "greet"
     await store.delete(sender)
+
+
+def test_a_turn_is_stored_as_its_net_effect() -> None:
+    """Around the latest user turn: the session start, each slot's latest value, the listen
+    before the turn and the action it ended on; its bot message, utter_kyr, featurization
+    flag and follow-up are not kept. Something else in the turn keeps the turn whole."""
+    from rasa.shared.core.events import FollowupAction, Restarted, UserUtteranceReverted
+
+    from bot.storage.tracker_store import compact, current_session
+
+    def events(*turn):  # type: ignore[no-untyped-def]
+        t = tracker("c", ActionExecuted("action_session_start"), SessionStarted(),
+                    SlotSet("kyr_step", "one"), ActionExecuted("action_listen"),
+                    UserUttered(None, {"name": "greet", "confidence": 1.0}), *turn)
+        return current_session([e.as_dict() for e in t.events])
+
+    plain = compact(events(SlotSet("kyr_step", "two"), ActionExecuted("utter_kyr"),
+                           BotUttered("reply"), FollowupAction("action_listen"),
+                           ActionExecuted("action_listen")))
+    assert [(e["event"], e.get("name"), e.get("value")) for e in plain] == [
+        ("action", "action_session_start", None), ("session_started", None, None),
+        ("slot", "kyr_step", "two"), ("action", "action_listen", None), ("user", None, None),
+        ("action", "action_listen", None)]
+    loaded = DialogueStateTracker.from_dict("c", plain, DOMAIN.slots)
+    assert loaded.get_slot("kyr_step") == "two" and loaded.latest_action_name == "action_listen"
+    assert loaded.followup_action is None and loaded.latest_message.intent["name"] == "greet"
+    for unusual in (Restarted(), UserUtteranceReverted()):
+        kept = compact(events(SlotSet("kyr_step", "two"), unusual, ActionExecuted("action_listen")))
+        assert [e["event"] for e in kept][-3:] == ["slot", unusual.type_name, "action"]
