@@ -460,7 +460,7 @@ class Sender:
                         return
                     result = await self.deliver(row.address, row.item)
                 finally:
-                    self.pacer.sent()  # its place in the channel's window runs out a second on
+                    self.pacer.sent()  # its place in the window runs out a second from now
         except Exception as exc:  # a bug or a library's surprise: retried like a timeout
             logger.warning("%s send raised %s", self.channel, type(exc).__name__)
             result = Delivery(False, f"send error ({type(exc).__name__})", retry=True)

@@ -8,8 +8,8 @@ The channel's limit is kept as a sliding window (`WindowLimit`): at most `rate` 
 reach the platform in any one second, so the rate it observes per second is never above it
 (a token bucket with a burst lets through burst + rate in a second). A send reaches the
 platform somewhere between the moment it leaves and the moment its answer is back, so
-each send holds its place in the window until its answer is back, and a second after. Each chat has a
-token bucket (refills at `rate` a second up to `burst`). Bulk rows (alerts, priority BULK)
+each send holds its place in the window until its answer is back, and a second after.
+Each chat has a token bucket (refills at `rate` a second up to `burst`). Bulk rows (alerts, priority BULK)
 first pass a bulk bucket at a share of the limit (KYR_BULK_SHARE, 0.8 by default, the rule
 Glific uses "to allow replies to come in"), then the channel's window like any send: bulk
 never takes more than its share, and replies to residents, claimed first by the outbox,

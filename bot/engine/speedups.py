@@ -30,9 +30,9 @@
    "we answered: wait"), yet Rasa ran the whole prediction graph to hear it: a second
    graph run, policy ensemble and prediction a turn. `utter_kyr` now names
    `action_listen` as its follow-up (Rasa's FollowupAction event, applied after the
-   action's own ActionExecuted), which the processor takes without running the graph,
-   and the ActionExecuted of the listen clears again. The stored conversation never keeps
-   the follow-up (bot.storage.tracker_store.compact folds it away).
+   action's own ActionExecuted), which the processor takes without running the graph;
+   the listen's own ActionExecuted clears it. The stored conversation never keeps the
+   follow-up (bot.storage.tracker_store.compact folds it away).
 8. Rasa's InMemoryLockStore serialises a conversation's turns with numbered tickets,
    polled once a second when a second turn of the same conversation waits, and builds
    a ticket and a lock object for every message. `TurnLocks` keeps the contract (one
