@@ -130,7 +130,8 @@ async def test_utter_kyr_is_followed_by_listen_without_a_second_graph_run(  # ty
     monkeypatch.setattr(services.engine.agent.processor, "handle_message", counted)
     ours = await _conversation(services, "followup-ours", 5)
     assert turns and len(runs) == len(turns)  # the listen after utter_kyr took no graph run
-    runs.clear(), turns.clear()
+    runs.clear()
+    turns.clear()
     monkeypatch.setattr(ActionBotResponse, "run", speedups._rasa_bot_response_run)
     rasas = await _conversation(services, "followup-rasa", 5)
     assert len(runs) == 2 * len(turns)  # Rasa's way: the graph predicted the listen as well
