@@ -57,13 +57,14 @@ def compact(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     if last_user is None:
         return events
     tail = events[last_user + 1:]
-    if any(e.get("event") not in _FOLDED_AFTER_USER for e in tail):
-        tail_kept = tail  # something the turn did that is not folded here: kept as it was
-    else:
+    folded = all(e.get("event") in _FOLDED_AFTER_USER for e in tail)
+    if folded:  # the turn's own events reduce to its slots and the action it ended on
         tail_kept = tail[-1:] if tail and tail[-1].get("event") == "action" else []
+    else:  # something the turn did that is not folded here: the turn is kept as it was
+        tail_kept = tail
     head: List[Dict[str, Any]] = []
     latest: Dict[str, Dict[str, Any]] = {}
-    for index, event in enumerate(events[:last_user] if tail_kept is tail else events):
+    for index, event in enumerate(events if folded else events[:last_user]):
         kind = event.get("event")
         if index == last_user:
             continue
