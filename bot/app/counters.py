@@ -31,6 +31,7 @@ from bot.core.areas import counting_slug
 from bot.core.handoff import CHICAGO
 from bot.handoff.tickets import URGENT, TicketEvent
 from bot.storage.db import utc_now
+from bot.storage.prepared import Prepared
 from bot.storage.schema import counts
 
 # ---- the vocabulary: every kind the service counts, and the dimensions each carries ----
@@ -115,18 +116,18 @@ class Count:
 # SQLAlchemy 1.4 does not cache the compiled form of its own `on_conflict_do_update`
 # construct (NO_CACHE_KEY): built as one, it was compiled again on every turn, a tenth of
 # the database thread's time in a button-press profile; a text statement compiles once.
-_UPSERT = sa.text(
+_UPSERT = Prepared(sa.text(
     "INSERT INTO kyr_counts (day, kind, area, dimension, value, n)"
     " VALUES (:day, :kind, :area, :dimension, :value, :n)"
     " ON CONFLICT (day, kind, area, dimension, value) DO UPDATE SET n = kyr_counts.n + excluded.n"
-).bindparams(*(sa.bindparam(column.name, type_=column.type) for column in counts.c))
+).bindparams(*(sa.bindparam(column.name, type_=column.type) for column in counts.c)))
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """n += 1 for each row, creating it at 1: one statement, race-free on both databases."""
     if connection.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover
         raise RuntimeError(f"counters need SQLite or PostgreSQL, not {connection.dialect.name}")
-    connection.execute(_UPSERT, rows)
+    _UPSERT.executemany(connection, rows)
 
 
 def rows_for(kind: str, day: dt.date, area: str = "", amount: int = 1,

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.core import actors
 from bot.storage.addresses import sealer
 from bot.storage.keys import DataKeys
+from bot.storage.prepared import Prepared
 from bot.storage.db import as_utc, utc_now
 from bot.storage.events import EventLog
 from bot.storage.schema import ticket_events, ticket_media, ticket_messages, ticket_reads, tickets
@@ -153,9 +154,9 @@ Observer = Callable[[Connection, TicketEvent, "Ticket"], None]
 # Built once: a statement made anew per call spends more time in SQLAlchemy's construction
 # and cache key than in the database (a third of a button press in a profile). These run on
 # every message (open_for) or every ticket page (get).
-_OPEN_FOR = sa.select(tickets).where(tickets.c.resident == sa.bindparam("resident"),
-                                     tickets.c.status != CLOSED).limit(1)
-_BY_ID = sa.select(tickets).where(tickets.c.id == sa.bindparam("id"))
+_OPEN_FOR = Prepared(sa.select(tickets).where(tickets.c.resident == sa.bindparam("resident"),
+                                              tickets.c.status != CLOSED).limit(1))
+_BY_ID = Prepared(sa.select(tickets).where(tickets.c.id == sa.bindparam("id")))
 # The statements of the resident's side, which runs on every message or every ticket,
 # built once: SQLAlchemy's construction and cache keys cost more than SQLite's work here.
 _RANK = sa.case((tickets.c.priority == URGENT, 0), else_=1)
@@ -170,8 +171,8 @@ _AHEAD = sa.select(sa.func.count()).select_from(tickets).where(
 _RECENT_WAITS = sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
     tickets.c.claimed_at.is_not(None), tickets.c.after_hours.is_(False)).order_by(
     tickets.c.claimed_at.desc()).limit(sa.bindparam("recent"))
-_SEEN = sa.update(tickets).where(tickets.c.id == sa.bindparam("ticket_id")).values(
-    last_inbound_at=sa.bindparam("at"))
+_SEEN = Prepared(sa.update(tickets).where(tickets.c.id == sa.bindparam("ticket_id")).values(
+    last_inbound_at=sa.bindparam("at")))
 _INSERT = sa.insert(tickets)
 _INSERT_LINE = sa.insert(ticket_messages)  # a transcript line, on every message while waiting
 _RESIDENT_OF = sa.select(tickets.c.resident).where(tickets.c.id == sa.bindparam("ticket_id"))
@@ -208,9 +209,9 @@ class TicketService:
             raise TicketError(f"ticket {ticket_id} does not exist")
         if connection is None:
             with self.engine.connect() as own:
-                row = own.execute(_BY_ID, {"id": ticket_id}).mappings().first()
+                row = _BY_ID.execute(own, {"id": ticket_id}).first()
         else:
-            row = connection.execute(_BY_ID, {"id": ticket_id}).mappings().first()
+            row = _BY_ID.execute(connection, {"id": ticket_id}).first()
         if row is None:
             raise TicketError(f"ticket {ticket_id} does not exist")
         return _ticket(row)
@@ -228,9 +229,9 @@ class TicketService:
         """The resident's ticket that is not closed: one indexed query, on every message."""
         if connection is None:
             with self.engine.connect() as own:
-                row = own.execute(_OPEN_FOR, {"resident": resident}).mappings().first()
+                row = _OPEN_FOR.execute(own, {"resident": resident}).first()
         else:
-            row = connection.execute(_OPEN_FOR, {"resident": resident}).mappings().first()
+            row = _OPEN_FOR.execute(connection, {"resident": resident}).first()
         return _ticket(row) if row is not None else None
 
     def _queue_ids(self) -> list[int]:
@@ -502,7 +503,7 @@ class TicketService:
                 sealed=self._seal(connection, ticket_id, text),
                 delivery=SENDING if kind == REPLY else None)).inserted_primary_key[0]
             if kind in FROM_RESIDENT or resident_acted:
-                connection.execute(_SEEN, {"ticket_id": ticket_id, "at": now})
+                _SEEN.execute(connection, {"ticket_id": ticket_id, "at": now})
             self._event(connection, ticket_id, kind, author)
             if also is not None:
                 also(connection, int(message_id))
@@ -558,7 +559,7 @@ class TicketService:
     def seen(self, ticket_id: int) -> None:
         """The resident wrote (anything: text, a tap, a photo): WhatsApp's window restarts."""
         with self.engine.begin() as connection:
-            connection.execute(_SEEN, {"ticket_id": ticket_id, "at": utc_now()})
+            _SEEN.execute(connection, {"ticket_id": ticket_id, "at": utc_now()})
 
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
         with self.engine.begin() as connection:

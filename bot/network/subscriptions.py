@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.core.areas import area as find_area
 from bot.storage.db import as_utc, utc_now
+from bot.storage.prepared import Prepared
 from bot.storage.schema import subscription_areas, subscriptions
 
 METHODS = ("button", "typed", "command")  # how consent was given
@@ -44,8 +45,8 @@ class Subscriber:
 
 
 # Built once (every message runs it): see bot.handoff.tickets._OPEN_FOR.
-_SEEN = sa.update(subscriptions).where(subscriptions.c.resident == sa.bindparam("who")).values(
-    last_inbound_at=sa.bindparam("at"))
+_SEEN = Prepared(sa.update(subscriptions).where(subscriptions.c.resident == sa.bindparam("who")).values(
+    last_inbound_at=sa.bindparam("at")))
 
 
 class Subscriptions:
@@ -124,10 +125,10 @@ class Subscriptions:
         primary key, nothing when they are not subscribed. On the caller's transaction when
         given one (the turn's first trip to the database)."""
         if connection is not None:
-            connection.execute(_SEEN, {"who": resident, "at": at or utc_now()})
+            _SEEN.execute(connection, {"who": resident, "at": at or utc_now()})
             return
         with self.engine.begin() as own:
-            own.execute(_SEEN, {"who": resident, "at": at or utc_now()})
+            _SEEN.execute(own, {"who": resident, "at": at or utc_now()})
 
     # ---- reading ----
 
