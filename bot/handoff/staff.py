@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from bot.core.actors import BOT, MAX_NAME, RESIDENT
 from bot.handoff.tickets import FORGOTTEN
 from bot.storage.db import as_utc, utc_now
+from bot.storage.prepared import Prepared
 from bot.storage.schema import (audit_log, login_failures, staff_accounts, staff_presence,
                                  staff_sessions)
 
@@ -59,7 +60,7 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-_NAMES = sa.select(staff_accounts.c.name).order_by(staff_accounts.c.name)  # on every ticket opened
+_NAMES = Prepared(sa.select(staff_accounts.c.name).order_by(staff_accounts.c.name))  # every ticket
 
 
 class StaffError(Exception):
@@ -158,7 +159,7 @@ class StaffDirectory:
 
     def names(self) -> list[str]:
         with self.engine.connect() as connection:
-            return list(connection.execute(_NAMES).scalars())
+            return [row[0] for row in _NAMES.execute(connection).rows]
 
     def everyone(self) -> list[Staff]:
         with self.engine.connect() as connection:

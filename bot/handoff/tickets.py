@@ -160,17 +160,17 @@ _BY_ID = Prepared(sa.select(tickets).where(tickets.c.id == sa.bindparam("id")))
 # The statements of the resident's side, which runs on every message or every ticket,
 # built once: SQLAlchemy's construction and cache keys cost more than SQLite's work here.
 _RANK = sa.case((tickets.c.priority == URGENT, 0), else_=1)
-_MY_RANK = sa.select(_RANK.label("rank"), tickets.c.opened_at, tickets.c.status).where(
-    tickets.c.id == sa.bindparam("id"))
-_AHEAD = sa.select(sa.func.count()).select_from(tickets).where(
+_MY_RANK = Prepared(sa.select(_RANK.label("rank"), tickets.c.opened_at, tickets.c.status).where(
+    tickets.c.id == sa.bindparam("id")))
+_AHEAD = Prepared(sa.select(sa.func.count()).select_from(tickets).where(
     tickets.c.status == OPEN, sa.or_(
         _RANK < sa.bindparam("rank"), sa.and_(_RANK == sa.bindparam("rank"), sa.or_(
             tickets.c.opened_at < sa.bindparam("opened_at"), sa.and_(
                 tickets.c.opened_at == sa.bindparam("opened_at"),
-                tickets.c.id <= sa.bindparam("id"))))))
-_RECENT_WAITS = sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
+                tickets.c.id <= sa.bindparam("id")))))))
+_RECENT_WAITS = Prepared(sa.select(tickets.c.opened_at, tickets.c.claimed_at).where(
     tickets.c.claimed_at.is_not(None), tickets.c.after_hours.is_(False)).order_by(
-    tickets.c.claimed_at.desc()).limit(sa.bindparam("recent"))
+    tickets.c.claimed_at.desc()).limit(sa.bindparam("recent")))
 _SEEN = Prepared(sa.update(tickets).where(tickets.c.id == sa.bindparam("ticket_id")).values(
     last_inbound_at=sa.bindparam("at")))
 _INSERT = sa.insert(tickets)
@@ -186,11 +186,11 @@ _REPLY_REF = sa.update(tickets).where(
     reply_ref=sa.bindparam("sealed"))
 _CLOSE_VALUES = {"status": CLOSED, "closed_at": sa.bindparam("at"),
                  "disposition": sa.bindparam("why"), "reply_ref": None}
-_CLOSE_OPEN = sa.update(tickets).where(  # the resident stops waiting, a supervisor closes
-    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status != CLOSED).values(_CLOSE_VALUES)
-_CLOSE_CLAIMED = sa.update(tickets).where(  # staff close the ticket they hold
+_CLOSE_OPEN = Prepared(sa.update(tickets).where(  # the resident stops waiting, a supervisor closes
+    tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status != CLOSED).values(_CLOSE_VALUES))
+_CLOSE_CLAIMED = Prepared(sa.update(tickets).where(  # staff close the ticket they hold
     tickets.c.id == sa.bindparam("ticket_id"), tickets.c.status == CLAIMED,
-    tickets.c.assignee == sa.bindparam("who")).values(_CLOSE_VALUES)
+    tickets.c.assignee == sa.bindparam("who")).values(_CLOSE_VALUES))
 
 
 class TicketService:
@@ -249,17 +249,17 @@ class TicketService:
         database (the queue's order, up to this ticket), not read out whole: on a raid night
         the queue is long, and every ticket opened asks."""
         with self.engine.connect() as connection:
-            me = connection.execute(_MY_RANK, {"id": ticket_id}).first()
-            if me is None or me.status != OPEN:
+            me = _MY_RANK.execute(connection, {"id": ticket_id}).first()
+            if me is None or me["status"] != OPEN:
                 return 0
-            return int(connection.execute(_AHEAD, {
-                "rank": me.rank, "opened_at": me.opened_at, "id": ticket_id}).scalar() or 0)
+            return int(_AHEAD.execute(connection, {
+                "rank": me["rank"], "opened_at": me["opened_at"], "id": ticket_id}).scalar() or 0)
 
     def expected_wait(self, recent: int = 20) -> Optional[dt.timedelta]:
         """Median wait of the last tickets claimed that were opened in hours; None before any."""
         with self.engine.connect() as connection:
             # Tickets left overnight waited for the hotline to open, not for a free person.
-            rows = connection.execute(_RECENT_WAITS, {"recent": recent}).all()
+            rows = _RECENT_WAITS.execute(connection, {"recent": recent}).rows
         waits = [(as_utc(claimed) - as_utc(opened)).total_seconds()
                  for opened, claimed in rows if opened is not None and claimed is not None]
         return dt.timedelta(seconds=statistics.median(waits)) if waits else None
@@ -694,9 +694,9 @@ class TicketService:
         with self.engine.begin() as connection:
             values = {"ticket_id": ticket_id, "at": utc_now(), "why": disposition[:40]}
             if actor != actors.RESIDENT and not supervisor:
-                changed = connection.execute(_CLOSE_CLAIMED, {**values, "who": actor}).rowcount
+                changed = _CLOSE_CLAIMED.execute(connection, {**values, "who": actor}).rowcount
             else:
-                changed = connection.execute(_CLOSE_OPEN, values).rowcount
+                changed = _CLOSE_OPEN.execute(connection, values).rowcount
             if changed != 1:
                 raise TicketError(f"ticket {ticket_id} cannot be closed by {actor}")
             self._event(connection, ticket_id, TicketEvent.CLOSED,

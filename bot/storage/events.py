@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.db import as_utc
+from bot.storage.prepared import Prepared
 
 
 class EventLog:
@@ -22,12 +23,15 @@ class EventLog:
         self.engine = engine
         self.table = table
         self.owner = table.c[owner]  # the column naming the ticket, report or alert
-        self._insert = sa.insert(table)  # built once: a log line is written on every change
+        # Built once and prepared (bot.storage.prepared): a line is written on every change.
+        self._insert = Prepared(sa.insert(table).values({
+            self.owner: sa.bindparam("owner_id"), table.c.kind: sa.bindparam("event_kind"),
+            table.c.actor: sa.bindparam("event_actor"), table.c.at: sa.bindparam("event_at")}))
 
     def write(self, connection: Connection, owner_id: int, kind: str, actor: str,
               at: dt.datetime) -> None:
-        connection.execute(self._insert,
-                           {self.owner.name: owner_id, "kind": kind, "actor": actor, "at": at})
+        self._insert.execute(connection, {"owner_id": owner_id, "event_kind": kind,
+                                          "event_actor": actor, "event_at": at})
 
     def history(self, owner_id: int, kinds: Iterable[str] = ()) -> list[tuple[str, str, dt.datetime]]:
         """(kind, actor, at) of every change, or of these kinds, oldest first."""
