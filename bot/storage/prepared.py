@@ -105,6 +105,9 @@ class Prepared:
         dialect = connection.dialect
         cursor = connection.connection.cursor()
         try:
+            if connection._has_events or connection.engine._has_events:  # listeners see it
+                connection.dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments,
+                                                          None, isinstance(arguments, list))
             run(cursor)
             keys = [d[0] for d in cursor.description] if cursor.description else []
             rows = cursor.fetchall() if keys else []

@@ -17,13 +17,17 @@ from bot.storage.prepared import Prepared
 from bot.storage.schema import counts, tickets
 from bot.storage.tracker_store import _INSERT, _SELECT, _UPDATE
 
-WHEN = dt.datetime(2026, 12, 3, 15, 30, 12, 345678, tzinfo=dt.timezone.utc)
+WHEN = dt.datetime(2026, 1, 3, 15, 30, 12, 345678, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
+    with engine.begin() as connection:  # PostgreSQL's database is shared by the suite
+        for table in ("kyr_conversations", "kyr_tickets"):
+            connection.execute(sa.text(f"DELETE FROM {table} WHERE resident LIKE 'r-%'"))
+        connection.execute(sa.text("DELETE FROM kyr_counts WHERE kind LIKE 'kp%'"))
     engine.dispose()
 
 
@@ -71,7 +75,7 @@ def test_writes_count_rows_and_belong_to_the_callers_transaction(engine: Engine)
 
 
 def test_executemany_adds_up(engine: Engine) -> None:
-    kind = f"k{uuid.uuid4().hex[:8]}"
+    kind = f"kp{uuid.uuid4().hex[:8]}"
     rows = [{"day": WHEN.date(), "kind": kind, "area": "", "dimension": "", "value": "", "n": 1},
             {"day": WHEN.date(), "kind": kind, "area": "", "dimension": "language",
              "value": "es", "n": 2}]
