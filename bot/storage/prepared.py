@@ -47,9 +47,6 @@ class Rows:
     def first(self) -> dict[str, Any] | None:
         return dict(zip(self.keys, self.rows[0])) if self.rows else None
 
-    def all(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.keys, row)) for row in self.rows]
-
     def scalar(self) -> Any:
         return self.rows[0][0] if self.rows else None
 

@@ -51,7 +51,7 @@ def test_a_select_gives_the_same_row_with_its_types(engine: Engine) -> None:
     assert isinstance(ours["opened_at"], dt.datetime)  # SQLite's text, read as a datetime
     assert ours["opened_at"].replace(tzinfo=dt.timezone.utc) == WHEN
     assert ours["after_hours"] is True  # SQLite's 1, read as a bool
-    assert missing.first() is None and missing.scalar() is None and missing.all() == []
+    assert missing.first() is None and missing.scalar() is None and missing.rows == []
 
 
 def test_writes_count_rows_and_belong_to_the_callers_transaction(engine: Engine) -> None:
