@@ -1,8 +1,11 @@
 """One bot in a fresh process: `python -m tests.bench.child ours|stock DIR WORKLOAD [MODEL]`.
 
 stdout carries only the protocol: `ready` once the first reply is back (the parent times
-cold start up to it), then `result <json>`. Everything else, C-level output included, goes
-to stderr.
+cold start up to it); then, for each line the parent writes on stdin, `round <json>` for a
+mode's name (one round of that mode: every conversation sends its next
+`workload.messages // workload.rounds` messages) or `result <json>` for `end`. The parent
+alternates the two bots round by round, so a change in the machine's speed falls on both.
+Everything else, C-level output included, goes to stderr.
 """
 
 from __future__ import annotations
@@ -109,47 +112,70 @@ class StockBot:
                      [b["payload"] for m in channel.messages for b in m.get("buttons") or []])
 
 
-async def run_mode(bot: Bot, workload: Workload, mode: str, phrases: list[str]) -> ModeResult:
-    """All conversations at once, each a resident sending its messages one after another."""
-    latencies: list[float] = []
-    empty = 0
+class Mode:
+    """One mode's conversations, kept between rounds: each resumes where the last stopped."""
 
-    async def converse(i: int) -> None:
-        nonlocal empty
-        rng = random.Random(f"{workload.seed}-{mode}-{i}")
-        user, payload = f"{mode}-{i}", bot.opening_button
-        for j in range(workload.messages):
-            started = perf_counter()
-            if mode == "button":
-                reply = await bot.press(user, payload)
-            elif mode == "parse":
-                reply = await bot.parse(phrases[(i * workload.messages + j) % len(phrases)])
-            else:
-                reply = await bot.text(user, phrases[(i * workload.messages + j) % len(phrases)])
-            latencies.append((perf_counter() - started) * 1000)
-            empty += reply.messages == 0
-            payload = rng.choice(reply.buttons) if reply.buttons else bot.opening_button
+    def __init__(self, bot: Bot, workload: Workload, mode: str, phrases: list[str]) -> None:
+        self.bot, self.workload, self.mode, self.phrases = bot, workload, mode, phrases
+        self.rngs = [random.Random(f"{workload.seed}-{mode}-{i}")
+                     for i in range(workload.conversations)]
+        self.payloads = [bot.opening_button] * workload.conversations
+        self.sent = [0] * workload.conversations
 
-    started = perf_counter()
-    await asyncio.gather(*(converse(i) for i in range(workload.conversations)))
-    return ModeResult(len(latencies), perf_counter() - started, latencies, empty)
+    async def round(self, messages: int) -> ModeResult:
+        """All conversations at once, each sending its next `messages` one after another."""
+        latencies: list[float] = []
+        empty = 0
+
+        async def converse(i: int) -> None:
+            nonlocal empty
+            bot, user = self.bot, f"{self.mode}-{i}"
+            for _ in range(messages):
+                j = self.sent[i]
+                phrase = self.phrases[(i * self.workload.messages + j) % len(self.phrases)]
+                started = perf_counter()
+                if self.mode == "button":
+                    reply = await bot.press(user, self.payloads[i])
+                elif self.mode == "parse":
+                    reply = await bot.parse(phrase)
+                else:
+                    reply = await bot.text(user, phrase)
+                latencies.append((perf_counter() - started) * 1000)
+                empty += reply.messages == 0
+                self.sent[i] = j + 1
+                self.payloads[i] = (self.rngs[i].choice(reply.buttons) if reply.buttons
+                                    else bot.opening_button)
+
+        started = perf_counter()
+        await asyncio.gather(*(converse(i) for i in range(self.workload.conversations)))
+        return ModeResult(len(latencies), perf_counter() - started, latencies, empty)
 
 
-async def run(bot_factory: Callable[[], Bot], workload: Workload, protocol: TextIO) -> None:
+async def run(bot_factory: Callable[[], Bot], workload: Workload, protocol: TextIO,
+              commands: TextIO) -> None:
     bot: Bot = bot_factory()
     if (await bot.text("cold-start", "hi")).messages == 0:
         raise SystemExit("no reply to the first message")
-    protocol.write("ready\n")
-    protocol.flush()
+    say(protocol, "ready")
     phrases = heldout_phrases(workload.seed)
-    modes = {mode: await run_mode(bot, workload, mode, phrases) for mode in MODES}
+    modes = {mode: Mode(bot, workload, mode, phrases) for mode in MODES}
+    per_round = workload.messages // workload.rounds
+    for line in commands:
+        command = line.strip()
+        if command == "end":
+            break
+        say(protocol, "round " + (await modes[command].round(per_round)).to_json())
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux (before relay)
     relay: list[float] = []
     if isinstance(bot, OurBot):  # the stock agent has no staff console to relay from
         from tests.bench.relay import measure_relay
 
         relay = await measure_relay(bot.services)
-    protocol.write("result " + ChildResult(modes, peak_kb / 1024, relay_ms=relay).to_json() + "\n")
+    say(protocol, "result " + ChildResult({}, peak_kb / 1024, relay_ms=relay).to_json())
+
+
+def say(protocol: TextIO, line: str) -> None:
+    protocol.write(line + "\n")
     protocol.flush()
 
 
@@ -168,7 +194,7 @@ def main(argv: list[str]) -> None:
     quiet()
     factories: dict[str, Callable[[], Bot]] = {
         "ours": lambda: OurBot(folder), "stock": lambda: StockBot(folder, argv[3])}
-    asyncio.run(run(factories[kind], workload, protocol))
+    asyncio.run(run(factories[kind], workload, protocol, sys.stdin))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """`make bench`: this bot's engine and a stock Rasa 3.6 agent, measured in the same run.
 
-Each bot runs in its own fresh subprocess (tests/bench/child.py), one after the other, on
-SQLite in a temporary folder. stdout gets the Markdown table and nothing else; progress
+Each bot runs in its own fresh subprocess (tests/bench/child.py) on SQLite in a temporary
+folder; both are started, then each mode runs in rounds, the bots taking turns (the other
+idle), so that the machine's changing speed falls on both alike. stdout gets the Markdown table and nothing else; progress
 goes to stderr. The table is also written to build/bench/latest.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -19,7 +21,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Callable
 
-from tests.bench.workload import ChildResult, Workload, heldout
+from tests.bench.workload import MODES, ChildResult, ModeResult, Workload, heldout
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "bench"
@@ -27,28 +29,63 @@ CHILD_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "LOG_LEVEL": "WARNING",
              "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"}
 
 
-def run_child(kind: str, folder: Path, workload: Workload, *extra: str) -> ChildResult:
-    """Start a fresh process; cold start = Popen to its `ready` line (first reply back)."""
-    folder.mkdir(parents=True)
-    log = folder / "child.log"
-    command = [sys.executable, "-m", "tests.bench.child", kind, str(folder),
-               workload.to_json(), *extra]
-    print(f"{kind}: starting", file=sys.stderr, flush=True)
-    with log.open("w") as err:
-        started = perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True,
-                                 cwd=ROOT, env={**os.environ, **CHILD_ENV})
-        assert child.stdout is not None
-        ready = child.stdout.readline()
-        cold_start = perf_counter() - started
-        print(f"{kind}: first reply after {cold_start:.1f} s; running the workload",
-              file=sys.stderr, flush=True)
-        result = child.stdout.readline()
-        code = child.wait()
-    if ready.strip() != "ready" or not result.startswith("result ") or code != 0:
-        raise SystemExit(f"the {kind} child failed (exit {code}); its stderr ends:\n"
-                         + log.read_text(errors="replace")[-4000:])
-    return replace(ChildResult.from_json(result.removeprefix("result ")), cold_start_s=cold_start)
+class Child:
+    """One bot in a fresh process, driven round by round over its stdin."""
+
+    def __init__(self, kind: str, folder: Path, workload: Workload, *extra: str) -> None:
+        folder.mkdir(parents=True)
+        self.kind, self.log = kind, folder / "child.log"
+        command = [sys.executable, "-m", "tests.bench.child", kind, str(folder),
+                   workload.to_json(), *extra]
+        print(f"{kind}: starting", file=sys.stderr, flush=True)
+        with self.log.open("w") as err:
+            started = perf_counter()
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+                cwd=ROOT, env={**os.environ, **CHILD_ENV})
+            self._expect("ready")
+            self.cold_start = perf_counter() - started  # Popen to its first reply back
+        print(f"{kind}: first reply after {self.cold_start:.1f} s", file=sys.stderr, flush=True)
+        self.rounds: dict[str, list[ModeResult]] = {mode: [] for mode in MODES}
+
+    def round(self, mode: str) -> None:
+        self._tell(mode)
+        self.rounds[mode].append(ModeResult(**json.loads(self._expect("round "))))
+
+    def finish(self) -> ChildResult:
+        self._tell("end")
+        result = ChildResult.from_json(self._expect("result "))
+        if self.process.wait() != 0:
+            self._fail()
+        return replace(result, cold_start_s=self.cold_start,
+                       modes={mode: ModeResult.joined(r) for mode, r in self.rounds.items()})
+
+    def _tell(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def _expect(self, prefix: str) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith(prefix):
+            self._fail()
+        return line.removeprefix(prefix)
+
+    def _fail(self) -> None:
+        self.process.kill()
+        raise SystemExit(f"the {self.kind} child failed (exit {self.process.wait()}); its "
+                         "stderr ends:\n" + self.log.read_text(errors="replace")[-4000:])
+
+
+def alternate(ours: Child, stock: Child, workload: Workload) -> tuple[ChildResult, ChildResult]:
+    """Each mode in rounds, the bots taking turns (and who goes first), the other idle."""
+    for mode in MODES:
+        for i in range(workload.rounds):
+            print(f"{mode}: round {i + 1} of {workload.rounds}", file=sys.stderr, flush=True)
+            for child in (ours, stock) if i % 2 == 0 else (stock, ours):
+                child.round(mode)
+    return ours.finish(), stock.finish()
 
 
 Metric = Callable[[ChildResult], float]
@@ -108,13 +145,15 @@ def facts(workload: Workload, ours: ChildResult, stock: ChildResult) -> str:
         "a random button from the last reply; stock presses skip NLU via `parse_data`",
         f"- free text: the {len(rows)} phrases of tests/data/nlu_heldout.jsonl ({languages}), "
         "in one seeded order, the same for both bots",
-        "- each bot in its own fresh subprocess, run one after the other; SQLite database in a "
+        f"- each bot in its own fresh subprocess, both started, then each mode in {w.rounds} "
+        f"rounds of {w.messages // w.rounds} messages a conversation, the bots taking turns "
+        "(the other idle; who goes first alternates); SQLite database in a "
         "temporary folder (this bot: its default store; stock: Rasa's SQLTrackerStore); "
         "stock: the same featurizers, data and fallback threshold with Rasa's own tokenizer and "
         "classifier (WhitespaceTokenizer, LogisticRegressionClassifier), RulePolicy only, one "
         "response per intent",
-        "- latency = one handle call under the full concurrency; msgs/s = messages / wall "
-        "time of the mode; peak RSS = ru_maxrss of the child; cold start = process start "
+        "- latency = one handle call under the full concurrency; msgs/s = messages / the "
+        "mode's rounds' wall time added up; peak RSS = ru_maxrss of the child; cold start = process start "
         "to first reply (measured by the parent)",
         f"- replies with no message: {empty} (this bot: a text that asks for a person opens a "
         "ticket, and that conversation's next texts go to staff, so the bot stays quiet)",
@@ -130,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=Workload.messages,
                         help="messages per conversation and per mode")
     parser.add_argument("--seed", type=int, default=Workload.seed)
+    parser.add_argument("--rounds", type=int, default=Workload.rounds,
+                        help="rounds per mode, the two bots alternating (must divide --messages)")
     args = parser.parse_args(argv)
-    workload = Workload(args.conversations, args.messages, args.seed)
+    workload = Workload(args.conversations, args.messages, args.seed, args.rounds)
     started = perf_counter()
     for key, value in CHILD_ENV.items():  # this process imports Rasa too (for PIPELINE)
         os.environ.setdefault(key, value)
@@ -144,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no trained model at {model_path(settings)}: run 'kyr train' first")
     stock_model = ensure_model(nlu_files(settings), OUT / "stock")
     with tempfile.TemporaryDirectory(prefix="kyr-bench-") as tmp:
-        ours = run_child("ours", Path(tmp) / "ours", workload)
-        stock = run_child("stock", Path(tmp) / "stock", workload, str(stock_model))
+        ours, stock = alternate(Child("ours", Path(tmp) / "ours", workload),
+                                Child("stock", Path(tmp) / "stock", workload, str(stock_model)),
+                                workload)
 
     report = "\n\n".join([
         "## Benchmark: this bot vs a stock Rasa 3.6 agent", table(ours, stock),

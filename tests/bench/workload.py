@@ -16,6 +16,11 @@ class Workload:
     conversations: int = 200
     messages: int = 10  # per conversation and per mode
     seed: int = 7
+    rounds: int = 5  # each mode's messages in this many rounds, the two bots alternating
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1 or self.messages % self.rounds:
+            raise ValueError(f"{self.messages} messages do not split into {self.rounds} rounds")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -35,6 +40,16 @@ class ModeResult:
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
+
+    @classmethod
+    def joined(cls, rounds: list["ModeResult"]) -> "ModeResult":
+        """One mode's rounds as one: their messages, wall times and latencies added up."""
+        return cls(sum(r.messages for r in rounds), sum(r.seconds for r in rounds),
+                   [ms for r in rounds for ms in r.latencies_ms],
+                   sum(r.empty_replies for r in rounds))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile, p in (0, 100]."""
