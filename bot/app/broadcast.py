@@ -51,6 +51,7 @@ from bot.network.subscriptions import Subscriber, Subscriptions
 from bot.storage.addresses import sealer
 from bot.storage.schema import addresses, alert_broadcasts, alert_deliveries as deliveries
 from bot.storage.schema import outbox as outbox_table, subscription_areas, subscriptions
+from bot.storage.db import transaction
 
 if TYPE_CHECKING:  # the services import Rasa; this module is imported without it
     from bot.app.services import Services
@@ -316,7 +317,7 @@ class Broadcaster:
     def _begin(self, alert_id: int) -> bool:
         """The broadcast's row, once: whether its delivery rows were all written already."""
         now = self.clock()
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             row = connection.execute(sa.select(alert_broadcasts).where(
                 alert_broadcasts.c.alert_id == alert_id)).mappings().first()
             if row is None:
@@ -345,7 +346,7 @@ class Broadcaster:
         return whatsapp <= self.tier - used - held
 
     def _planned(self, alert_id: int) -> None:
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             connection.execute(sa.update(alert_broadcasts).where(
                 alert_broadcasts.c.alert_id == alert_id,
                 alert_broadcasts.c.planned_at.is_(None)).values(planned_at=self.clock()))
@@ -378,7 +379,7 @@ class Broadcaster:
         moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         cache: dict[str, str] = {}
         has_template: dict[str, bool] = {}
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             have = {r for (r,) in connection.execute(sa.select(deliveries.c.resident).where(
                 deliveries.c.alert_id == alert.id,
                 deliveries.c.resident.in_([s.resident for s in batch])))}
@@ -431,7 +432,7 @@ class Broadcaster:
     def release(self) -> int:
         """Held rows the tier allows now get their outbox rows, most urgent first; held rows
         of an expired alert fail (old news is not sent)."""
-        with self._lock, self.db.begin() as connection:
+        with self._lock, transaction(self.db) as connection:
             if self.db.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                                    {"key": _TIER_LOCK})
@@ -565,7 +566,7 @@ class Broadcaster:
             self.alerts.mark(alert_id, ALERT_SENT)
         except AlertError:  # marked by another worker, or not sending
             pass
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             connection.execute(sa.update(alert_broadcasts).where(
                 alert_broadcasts.c.alert_id == alert_id,
                 alert_broadcasts.c.finished_at.is_(None)).values(finished_at=self.clock()))
@@ -602,7 +603,7 @@ class Broadcaster:
     def forget_old(self, keep: float) -> int:
         """Delivery rows of broadcasts finished more than `keep` seconds ago (they name
         residents by their keyed hash; the counts stay in kyr_counts)."""
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             old = sa.select(alert_broadcasts.c.alert_id).where(
                 alert_broadcasts.c.finished_at < self.clock() - keep)
             return int(connection.execute(sa.delete(deliveries).where(

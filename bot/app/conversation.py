@@ -42,7 +42,7 @@ from bot.app.held import HeldAnswers
 from bot.app.residents import ALERTS, TICKET, Residents
 from bot.network.reports import ReportService
 from bot.network.subscriptions import Subscriptions
-from bot.storage.db import utc_now
+from bot.storage.db import transaction, utc_now
 from bot.storage import unit
 from bot.storage.offload import off_loop
 
@@ -132,7 +132,7 @@ class ConversationService:
         return replies
 
     def _commit(self, held: unit.Held) -> None:
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             held.commit(connection)
 
     async def _handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
@@ -160,7 +160,7 @@ class ConversationService:
         transaction: the one ticket read of the turn, the stored conversation (the turn
         starts from it, and none stored means this message starts one, for the counts),
         and the message as the alerts read it."""
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             ticket = self.tickets.open_for(sender, connection)
             stored = self.engine.stored(connection, sender)
             if self.subscriptions is not None:

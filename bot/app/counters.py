@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.core.areas import counting_slug
 from bot.core.handoff import CHICAGO
 from bot.handoff.tickets import URGENT, TicketEvent
-from bot.storage.db import utc_now
+from bot.storage.db import transaction, utc_now
 from bot.storage.prepared import Prepared
 from bot.storage.schema import counts
 
@@ -160,7 +160,7 @@ class Counters:
         if connection is not None:
             _upsert(connection, rows)
             return
-        with self.engine.begin() as own:
+        with transaction(self.engine) as own:
             _upsert(own, rows)
 
     def record_all(self, events: Iterable[tuple[str, dict[str, object]]],
@@ -172,7 +172,7 @@ class Counters:
         if connection is not None:
             _upsert(connection, rows)
             return
-        with self.engine.begin() as own:
+        with transaction(self.engine) as own:
             _upsert(own, rows)
 
     def rows_of(self, events: Iterable[tuple[str, dict[str, object]]]) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.app.queue_tables import inbox
 from bot.identity import resident_key
 from bot.storage.addresses import sealer
+from bot.storage.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class Inbox:
         """Store a body's messages in one transaction; only then may the edge say 200."""
         now = self.clock()
         new = duplicate = stale = 0
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             for envelope in envelopes:
                 too_old = (self.max_age is not None and envelope.platform_at is not None
                            and envelope.platform_at < now - self.max_age)
@@ -200,7 +201,7 @@ class Inbox:
         with self.engine.connect() as connection:
             if connection.execute(self._any_ready, {"now": now, "n": 1}).first() is None:
                 return []
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,
                                              "now": now, "n": limit})
             rows = connection.execute(_TAKEN, {"token": token}).all()
@@ -216,7 +217,7 @@ class Inbox:
 
     def renew(self, taken: Taken) -> bool:
         """Extend the lease of a row still being handled; False if it was taken over."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return bool(connection.execute(_RENEW, {"row_id": taken.id, "token": taken.lease,
                                                     "until": self.clock() + self.lease}).rowcount)
 
@@ -225,7 +226,7 @@ class Inbox:
 
         False (and nothing written) when the lease was lost: another worker has the row.
         """
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             if not self._mark(connection, taken.id, taken.lease, "done"):
                 return False
             if write is not None:
@@ -238,14 +239,14 @@ class Inbox:
             self._finish(taken.id, taken.lease, "failed")
             return "failed"
         delay = min(0.5 * 2 ** taken.attempts, 30.0)
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.update(inbox).where(
                 inbox.c.id == taken.id, inbox.c.lease == taken.lease).values(
                 state="todo", lease=None, lease_until=self.clock() + delay))
         return "retry"
 
     def _finish(self, row_id: int, token: str, state: str) -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             self._mark(connection, row_id, token, state)
 
     def _mark(self, connection: Connection, row_id: int, token: str, state: str) -> bool:
@@ -256,7 +257,7 @@ class Inbox:
 
     def forget_old(self, keep: float = KEEP) -> int:
         """Finished rows past the dedupe window go (hashes only remain until then)."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return int(connection.execute(sa.delete(inbox).where(
                 inbox.c.state.in_(("done", "stale", "failed")),
                 inbox.c.done_at < self.clock() - keep)).rowcount)

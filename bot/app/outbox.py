@@ -39,6 +39,7 @@ from bot.app.pacing import Pacer
 from bot.app.queue_tables import in_db_thread, outbox
 from bot.core.messages import Button, OutboundMessage
 from bot.storage.addresses import record_delivery, sealer
+from bot.storage.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ class Outbox:
 
     def enqueue(self, drafts: Iterable[Draft]) -> int:
         """Messages not answering an inbox row (staff replies, alerts): their own transaction."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return self.write(connection, drafts)
 
     def claim(self, channel: str, limit: int) -> list[Claimed]:
@@ -221,7 +222,7 @@ class Outbox:
         with self.engine.connect() as connection:
             if connection.execute(self._any_ready, {"now": now, "n": 1, "channel": channel}).first() is None:
                 return []
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(self._claim, {"lease": token, "until": now + self.lease,
                                              "now": now, "n": limit, "channel": channel})
             rows = connection.execute(_CLAIMED, {"token": token}).all()
@@ -246,7 +247,7 @@ class Outbox:
                          reason=reason[:200])
 
     def retry_later(self, claimed: Claimed, delay: float) -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(_AGAIN, {"row_id": claimed.id, "token": claimed.lease,
                                         "until": self.clock() + delay})
 
@@ -259,7 +260,7 @@ class Outbox:
 
     def _set(self, row_id: int, token: str, item: Optional[dict[str, Any]],
              **values: Any) -> bool:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return self._set_in(connection, row_id, token, item, values)
 
     def _set_in(self, connection: Connection, row_id: int, token: str,
@@ -286,7 +287,7 @@ class Outbox:
         outcome: Counter[str] = Counter()
         failures: list[tuple[Claimed, str]] = []
         now = self.clock()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             for row, result in results:
                 if result.ok:
                     name, values = "sent", {"state": "sent", "sent_at": now}
@@ -311,7 +312,7 @@ class Outbox:
         return outcome
 
     def forget_old(self, keep: float) -> int:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return int(connection.execute(sa.delete(outbox).where(
                 outbox.c.state.in_(("sent", "failed", "skipped")),
                 outbox.c.created_at < self.clock() - keep)).rowcount)

@@ -23,7 +23,7 @@ from bot.network.reports import ReportService
 from bot.network.subscriptions import Subscriptions
 from bot.storage import once
 from bot.storage.addresses import AddressBook
-from bot.storage.db import addresses, deliveries, shred_files, utc_now
+from bot.storage.db import addresses, deliveries, shred_files, transaction, utc_now
 from bot.storage.offload import off_loop
 from bot.storage.schema import alert_deliveries, inbox, outbox, subscriptions as subscribed
 from bot.storage.tracker_store import KyrTrackerStore
@@ -96,7 +96,7 @@ class Residents:
             self.subscriptions.stop(resident)
         self.conversations.delete_now(resident)
         self._addresses.forget(resident)  # for every purpose
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             connection.execute(sa.delete(deliveries).where(deliveries.c.resident == resident))
             # Their finished queue rows (hashes and times only); rows still pending are
             # this turn's and its reply ("your data is deleted"), which must still go out.
@@ -117,7 +117,7 @@ class Residents:
         subscribed (however long ago they subscribed), and goes once they are not."""
         cutoff = utc_now() - retention
         subscriber = addresses.c.resident.in_(sa.select(subscribed.c.resident))
-        with self.db.begin() as connection:
+        with transaction(self.db) as connection:
             connection.execute(sa.delete(addresses).where(
                 addresses.c.updated_at < cutoff,
                 sa.not_(sa.and_(addresses.c.purpose == ALERTS, subscriber))))

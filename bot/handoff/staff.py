@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from bot.core.actors import BOT, MAX_NAME, RESIDENT
 from bot.handoff.tickets import FORGOTTEN
-from bot.storage.db import as_utc, utc_now
+from bot.storage.db import as_utc, transaction, utc_now
 from bot.storage.prepared import Prepared
 from bot.storage.schema import (audit_log, login_failures, staff_accounts, staff_presence,
                                  staff_sessions)
@@ -138,7 +138,7 @@ class StaffDirectory:
             raise StaffError("the password must have at least 12 characters")
         row = {"role": role, "languages": ",".join(languages),
                "password_hash": self.hasher.hash(password)}
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             existing = connection.execute(sa.select(staff_accounts.c.name).where(
                 sa.func.lower(staff_accounts.c.name) == name.lower())).scalar()
             if existing is not None:  # "Lucia" and "lucia" are one account: the first spelling
@@ -167,7 +167,7 @@ class StaffDirectory:
         return [_staff(r) for r in rows]
 
     def set_console_language(self, name: str, lang: str) -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.update(staff_accounts).where(
                 staff_accounts.c.name == name).values(console_language=lang[:12]))
 
@@ -184,7 +184,7 @@ class StaffDirectory:
         keys = [_digest(f"name:{name.strip().lower()}|client:{client}"), _digest(f"client:{client}")]
         # The attempt is counted before the password is checked and uncounted if it was
         # right: parallel guesses cannot all slip under the limit while argon2 runs.
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             now = utc_now()
             connection.execute(sa.delete(login_failures).where(login_failures.c.at < now - FAILURE_WINDOW))
             ids = [connection.execute(sa.insert(login_failures).values(key=k, at=now)).inserted_primary_key[0]
@@ -196,7 +196,7 @@ class StaffDirectory:
         if locked:
             # A refused attempt is not counted: the lock ends 15 minutes after the failures
             # that caused it, however often the person tries meanwhile.
-            with self.engine.begin() as connection:
+            with transaction(self.engine) as connection:
                 connection.execute(sa.delete(login_failures).where(login_failures.c.id.in_(ids)))
             raise TooManyAttempts("too many failed logins: wait 15 minutes and try again")
         try:
@@ -206,7 +206,7 @@ class StaffDirectory:
             ok = False
         if not ok:
             raise StaffError("wrong name or password")
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.delete(login_failures).where(login_failures.c.id.in_(ids)))
         staff = self.get(name.strip())
         if staff is None:  # removed by an admin between the check and now
@@ -219,7 +219,7 @@ class StaffDirectory:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = utc_now()
         expires = now + dt.timedelta(hours=SESSION_HOURS)
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.delete(staff_sessions).where(staff_sessions.c.expires_at < now))
             connection.execute(sa.insert(staff_sessions).values(
                 token_hash=_digest(token), staff=staff.name, csrf=csrf, expires_at=expires, seen_at=now))
@@ -242,7 +242,7 @@ class StaffDirectory:
         if ends < now:
             return None
         if touch:
-            with self.engine.begin() as connection:
+            with transaction(self.engine) as connection:
                 connection.execute(sa.update(staff_sessions).where(
                     staff_sessions.c.token_hash == digest).values(seen_at=now))
             ends = min(as_utc(row["expires_at"]), now + self.idle)
@@ -251,7 +251,7 @@ class StaffDirectory:
 
     def end_session(self, token: Optional[str]) -> None:
         if token:
-            with self.engine.begin() as connection:
+            with transaction(self.engine) as connection:
                 staff = connection.execute(sa.select(staff_sessions.c.staff).where(
                     staff_sessions.c.token_hash == _digest(token))).scalar()
                 connection.execute(sa.delete(staff_sessions).where(
@@ -264,7 +264,7 @@ class StaffDirectory:
     # ---- presence ----
 
     def set_on_shift(self, name: str, on_shift: bool) -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(staff_presence).where(
                 staff_presence.c.staff == name).values(on_shift=on_shift, seen_at=utc_now())).rowcount
             if not changed:
@@ -273,7 +273,7 @@ class StaffDirectory:
 
     def check_in(self, name: str) -> None:
         """An open console page of theirs is still there (every minute)."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.update(staff_presence).where(
                 staff_presence.c.staff == name).values(seen_at=utc_now()))
 
@@ -301,7 +301,7 @@ class StaffDirectory:
 
     def audit(self, staff: str, ticket_id: int, action: str = OPENED, detail: Optional[str] = None,
               visit: str = "") -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.insert(audit_log).values(
                 staff=staff, ticket_id=ticket_id, action=action[:30],
                 detail=detail[:120] if detail else None, visit=visit or None, at=utc_now()))
@@ -310,7 +310,7 @@ class StaffDirectory:
         """Record that `staff` opened the transcript, once per visit: a refresh, or coming
         back from the queue to the same ticket, is the same visit; opening another ticket
         in between (or logging in again) starts a new one. True if recorded."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             last = connection.execute(sa.select(audit_log.c.ticket_id).where(
                 audit_log.c.staff == staff, audit_log.c.visit == visit,
                 audit_log.c.action == OPENED).order_by(audit_log.c.id.desc()).limit(1)).scalar()
@@ -326,7 +326,7 @@ class StaffDirectory:
         item, as with transcripts (the page's live refresh fetches the image again, and
         a player asks in parts: neither is a new look). True if recorded."""
         detail = f"{kind[:10]} {media_id}"
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             if visit and connection.execute(sa.select(audit_log.c.id).where(
                     audit_log.c.staff == staff, audit_log.c.visit == visit,
                     audit_log.c.action == VIEWED_MEDIA, audit_log.c.ticket_id == ticket_id,

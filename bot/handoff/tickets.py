@@ -33,7 +33,7 @@ from bot.core import actors
 from bot.storage.addresses import sealer
 from bot.storage.keys import DataKeys
 from bot.storage.prepared import Prepared
-from bot.storage.db import as_utc, utc_now
+from bot.storage.db import as_utc, transaction, utc_now
 from bot.storage.events import EventLog
 from bot.storage.schema import ticket_events, ticket_media, ticket_messages, ticket_reads, tickets
 
@@ -286,7 +286,7 @@ class TicketService:
 
     def noticed(self, ticket_id: int, kind: str) -> None:
         """Record that the bot told the resident something of this kind (no text kept)."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             self._event(connection, ticket_id, kind, actors.BOT)
 
     def last_event(self, ticket_id: int, *kinds: str) -> Optional[tuple[str, str]]:
@@ -328,7 +328,7 @@ class TicketService:
 
     def mark_read(self, staff: str, ticket_id: int) -> None:
         """`staff` has seen the transcript up to its newest line."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             newest = connection.execute(sa.select(sa.func.max(ticket_messages.c.id)).where(
                 ticket_messages.c.ticket_id == ticket_id)).scalar()
             if newest is None:
@@ -475,7 +475,7 @@ class TicketService:
         priority = URGENT if urgent else NORMAL
         now = utc_now()
         try:
-            with self.engine.begin() as connection:
+            with transaction(self.engine) as connection:
                 ticket_id = connection.execute(_INSERT, dict(
                     resident=resident, channel=channel, topic=topic, language=language,
                     priority=priority, status=OPEN, opened_at=now, after_hours=after_hours,
@@ -497,7 +497,7 @@ class TicketService:
         time, which WhatsApp's 24-hour reply window is counted from. `also(connection,
         line id)` runs in the same transaction (a staff reply's outbox row)."""
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             message_id = connection.execute(_INSERT_LINE, dict(
                 ticket_id=ticket_id, author=author, kind=kind, at=now,
                 sealed=self._seal(connection, ticket_id, text),
@@ -515,7 +515,7 @@ class TicketService:
         as a transcript line with its sealed bytes; only while the ticket is open (a ticket
         closed while it was fetched keeps nothing). Returns the line's id."""
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             moved = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, tickets.c.status != CLOSED).values(
                 last_inbound_at=now)).rowcount
@@ -538,7 +538,7 @@ class TicketService:
         id encodes their phone number: erasure must make old copies noise), while the ticket
         is open. When their key cannot be opened (KYR_SECRET_KEY changed) none is kept, not
         even the older one: as with no id at all, WhatsApp shows no typing indicator then."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             resident = connection.execute(_OPEN_RESIDENT_OF, {"ticket_id": ticket_id}).scalar()
             if resident is None:  # closed (or gone): a closed ticket keeps none
                 return
@@ -549,7 +549,7 @@ class TicketService:
     def escalate(self, ticket_id: int) -> bool:
         """A waiting resident reached a step where someone is in danger now: urgent from here
         on (the console alerts). True if it changed."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(_ESCALATE, {"ticket_id": ticket_id}).rowcount
             if changed:
                 self._event(connection, ticket_id, TicketEvent.ESCALATED, actors.RESIDENT)
@@ -558,11 +558,11 @@ class TicketService:
 
     def seen(self, ticket_id: int) -> None:
         """The resident wrote (anything: text, a tap, a photo): WhatsApp's window restarts."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             _SEEN.execute(connection, {"ticket_id": ticket_id, "at": utc_now()})
 
     def delivered(self, message_id: int, ok: bool, reason: Optional[str] = None) -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             self.delivered_in(connection, message_id, ok, reason)
 
     def delivered_in(self, connection: Connection, message_id: int, ok: bool,
@@ -582,7 +582,7 @@ class TicketService:
         cutoff = utc_now() - older_than
         closed_long_ago = sa.select(tickets.c.id).where(
             tickets.c.status == CLOSED, tickets.c.closed_at < cutoff).scalar_subquery()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             # Photos and voice notes go whole: nothing of them is worth keeping.
             connection.execute(sa.delete(ticket_media).where(
                 ticket_media.c.ticket_id.in_(closed_long_ago)))
@@ -606,7 +606,7 @@ class TicketService:
 
     def erase_resident(self, resident: str) -> int:
         """/delete: the resident's tickets, transcripts and events go; returns tickets erased."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             ids = connection.execute(sa.select(tickets.c.id).where(
                 tickets.c.resident == resident)).scalars().all()
             if ids:
@@ -619,7 +619,7 @@ class TicketService:
         return len(ids)
 
     def claim(self, ticket_id: int, staff: str) -> Ticket:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(tickets).where(
                 tickets.c.id == ticket_id, tickets.c.status == OPEN).values(
                 status=CLAIMED, assignee=staff, claimed_at=utc_now())).rowcount
@@ -636,7 +636,7 @@ class TicketService:
         """Staff pass on their claimed ticket; a supervisor may pass on anyone's, or give a
         waiting ticket to someone (when the assignee went off shift, say). The transcript
         says who passed it to whom, with the sender's note, for the receiver to read first."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == staff)
             if supervisor:
                 condition = tickets.c.status != CLOSED
@@ -657,7 +657,7 @@ class TicketService:
 
     def unclaim(self, ticket_id: int, staff: str, supervisor: bool = False) -> Ticket:
         """Back to the waiting queue, for anyone to take (the assignee, or a supervisor)."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             condition = sa.and_(tickets.c.status == CLAIMED, tickets.c.assignee == staff)
             if supervisor:
                 condition = tickets.c.status == CLAIMED
@@ -691,7 +691,7 @@ class TicketService:
     def close(self, ticket_id: int, actor: str, disposition: str, supervisor: bool = False) -> Ticket:
         """Staff close their claimed ticket, a supervisor any open one; the resident (actor
         actors.RESIDENT, a name no staff account may have) can stop waiting."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             values = {"ticket_id": ticket_id, "at": utc_now(), "why": disposition[:40]}
             if actor != actors.RESIDENT and not supervisor:
                 changed = _CLOSE_CLAIMED.execute(connection, {**values, "who": actor}).rowcount

@@ -36,7 +36,7 @@ from bot.core.areas import area as find_area
 from bot.network import looks_like_address
 from bot.network.reports import CONFIRMED
 from bot.storage.addresses import sealer
-from bot.storage.db import as_utc, utc_now
+from bot.storage.db import as_utc, transaction, utc_now
 from bot.storage.events import EventLog
 from bot.storage.schema import alert_deliveries, alert_events, alerts, reports
 
@@ -209,7 +209,7 @@ class AlertService:
             raise AlertError(f"a{'n all clear' if kind == ALL_CLEAR else ' correction'} names "
                              "the alert it follows")
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             # What it follows and comes from, then the row. A decided report stays decided;
             # a parent withdrawn a moment later leaves a draft its approver will see.
             if parent_id is not None:
@@ -258,7 +258,7 @@ class AlertService:
         if not can_dispatch:
             raise AlertError("approving an alert needs the dispatcher role")
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(alerts).where(
                 alerts.c.id == alert_id, alerts.c.state == DRAFT,
                 sa.func.lower(alerts.c.drafted_by) != actor.lower(),
@@ -281,7 +281,7 @@ class AlertService:
         the broadcaster has marked it sending, a correction is the way to take it back."""
         who = staff_actor(actor, AlertError)
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(alerts).where(
                 alerts.c.id == alert_id, alerts.c.state.in_((DRAFT, APPROVED))).values(
                 state=WITHDRAWN, updated_at=now)).rowcount
@@ -304,7 +304,7 @@ class AlertService:
         expected = alerts.c.state == before
         if state == SENDING:  # an alert that expired waiting (the bot was down) says old news
             expected = sa.and_(expected, alerts.c.expires_at > now)
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(alerts).where(
                 alerts.c.id == alert_id, expected).values(state=state, updated_at=now)).rowcount
             if changed != 1:
@@ -323,7 +323,7 @@ class AlertService:
         they went out). An alert goes only with all of its all clears and corrections, and
         never while it is sending (the broadcaster may be resuming it)."""
         cutoff = utc_now() - older_than
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             rows = connection.execute(sa.select(
                 alerts.c.id, alerts.c.parent_id, alerts.c.state, alerts.c.expires_at,
                 alerts.c.updated_at)).all()

@@ -32,7 +32,7 @@ from bot.core.areas import area as find_area
 from bot.core.streets import MAX_LENGTH as MAX_CROSS_STREETS
 from bot.network import without_house_numbers
 from bot.storage.addresses import sealer
-from bot.storage.db import as_utc, utc_now
+from bot.storage.db import as_utc, transaction, utc_now
 from bot.storage.events import EventLog
 from bot.storage.schema import report_events, reports, tickets
 
@@ -163,7 +163,7 @@ class ReportService:
             raise ReportError(f"when must be one of {', '.join(WHEN)}")
         streets = without_house_numbers((cross_streets or "").strip())[:MAX_CROSS_STREETS] or None
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             report_id = int(connection.execute(sa.insert(reports).values(
                 state=NEW, area=area, what=json.dumps(list(seen)), seen=when,
                 ongoing=ongoing, cross_streets=self._seal(streets), language=language[:12],
@@ -186,7 +186,7 @@ class ReportService:
             expected = sa.and_(reports.c.state == VERIFYING,
                                sa.func.lower(reports.c.verifier) == staff_name(replacing).lower())
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(reports).where(
                 reports.c.id == report_id, expected).values(
                 state=VERIFYING, verifier=name[:80], updated_at=now)).rowcount
@@ -213,7 +213,7 @@ class ReportService:
         if not can_dispatch:
             expected = sa.and_(expected, sa.func.lower(reports.c.verifier) == staff_name(actor).lower())
         now = utc_now()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             changed = connection.execute(sa.update(reports).where(
                 reports.c.id == report_id, expected).values(
                 state=outcome, outcome_note=self._seal(note.strip()[:MAX_NOTE]),
@@ -240,7 +240,7 @@ class ReportService:
         ids = list(ticket_ids)
         if not ids:
             return 0
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return int(connection.execute(sa.update(reports).where(
                 reports.c.ticket_id.in_(ids)).values(ticket_id=None, cross_streets=None)).rowcount)
 
@@ -256,7 +256,7 @@ class ReportService:
         ones were counted when decided; the counts stay)."""
         cutoff = utc_now() - older_than
         old = sa.select(reports.c.id).where(reports.c.created_at < cutoff).scalar_subquery()
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.delete(report_events).where(report_events.c.report_id.in_(old)))
             return int(connection.execute(sa.delete(reports).where(
                 reports.c.created_at < cutoff)).rowcount)

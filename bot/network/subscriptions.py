@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.core.areas import area as find_area
-from bot.storage.db import as_utc, utc_now
+from bot.storage.db import as_utc, transaction, utc_now
 from bot.storage.prepared import Prepared
 from bot.storage.schema import subscription_areas, subscriptions
 
@@ -93,7 +93,7 @@ class Subscriptions:
                "consent_method": method, "consent_version": version, "last_inbound_at": now}
         for attempt in range(2):
             try:
-                with self.engine.begin() as connection:
+                with transaction(self.engine) as connection:
                     changed = connection.execute(sa.update(subscriptions).where(
                         subscriptions.c.resident == resident).values(**row)).rowcount
                     if not changed:
@@ -113,7 +113,7 @@ class Subscriptions:
     def stop(self, resident: str) -> bool:
         """No more alerts: True when there was a subscription. The caller releases the
         address (Residents.release(resident, ALERTS))."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.delete(subscription_areas).where(
                 subscription_areas.c.resident == resident))
             return bool(connection.execute(sa.delete(subscriptions).where(
@@ -127,7 +127,7 @@ class Subscriptions:
         if connection is not None:
             _SEEN.execute(connection, {"who": resident, "at": at or utc_now()})
             return
-        with self.engine.begin() as own:
+        with transaction(self.engine) as own:
             _SEEN.execute(own, {"who": resident, "at": at or utc_now()})
 
     # ---- reading ----

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import Engine
 
-from bot.storage.db import addresses, deliveries, utc_now
+from bot.storage.db import addresses, deliveries, transaction, utc_now
+from bot.storage.prepared import Prepared
 
 
 def sealer(secret: bytes, purpose: bytes = b"kyr-addresses-v1") -> Fernet:
@@ -20,14 +21,17 @@ def sealer(secret: bytes, purpose: bytes = b"kyr-addresses-v1") -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-# Built once (every ticket opened and closed runs them): statement construction and cache
-# keys cost SQLAlchemy more than the database's work.
+# Built once and run on the driver's cursor (bot.storage.prepared): every ticket opened and
+# closed runs them. (The new values' names differ from the columns': SQLAlchemy keeps a
+# column's own name for the SET and VALUES it renders itself.)
 _MINE = sa.and_(addresses.c.resident == sa.bindparam("who"),
                 addresses.c.purpose == sa.bindparam("for"))
-_UPDATE = sa.update(addresses).where(_MINE)  # SET from the parameters' column names
-_INSERT = sa.insert(addresses)
-_FORGET = sa.delete(addresses).where(_MINE)
-_FORGET_ALL = sa.delete(addresses).where(addresses.c.resident == sa.bindparam("who"))
+_NEW = {"sealed": sa.bindparam("new_sealed"), "updated_at": sa.bindparam("new_at")}
+_UPDATE = Prepared(sa.update(addresses).where(_MINE).values(**_NEW))
+_INSERT = Prepared(sa.insert(addresses).values(
+    resident=sa.bindparam("who"), purpose=sa.bindparam("for"), **_NEW))
+_FORGET = Prepared(sa.delete(addresses).where(_MINE))
+_FORGET_ALL = Prepared(sa.delete(addresses).where(addresses.c.resident == sa.bindparam("who")))
 
 
 class AddressBook:
@@ -39,21 +43,19 @@ class AddressBook:
         self.fernet = sealer(secret)
 
     def remember(self, resident: str, address: str, purpose: str) -> None:
-        row = {"sealed": self.fernet.encrypt(address.encode()).decode(),
-               "updated_at": utc_now()}
-        key = {"who": resident, "for": purpose}
-        with self.engine.begin() as connection:
-            done = connection.execute(_UPDATE, {**key, **row}).rowcount
-            if not done:
-                connection.execute(_INSERT, {"resident": resident, "purpose": purpose, **row})
+        row = {"who": resident, "for": purpose, "new_at": utc_now(),
+               "new_sealed": self.fernet.encrypt(address.encode()).decode()}
+        with transaction(self.engine) as connection:
+            if not _UPDATE.execute(connection, row).rowcount:
+                _INSERT.execute(connection, row)
 
     def forget(self, resident: str, purpose: Optional[str] = None) -> None:
         """The address kept for `purpose`, or for every purpose."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             if purpose is None:
-                connection.execute(_FORGET_ALL, {"who": resident})
+                _FORGET_ALL.execute(connection, {"who": resident})
             else:
-                connection.execute(_FORGET, {"who": resident, "for": purpose})
+                _FORGET.execute(connection, {"who": resident, "for": purpose})
 
     def lookup(self, resident: str) -> Optional[str]:
         with self.engine.connect() as connection:
@@ -70,7 +72,7 @@ class AddressBook:
 
 def record_delivery(engine: Engine, channel: str, resident: Optional[str], status: str,
                     error_code: Optional[int] = None, reason: Optional[str] = None) -> None:
-    with engine.begin() as connection:
+    with transaction(engine) as connection:
         connection.execute(sa.insert(deliveries).values(
             channel=channel, resident=resident, status=status, error_code=error_code,
             reason=(reason or "")[:200] or None, at=utc_now()))

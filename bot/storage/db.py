@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
+import time
 from pathlib import Path
-from typing import Optional, overload
+from typing import Iterator, Optional, overload
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.storage import offload
 from bot.storage.offload import DB_THREADS
 from bot.storage.schema import addresses, conversations, deliveries, metadata, processed
 
 __all__ = ["addresses", "conversations", "deliveries", "metadata", "processed", "make_engine",
-           "utc_now", "as_utc", "describe"]
+           "utc_now", "as_utc", "describe", "transaction"]
+
+# How long a thread's connection may sit unused and still be taken without the pool's
+# check (PostgreSQL: a ping): a connection idle longer is handed back and a checked one
+# taken, so a database restarted while the bot was quiet costs no failed turn.
+KEEP_IDLE_SECONDS = 2.0
 
 
 def utc_now() -> dt.datetime:
@@ -46,6 +54,53 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+class _Kept(threading.local):
+    """The connection this thread keeps between its transactions (one engine at a time)."""
+
+    connection: Connection | None = None
+    used_at = 0.0
+
+
+_kept = _Kept()
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """`engine.begin()` on a connection this thread keeps between transactions.
+
+    A message makes three to six short transactions, and taking a pooled connection for
+    each (with PostgreSQL's ping, and the reset when it goes back) cost more than the
+    transactions' own work on SQLite. A database thread (bot.storage.offload: one for
+    SQLite, one per pooled connection for PostgreSQL) keeps its connection while it is
+    busy; one idle longer than KEEP_IDLE_SECONDS, of another engine or invalidated is
+    given back. Any other thread (the loop's, a web framework's pool of dozens), or a
+    transaction inside another, gets the plain `engine.begin()`: kept by every thread,
+    connections would run out.
+    """
+    if not offload.on_database_thread():
+        with engine.begin() as connection:
+            yield connection
+        return
+    kept, now = _kept.connection, time.monotonic()
+    if kept is not None and (kept.engine is not engine or kept.invalidated or kept.closed
+                             or now - _kept.used_at > KEEP_IDLE_SECONDS):
+        _kept.connection = None
+        if not kept.in_transaction():
+            kept.close()
+        kept = None
+    if kept is None:
+        kept = _kept.connection = engine.connect()
+    elif kept.in_transaction():  # this thread's transaction is open further up the stack
+        with engine.begin() as connection:
+            yield connection
+        return
+    try:
+        with kept.begin():
+            yield kept
+    finally:
+        _kept.used_at = time.monotonic()
+
+
 def make_engine(url: str, upgrade: bool = True) -> Engine:
     """An engine on a database at the newest schema revision (bot.storage.migrate); for
     SQLite, the folder too and WAL mode. `upgrade=False` leaves the schema as it is."""
@@ -63,10 +118,11 @@ def make_engine(url: str, upgrade: bool = True) -> Engine:
         engine = sa.create_engine(url, future=True, connect_args={"check_same_thread": False}, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        # A connection for every database thread (bot.storage.offload), and as many again
-        # for work still on the loop (the console's pages).
+        # A connection for every database thread (bot.storage.offload), which it keeps
+        # between its transactions (`transaction`), and twice as many again for the reads
+        # those threads make beside it and for work on other threads (the console's pages).
         engine = sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=DB_THREADS,
-                                  max_overflow=DB_THREADS)
+                                  max_overflow=2 * DB_THREADS)
     offload.bind(engine.dialect.name)
     if upgrade:
         from bot.storage import migrate

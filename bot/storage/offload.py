@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, ParamSpec, TypeVar
 
@@ -25,13 +26,26 @@ T = TypeVar("T")
 
 _by_kind: dict[str, ThreadPoolExecutor] = {}
 _executor: ThreadPoolExecutor | None = None
+_mine = threading.local()
+
+
+def _mark() -> None:
+    _mine.database_thread = True
+
+
+def on_database_thread() -> bool:
+    """Whether this thread is one of the database threads here (a bounded number, which
+    may each keep a connection: bot.storage.db.transaction), not the loop's or another
+    library's pool of threads."""
+    return getattr(_mine, "database_thread", False)
 
 
 def executor(dialect: str) -> ThreadPoolExecutor:
     """The threads for a database of this kind, made once per process."""
     if dialect not in _by_kind:
         threads = 1 if dialect == "sqlite" else DB_THREADS
-        _by_kind[dialect] = ThreadPoolExecutor(threads, thread_name_prefix=f"kyr-db-{dialect}")
+        _by_kind[dialect] = ThreadPoolExecutor(threads, thread_name_prefix=f"kyr-db-{dialect}",
+                                               initializer=_mark)
     return _by_kind[dialect]
 
 

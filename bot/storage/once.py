@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.db import processed, utc_now
+from bot.storage.db import processed, transaction, utc_now
 
 KEEP = dt.timedelta(days=3)  # platforms redeliver for at most a day or so
 
@@ -24,7 +24,7 @@ class Once:
         hashed = hashlib.sha256(key.encode()).hexdigest()  # ids can be phone-derived: hash
         now = utc_now()
         try:
-            with self.engine.begin() as connection:
+            with transaction(self.engine) as connection:
                 connection.execute(sa.insert(processed).values(
                     channel=self.channel, key=hashed, seen_at=now))
             return True
@@ -37,6 +37,6 @@ class Once:
 
 def forget_old(engine: Engine) -> int:
     """Keys older than KEEP, of every channel: at a channel's start and in the hourly purge."""
-    with engine.begin() as connection:
+    with transaction(engine) as connection:
         return int(connection.execute(sa.delete(processed).where(
             processed.c.seen_at < utc_now() - KEEP)).rowcount)

@@ -25,7 +25,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Connection, Engine
 
-from bot.storage.db import conversations, utc_now
+from bot.storage.db import conversations, transaction, utc_now
 from bot.storage.prepared import Prepared
 from bot.storage import unit
 from bot.storage.offload import off_loop
@@ -172,7 +172,7 @@ class KyrTrackerStore(TrackerStore):
 
     def save_now(self, tracker: DialogueStateTracker) -> None:
         row = self._row(tracker)
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             self._write(connection, row)
 
     @staticmethod
@@ -222,7 +222,7 @@ class KyrTrackerStore(TrackerStore):
 
         (The rest of a resident's data is bot.app.residents' to purge.)"""
         cutoff = utc_now() - older_than
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return int(connection.execute(
                 sa.delete(conversations).where(conversations.c.updated_at < cutoff)).rowcount)
 
@@ -242,5 +242,5 @@ class KyrTrackerStore(TrackerStore):
 
     def delete_now(self, sender_id: Text) -> None:
         """The resident's conversation (bot.app.residents erases the rest with it)."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(sa.delete(conversations).where(conversations.c.resident == sender_id))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.app.counters import slug
-from bot.storage.db import as_utc, utc_now
+from bot.storage.db import as_utc, transaction, utc_now
 from bot.storage.schema import legal_requests, published_reports
 
 REQUEST_KINDS = ("subpoena", "warrant", "court_order", "administrative", "informal", "other")
@@ -62,7 +62,7 @@ class TransparencyStore:
             raise TransparencyError("it cannot be answered before it was received")
         if outcome != "pending" and answered_on is None:
             raise TransparencyError("an answered request needs --answered DATE")
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return int(connection.execute(sa.insert(legal_requests).values(
                 received_on=received_on, kind=kind, outcome=outcome, answered_on=answered_on,
                 entered_by=slug(entered_by), entered_at=utc_now())).inserted_primary_key[0])
@@ -70,7 +70,7 @@ class TransparencyStore:
     def answer_request(self, request_id: int, answered_on: dt.date, outcome: str) -> None:
         if outcome not in OUTCOMES or outcome == "pending":
             raise TransparencyError(f"outcome must be one of: {', '.join(OUTCOMES[1:])}")
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             received = connection.execute(sa.select(legal_requests.c.received_on).where(
                 legal_requests.c.id == request_id)).scalar()
             if received is None:
@@ -97,7 +97,7 @@ class TransparencyStore:
     def publish(self, quarter: str, data: dict[str, Any], by: str, replace: bool = False) -> None:
         row = {"quarter": quarter, "published_at": utc_now(), "published_by": slug(by),
                "data": json.dumps(data, ensure_ascii=False, sort_keys=True)}
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             exists = connection.execute(sa.select(published_reports.c.quarter).where(
                 published_reports.c.quarter == quarter)).first() is not None
             if exists and not replace:

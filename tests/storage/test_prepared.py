@@ -12,9 +12,12 @@ from sqlalchemy.engine import Engine
 
 from bot.app.counters import _UPSERT
 from bot.handoff.tickets import _BY_ID, _OPEN_FOR, _SEEN
+from bot.storage.addresses import _FORGET, _FORGET_ALL
+from bot.storage.addresses import _INSERT as _ADDRESS_INSERT
+from bot.storage.addresses import _UPDATE as _ADDRESS_UPDATE
 from bot.storage.db import make_engine
 from bot.storage.prepared import Prepared
-from bot.storage.schema import counts, tickets
+from bot.storage.schema import addresses, counts, tickets
 from bot.storage.tracker_store import _INSERT, _SELECT, _UPDATE
 
 WHEN = dt.datetime(2026, 1, 3, 15, 30, 12, 345678, tzinfo=dt.timezone.utc)
@@ -25,7 +28,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     with engine.begin() as connection:  # PostgreSQL's database is shared by the suite
-        for table in ("kyr_conversations", "kyr_tickets"):
+        for table in ("kyr_conversations", "kyr_tickets", "kyr_addresses"):
             connection.execute(sa.text(f"DELETE FROM {table} WHERE resident LIKE 'r-%'"))
         connection.execute(sa.text("DELETE FROM kyr_counts WHERE kind LIKE 'kp%'"))
     engine.dispose()
@@ -72,6 +75,25 @@ def test_writes_count_rows_and_belong_to_the_callers_transaction(engine: Engine)
         raise RuntimeError("the turn failed")
     with engine.connect() as connection:  # rolled back with the transaction
         assert _SELECT.execute(connection, {"resident": resident}).scalar() == "[1]"
+
+
+def test_an_address_is_written_with_its_time_and_forgotten(engine: Engine) -> None:
+    resident = f"r-{uuid.uuid4().hex}"
+    row = {"who": resident, "for": "ticket", "new_sealed": "sealed-1", "new_at": WHEN}
+    with engine.begin() as connection:
+        assert _ADDRESS_UPDATE.execute(connection, row).rowcount == 0
+        assert _ADDRESS_INSERT.execute(connection, row).rowcount == 1
+        assert _ADDRESS_UPDATE.execute(connection, {**row, "new_sealed": "sealed-2"}).rowcount == 1
+        _ADDRESS_INSERT.execute(connection, {**row, "for": "alerts"})
+    with engine.connect() as connection:
+        got = connection.execute(sa.select(addresses.c.purpose, addresses.c.sealed,
+                                           addresses.c.updated_at).where(
+            addresses.c.resident == resident).order_by(addresses.c.purpose)).all()
+    assert [(p, s) for p, s, _ in got] == [("alerts", "sealed-1"), ("ticket", "sealed-2")]
+    assert got[0][2].replace(tzinfo=dt.timezone.utc) == WHEN  # the bind processor wrote it
+    with engine.begin() as connection:
+        assert _FORGET.execute(connection, {"who": resident, "for": "ticket"}).rowcount == 1
+        assert _FORGET_ALL.execute(connection, {"who": resident}).rowcount == 1
 
 
 def test_executemany_adds_up(engine: Engine) -> None:
