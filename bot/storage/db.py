@@ -82,18 +82,17 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
         return
     kept, now = _kept.connection, time.monotonic()
-    if kept is not None and (kept.engine is not engine or kept.invalidated or kept.closed
-                             or now - _kept.used_at > KEEP_IDLE_SECONDS):
-        _kept.connection = None
-        if not kept.in_transaction():
-            kept.close()
-        kept = None
-    if kept is None:
-        kept = _kept.connection = engine.connect()
-    elif kept.in_transaction():  # this thread's transaction is open further up the stack
+    if kept is not None and kept.in_transaction():  # open further up this thread's stack
         with engine.begin() as connection:
             yield connection
         return
+    if kept is not None and (kept.engine is not engine or kept.invalidated or kept.closed
+                             or now - _kept.used_at > KEEP_IDLE_SECONDS):
+        _kept.connection = None
+        kept.close()
+        kept = None
+    if kept is None:
+        kept = _kept.connection = engine.connect()
     try:
         with kept.begin():
             yield kept

@@ -142,3 +142,18 @@ def test_a_dropped_postgresql_connection_costs_at_most_one_transaction(
     monkeypatch.setattr(db, "KEEP_IDLE_SECONDS", -1.0)
     with transaction(engine) as connection:
         assert connection.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+@on_database_thread
+def test_another_engines_transaction_inside_one_leaves_the_kept_connection_alone(
+        engine: Engine, database_url: str) -> None:
+    other = make_engine(database_url)
+    try:
+        with transaction(engine) as outer:
+            with transaction(other) as inner:
+                assert inner.engine is other
+        assert db._kept.connection is outer and not outer.closed
+        with transaction(engine) as again:
+            assert again is outer
+    finally:
+        other.dispose()
