@@ -2,8 +2,9 @@
 
 Each bot runs in its own fresh subprocess (tests/bench/child.py) on SQLite in a temporary
 folder; both are started, then each mode runs in rounds, the bots taking turns (the other
-idle), so that the machine's changing speed falls on both alike. stdout gets the Markdown table and nothing else; progress
-goes to stderr. The table is also written to build/bench/latest.md.
+idle), so that the machine's changing speed falls on both alike. stdout gets the Markdown
+table and nothing else; progress goes to stderr. The table is also written to
+build/bench/latest.md.
 """
 
 from __future__ import annotations
@@ -153,8 +154,8 @@ def facts(workload: Workload, ours: ChildResult, stock: ChildResult) -> str:
         "classifier (WhitespaceTokenizer, LogisticRegressionClassifier), RulePolicy only, one "
         "response per intent",
         "- latency = one handle call under the full concurrency; msgs/s = messages / the "
-        "mode's rounds' wall time added up; peak RSS = ru_maxrss of the child; cold start = process start "
-        "to first reply (measured by the parent)",
+        "mode's rounds' wall time added up; peak RSS = ru_maxrss of the child; cold start = "
+        "process start to first reply (measured by the parent)",
         f"- replies with no message: {empty} (this bot: a text that asks for a person opens a "
         "ticket, and that conversation's next texts go to staff, so the bot stays quiet)",
         f"- relay (this bot only): {len(ours.relay_ms)} staff replies from 10 logged-in staff at "
