@@ -73,11 +73,11 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     transactions' own work on SQLite. A database thread (bot.storage.offload: one for
     SQLite, one per pooled connection for PostgreSQL) keeps its connection while it is
     busy; one idle longer than KEEP_IDLE_SECONDS, of another engine or invalidated is
-    given back. Any other thread (the loop's, a web framework's pool of dozens), or a
-    transaction inside another, gets the plain `engine.begin()`: kept by every thread,
-    connections would run out.
+    given back. Any other thread (the loop's, a web framework's pool of dozens, another
+    kind of database's threads), or a transaction inside another, gets the plain
+    `engine.begin()`: kept by every thread, connections would run out.
     """
-    if not offload.on_database_thread():
+    if not offload.on_database_thread(engine.dialect.name):
         with engine.begin() as connection:
             yield connection
         return

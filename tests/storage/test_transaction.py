@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 def on_database_thread(test: Callable[..., T]) -> Callable[..., T]:
-    """Run the test's body on the database threads' executor (SQLite's has one thread)."""
+    """Run the test's body on one of the threads of its engine's kind of database."""
     @functools.wraps(test)
     def run(engine: Engine, *args: object, **kwargs: object) -> T:
         def body() -> T:
@@ -28,7 +28,7 @@ def on_database_thread(test: Callable[..., T]) -> Callable[..., T]:
                 if db._kept.connection is not None:
                     db._kept.connection.close()
                     db._kept.connection = None
-        return offload.executor("sqlite").submit(body).result(60)
+        return offload.executor(engine.dialect.name).submit(body).result(60)
     return run
 
 
@@ -80,6 +80,20 @@ def test_a_transaction_inside_another_gets_a_connection_of_its_own(engine: Engin
         assert outer.in_transaction()
     with transaction(engine) as again:
         assert raw(again) is raw(outer)
+
+
+def test_another_kind_of_databases_thread_keeps_none(engine: Engine) -> None:
+    other = "postgresql" if engine.dialect.name == "sqlite" else "sqlite"
+
+    def twice() -> list[Connection]:
+        made = []
+        for _ in range(2):
+            with transaction(engine) as connection:
+                made.append(connection)
+        return made
+
+    first, second = offload.executor(other).submit(twice).result(60)
+    assert first is not second and first.closed and second.closed
 
 
 def test_other_threads_keep_no_connection(engine: Engine) -> None:
