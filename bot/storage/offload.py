@@ -77,6 +77,8 @@ class DatabaseThreads:
         future: Future[T] = Future()
 
         def settle(result: Any, error: BaseException | None) -> None:
+            if not future.set_running_or_notify_cancel():  # the caller cancelled it
+                return
             if error is None:
                 future.set_result(result)
             else:

@@ -69,3 +69,13 @@ def test_a_closed_loop_and_a_plain_thread(threads: DatabaseThreads) -> None:
     assert threads.submit(lambda a, b: a + b, 2, 3).result(5) == 5
     with pytest.raises(ZeroDivisionError):
         threads.submit(lambda: 1 / 0).result(5)
+
+
+def test_a_cancelled_submit_leaves_the_thread_working(threads: DatabaseThreads) -> None:
+    release = threading.Event()
+    busy = threads.submit(release.wait, 5)
+    cancelled = threads.submit(lambda: "never wanted")
+    assert cancelled.cancel()  # still queued behind the busy call
+    release.set()
+    assert busy.result(5) is True
+    assert threads.submit(lambda: "next").result(5) == "next"

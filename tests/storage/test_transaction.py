@@ -79,7 +79,7 @@ def test_a_transaction_inside_another_gets_a_connection_of_its_own(engine: Engin
             assert inner.execute(sa.text("SELECT 1")).scalar() == 1
         assert outer.in_transaction()
     with transaction(engine) as again:
-        assert raw(again) is raw(outer)
+        assert again is outer and raw(again) is raw(outer)
 
 
 def test_another_kind_of_databases_thread_keeps_none(engine: Engine) -> None:
