@@ -36,7 +36,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
 from bot.app.pacing import Pacer
-from bot.app.queue_tables import in_db_thread, outbox
+from bot.app.queue_tables import CANDIDATES, first_heads, in_db_thread, outbox
 from bot.core.messages import Button, OutboundMessage
 from bot.storage.addresses import record_delivery, sealer
 from bot.storage.db import transaction
@@ -130,12 +130,36 @@ def _ready_sql(dialect: str) -> str:
     return _HEADS if dialect == "postgresql" else _READY
 
 
+_FREE = "channel = :channel AND (lease_until IS NULL OR lease_until < :now)"
+# A claim's first read (bot.app.inbox._CANDIDATES says why): the first :k free open rows in
+# claim order, each with whether it is its conversation's earliest open row, whatever its
+# priority. Ordered scans of the (channel, state, priority, id) index, one a state.
+_CANDIDATES = sa.text(f"""
+    SELECT c.id, NOT EXISTS (SELECT 1 FROM {outbox.name} e
+                             WHERE e.channel = :channel AND e.conversation = c.conversation
+                               AND e.id < c.id AND e.state IN ('todo', 'doing')) AS head
+    FROM (SELECT id, conversation, priority FROM (
+              SELECT id, conversation, priority FROM {outbox.name}
+              WHERE state = 'todo' AND {_FREE} ORDER BY priority, id LIMIT :k) t
+          UNION ALL
+          SELECT id, conversation, priority FROM (
+              SELECT id, conversation, priority FROM {outbox.name}
+              WHERE state = 'doing' AND {_FREE} ORDER BY priority, id LIMIT :k) d) c
+    ORDER BY c.priority, c.id LIMIT :k""")
+
+
 def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
-    lock = " FOR UPDATE OF o SKIP LOCKED" if dialect == "postgresql" else ""
+    """Lease the first :n of the heads :ids still free; on PostgreSQL skipping the heads
+    another sender is claiming (bot.app.inbox._claim_sql)."""
+    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
     return sa.text(f"""
         UPDATE {outbox.name} SET state = 'doing', lease = :lease, lease_until = :until,
                attempts = attempts + 1
-        WHERE id IN ({_ready_sql(dialect)}{lock})""")
+        WHERE id IN (SELECT id FROM {outbox.name}
+                     WHERE id IN :ids AND state IN ('todo', 'doing') AND {_FREE}
+                     ORDER BY priority, id LIMIT :n{lock})
+        RETURNING id, conversation, sealed, attempts, priority""").bindparams(
+        sa.bindparam("ids", expanding=True))
 
 
 # Called in the transaction that marks a row: (connection, row id, its item when known, new
@@ -146,9 +170,6 @@ Observer = Callable[[Connection, int, Optional[dict[str, Any]], str, Optional[st
 
 # Built once (bot.app.inbox says why): every reply passes its INSERT, claim and mark.
 _INSERT = sa.insert(outbox)
-_CLAIMED = sa.select(outbox.c.id, outbox.c.conversation, outbox.c.sealed, outbox.c.attempts,
-                     outbox.c.priority).where(outbox.c.lease == sa.bindparam("token")).order_by(
-    outbox.c.priority, outbox.c.id)
 _MARK = sa.update(outbox).where(  # sent, skipped or failed, if the lease is still ours
     outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token"),
     outbox.c.state == "doing").values(sealed=sa.null(), lease=sa.null(), lease_until=sa.null(),
@@ -167,7 +188,8 @@ class Outbox:
         self.lease = lease
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
-        self._any_ready = sa.text(_ready_sql(engine.dialect.name))  # an empty poll: no write lock
+        self._everything = sa.text(_ready_sql(engine.dialect.name))
+        self._claim_where_read = engine.dialect.name == "postgresql"  # bot.app.inbox says why
         self.observers: list[Observer] = []
 
     def write(self, connection: Connection, drafts: Iterable[Draft],
@@ -219,13 +241,17 @@ class Outbox:
             return []
         token = uuid.uuid4().hex
         now = self.clock()
-        with self.engine.connect() as connection:
-            if connection.execute(self._any_ready, {"now": now, "n": 1, "channel": channel}).first() is None:
-                return []
+        claim = {"lease": token, "until": now + self.lease, "now": now, "n": limit,
+                 "channel": channel}
+        rows: list[Any] = []
         with transaction(self.engine) as connection:
-            connection.execute(self._claim, {"lease": token, "until": now + self.lease,
-                                             "now": now, "n": limit, "channel": channel})
-            rows = connection.execute(_CLAIMED, {"token": token}).all()
+            heads = self.heads(connection, channel, now, limit)
+            if heads and self._claim_where_read:
+                rows = connection.execute(self._claim, {**claim, "ids": heads}).all()
+        if heads and not self._claim_where_read:
+            with transaction(self.engine) as connection:
+                rows = connection.execute(self._claim, {**claim, "ids": heads}).all()
+        rows.sort(key=lambda row: (row.priority, row.id))  # RETURNING's order is not the claim's
         claimed = []
         for row in rows:
             try:
@@ -236,6 +262,12 @@ class Outbox:
             except (InvalidToken, ValueError, KeyError, TypeError, AttributeError):
                 self._set(row.id, token, None, state="failed", reason="unreadable outbox row")
         return claimed
+
+    def heads(self, connection: Connection, channel: str, now: float, want: int,
+              k: int = CANDIDATES) -> list[int]:
+        """The ids a claim of `want` rows may lease, in order (bot.app.queue_tables.first_heads)."""
+        return first_heads(connection, _CANDIDATES, self._everything,
+                           {"now": now, "channel": channel}, want, k, outbox.name)
 
     def sent(self, claimed: Claimed) -> bool:
         return self._set(claimed.id, claimed.lease, claimed.item, state="sent",

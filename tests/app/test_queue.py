@@ -275,6 +275,50 @@ async def test_sigkill_mid_burst_loses_nothing_and_keeps_order(
         assert first_seen == sorted(first_seen), (user, pairs)
 
 
+def test_a_busy_queue_refreshes_its_statistics_on_postgresql(db: sa.engine.Engine) -> None:
+    """A claim that sees a full prefix of waiting rows has PostgreSQL analyze the queue
+    (bot.app.queue_tables.refresh_statistics), at most every ANALYZE_EVERY seconds, so the
+    claim is planned for the queue it has now; a quiet queue is not analyzed."""
+    from bot.app import queue_tables
+
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite plans without statistics")
+
+    def analyzed(table: str) -> int:
+        with db.connect() as connection:  # the statistics collector's count of ANALYZEs
+            connection.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            return int(connection.execute(sa.text(
+                "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables "
+                "WHERE relname = :t"), {"t": table}).scalar() or 0)
+
+    def settle(table: str, before: int) -> int:
+        deadline = time.monotonic() + 5  # the counts reach the statistics view soon after
+        while analyzed(table) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return analyzed(table)
+
+    queue_tables._analyzed.clear()
+    box, out = Inbox(db, SECRET), Outbox(db, SECRET)
+    box.put([envelope(f"u{n}", 0) for n in range(3)])
+    before = analyzed(inbox_table.name)
+    assert len(box.take(1)) == 1  # three waiting rows: a quiet queue
+    time.sleep(0.3)
+    assert analyzed(inbox_table.name) == before
+    box.put([envelope(f"u{n}", 0) for n in range(3, queue_tables.CANDIDATES + 5)])
+    assert len(box.take(1)) == 1
+    after = settle(inbox_table.name, before)
+    assert after == before + 1
+    assert len(box.take(1)) == 1  # again within ANALYZE_EVERY: not analyzed again
+    time.sleep(0.3)
+    assert analyzed(inbox_table.name) == after
+
+    out.enqueue([Draft("whatsapp", f"c{n}", f"+1{n}", {"text": "x"}) for n in range(
+        queue_tables.CANDIDATES + 1)])
+    before = analyzed(outbox_table.name)
+    assert len(out.claim("whatsapp", 2)) == 2
+    assert settle(outbox_table.name, before) == before + 1
+
+
 def test_the_heads_query_finds_the_rows_the_anti_join_finds(db: sa.engine.Engine) -> None:
     """PostgreSQL claims through each conversation's head (bot.app.inbox._HEADS and its
     outbox twin), planned the same whatever the statistics say; they must be exactly the
@@ -298,6 +342,7 @@ def test_the_heads_query_finds_the_rows_the_anti_join_finds(db: sa.engine.Engine
                             "conversation": conversation, "priority": rng.randrange(3),
                             "part": 0, "state": {"done": "sent"}.get(state, state),
                             "lease_until": lease, "attempts": 0, "created_at": now})
+    in_box, out_box = Inbox(db, SECRET), Outbox(db, SECRET)
     with db.begin() as connection:
         connection.execute(sa.insert(inbox_table), inbox_rows)
         connection.execute(sa.insert(outbox_table), outbox_rows)
@@ -305,8 +350,14 @@ def test_the_heads_query_finds_the_rows_the_anti_join_finds(db: sa.engine.Engine
             found = [connection.execute(sa.text(sql), {"now": now, "n": n}).scalars().all()
                      for sql in (inbox_module._READY, inbox_module._HEADS)]
             assert found[0] == found[1] and (n == 1 or len(found[0]) > 1)
+            # What a claim leases first: the heads among a prefix of the queue, the whole
+            # queue's heads query when the prefix holds too few (k 3 and 10 take that way).
+            for k in (3, 10, 64, 1000):
+                assert in_box.heads(connection, now, n, k)[:n] == found[0], (n, k)
             for channel in ("telegram", "whatsapp"):
                 found = [connection.execute(sa.text(sql), {"now": now, "n": n,
                                                            "channel": channel}).scalars().all()
                          for sql in (outbox_module._READY, outbox_module._HEADS)]
                 assert found[0] == found[1] and (n == 1 or len(found[0]) > 1)
+                for k in (3, 10, 64, 1000):
+                    assert out_box.heads(connection, channel, now, n, k)[:n] == found[0], (n, k)
