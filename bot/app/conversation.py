@@ -211,7 +211,7 @@ class ConversationService:
             return
         if rows:
             held.hold(f"counts:{next(_TURN_COUNTS)}", rows,
-                      lambda connection: Counters.write_rows(connection, rows))
+                      lambda connection: Counters.write_rows(connection, rows), last=True)
 
     async def _effects(self, sender: str, inbound: InboundMessage, ticket: Ticket | None,
                        replies: list[OutboundMessage]) -> list[OutboundMessage]:

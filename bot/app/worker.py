@@ -110,9 +110,11 @@ class InboxWorker:
 
     def _commit(self, connection: Connection, row: Taken, held: unit.Held,
                 drafts: list[Draft]) -> None:
-        """The turn's one transaction (the inbox row is marked done in it by the caller)."""
-        held.commit(connection)  # the conversation as the turn left it
+        """The turn's one transaction (the inbox row is marked done in it by the caller).
+        The replies first: the held writes end with the counters' shared rows, whose lock
+        is then held only until the commit (bot.storage.unit.Held.hold)."""
         self.outbox.write(connection, drafts, row.id)
+        held.commit(connection)  # the conversation as the turn left it, then its counts
 
     async def _keep_lease(self, row: Taken) -> None:
         while True:

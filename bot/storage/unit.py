@@ -31,10 +31,19 @@ class Held:
 
     def __init__(self) -> None:
         self._writes: dict[str, tuple[Any, Write]] = {}
+        self._last: set[str] = set()
 
-    def hold(self, key: str, value: Any, write: Write) -> None:
+    def hold(self, key: str, value: Any, write: Write, last: bool = False) -> None:
+        """`last`: the write locks a row every turn shares (the day's counters: on
+        PostgreSQL each turn's upsert waits for the previous turn's commit, 4.1 ms on average
+        in the serving bench), so it runs after the others and holds its lock only for the
+        commit."""
         self._writes.pop(key, None)
         self._writes[key] = (value, write)
+        if last:
+            self._last.add(key)
+        else:
+            self._last.discard(key)
 
     def value(self, key: str, default: Any = None) -> Any:
         entry = self._writes.get(key)
@@ -46,11 +55,17 @@ class Held:
     def drop(self, key: str) -> None:
         """Forget a held write (the data it would write was erased meanwhile)."""
         self._writes.pop(key, None)
+        self._last.discard(key)
 
     def commit(self, connection: Connection) -> None:
-        """Run every held write, in the order held, on the caller's transaction."""
-        for _, write in self._writes.values():
-            write(connection)
+        """Run every held write, in the order held (those held `last` after the others), on
+        the caller's transaction."""
+        for key, (_, write) in self._writes.items():
+            if key not in self._last:
+                write(connection)
+        for key, (_, write) in self._writes.items():
+            if key in self._last:
+                write(connection)
 
     def __len__(self) -> int:
         return len(self._writes)
