@@ -175,6 +175,13 @@ _MARK = sa.update(outbox).where(  # sent, skipped or failed, if the lease is sti
     outbox.c.state == "doing").values(sealed=sa.null(), lease=sa.null(), lease_until=sa.null(),
                                       state=sa.bindparam("new_state"), sent_at=sa.bindparam("at"),
                                       reason=sa.bindparam("why"))
+# Many sent rows at once (`Outbox.settle`): RETURNING says which were still ours.
+SENT_BATCH = 500
+_MARK_SENT = sa.text(
+    f"UPDATE {outbox.name} SET sealed = NULL, lease = NULL, lease_until = NULL, state = 'sent',"
+    " sent_at = :at, reason = NULL"
+    " WHERE id IN :ids AND lease IN :tokens AND state = 'doing' RETURNING id").bindparams(
+    sa.bindparam("ids", expanding=True), sa.bindparam("tokens", expanding=True))
 _AGAIN = sa.update(outbox).where(  # back to todo, not before `until`
     outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token")).values(
     state="todo", lease=sa.null(), lease_until=sa.bindparam("until"))
@@ -308,6 +315,24 @@ class Outbox:
                 observer(connection, row_id, item, str(values["state"]), values.get("reason"))
         return done
 
+    def _mark_sent(self, connection: Connection, rows: Sequence[Claimed], now: float) -> list[Claimed]:
+        """Mark sent rows in one statement per SENT_BATCH instead of one each (they were
+        4,008 of a serving run's 46,661 statements on PostgreSQL), each only while one of
+        this batch's leases still holds it; the rows it marked, in the given order. A row
+        another sender took over after its lease ran out holds that sender's lease, which
+        is not among these: it stays theirs, as with `_MARK`."""
+        marked: set[int] = set()
+        for start in range(0, len(rows), SENT_BATCH):
+            part = rows[start:start + SENT_BATCH]
+            marked.update(int(row_id) for row_id in connection.execute(_MARK_SENT, {
+                "ids": [row.id for row in part], "tokens": sorted({row.lease for row in part}),
+                "at": now}).scalars())
+        once: dict[int, Claimed] = {}
+        for row in rows:  # a row claimed twice (its first lease ran out) is marked once
+            if row.id in marked:
+                once.setdefault(row.id, row)
+        return list(once.values())
+
     def settle(self, results: Sequence[tuple[Claimed, Delivery]]) -> Counter[str]:
         """What many sends came to, marked in ONE transaction (sent, skipped, retried with
         backoff, or failed and recorded for staff): how many of each. A sender marks its
@@ -319,11 +344,13 @@ class Outbox:
         outcome: Counter[str] = Counter()
         failures: list[tuple[Claimed, str]] = []
         now = self.clock()
+        sent: list[Claimed] = []
         with transaction(self.engine) as connection:
             for row, result in results:
                 if result.ok:
-                    name, values = "sent", {"state": "sent", "sent_at": now}
-                elif result.skipped:
+                    sent.append(row)
+                    continue
+                if result.skipped:
                     name = "skipped"
                     values = {"state": "skipped", "reason": (result.reason or "skipped")[:200]}
                 elif result.retry and row.attempts < MAX_ATTEMPTS:
@@ -339,6 +366,10 @@ class Outbox:
                     outcome[name] += 1
                     if name == "failed":
                         failures.append((row, reason))
+            for row in self._mark_sent(connection, sent, now):
+                outcome["sent"] += 1
+                for observer in self.observers:
+                    observer(connection, row.id, row.item, "sent", None)
         for row, reason in failures:  # as `failed` does: after the mark is committed
             record_delivery(self.engine, row.channel, row.conversation, "failed", None, reason)
         return outcome

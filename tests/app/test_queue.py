@@ -275,6 +275,37 @@ async def test_sigkill_mid_burst_loses_nothing_and_keeps_order(
         assert first_seen == sorted(first_seen), (user, pairs)
 
 
+def test_sent_rows_are_marked_together_and_only_while_their_lease_holds(db: sa.engine.Engine) -> None:
+    """Outbox.settle marks its sent rows in one statement: each one only while a lease of
+    the batch still holds it (a row another sender took over stays theirs), each once (a
+    row claimed twice by this sender is counted and observed once), with the others of the
+    batch (failed, retried) marked as before, in the same transaction."""
+    box = Outbox(db, SECRET)
+    seen: list[tuple[int, str]] = []
+    box.observers.append(lambda _c, row_id, _item, state, _why: seen.append((row_id, state)))
+    box.enqueue([Draft("whatsapp", f"c{n}", f"+1{n}", {"text": str(n)}) for n in range(5)])
+    first, second = box.claim("whatsapp", 2), box.claim("whatsapp", 3)
+    assert len(first) == 2 and len(second) == 3 and first[0].lease != second[0].lease
+    taken_over, failing = second[1], second[2]
+    with db.begin() as connection:  # another sender's claim, after this one's lease ran out
+        connection.execute(sa.update(outbox_table).where(outbox_table.c.id == taken_over.id)
+                           .values(lease="someone-else"))
+    outcome = box.settle([(first[0], Delivery(True)), (first[1], Delivery(True)),
+                          (first[0], Delivery(True)), (second[0], Delivery(True)),
+                          (taken_over, Delivery(True)), (failing, Delivery(False, "refused"))])
+    assert outcome == {"sent": 3, "failed": 1}
+    assert sorted(seen) == sorted([(first[0].id, "sent"), (first[1].id, "sent"),
+                                   (second[0].id, "sent"), (failing.id, "failed")])
+    with db.connect() as connection:
+        rows = {r.id: r for r in connection.execute(sa.select(outbox_table))}
+    for row in (first[0], first[1], second[0]):
+        assert (rows[row.id].state, rows[row.id].sealed, rows[row.id].lease) == ("sent", None, None)
+        assert rows[row.id].sent_at is not None and rows[row.id].reason is None
+    assert (rows[taken_over.id].state, rows[taken_over.id].lease) == ("doing", "someone-else")
+    assert rows[taken_over.id].sealed is not None
+    assert (rows[failing.id].state, rows[failing.id].reason) == ("failed", "refused")
+
+
 def test_a_busy_queue_refreshes_its_statistics_on_postgresql(db: sa.engine.Engine) -> None:
     """A claim that sees a full prefix of waiting rows has PostgreSQL analyze the queue
     (bot.app.queue_tables.refresh_statistics), at most every ANALYZE_EVERY seconds, so the
