@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
-from bot.app.queue_tables import CANDIDATES, first_heads, inbox
+from bot.app.queue_tables import CANDIDATES, first_heads, inbox, lease_heads
 from bot.identity import resident_key
 from bot.storage.addresses import sealer
 from bot.storage.db import transaction
@@ -164,10 +164,6 @@ class Inbox:
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
         self._everything = sa.text(_ready_sql(engine.dialect.name))
-        # PostgreSQL reads the heads and claims them in one transaction. SQLite reads them in
-        # a transaction of their own: an idle poll takes no write lock, and a read turned
-        # into a write fails at once if another connection wrote in between (WAL).
-        self._claim_where_read = engine.dialect.name == "postgresql"
 
     def key(self, channel: str, platform_id: str) -> str:
         """Keyed: a message id can carry a phone number (WhatsApp's wamid does)."""
@@ -224,15 +220,9 @@ class Inbox:
             return []
         token = uuid.uuid4().hex
         now = self.clock()
-        claim = {"lease": token, "until": now + self.lease, "now": now, "n": limit}
-        rows: list[Any] = []
-        with transaction(self.engine) as connection:
-            heads = self.heads(connection, now, limit)
-            if heads and self._claim_where_read:
-                rows = connection.execute(self._claim, {**claim, "ids": heads}).all()
-        if heads and not self._claim_where_read:
-            with transaction(self.engine) as connection:
-                rows = connection.execute(self._claim, {**claim, "ids": heads}).all()
+        rows = lease_heads(self.engine, lambda connection: self.heads(connection, now, limit),
+                           self._claim, {"lease": token, "until": now + self.lease, "now": now,
+                                         "n": limit})
         rows.sort(key=lambda row: row.id)  # RETURNING's order is not the claim's
         taken = []
         for row in rows:

@@ -36,7 +36,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
 from bot.app.pacing import Pacer
-from bot.app.queue_tables import CANDIDATES, first_heads, in_db_thread, outbox
+from bot.app.queue_tables import CANDIDATES, first_heads, in_db_thread, lease_heads, outbox
 from bot.core.messages import Button, OutboundMessage
 from bot.storage.addresses import record_delivery, sealer
 from bot.storage.db import transaction
@@ -196,7 +196,6 @@ class Outbox:
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
         self._everything = sa.text(_ready_sql(engine.dialect.name))
-        self._claim_where_read = engine.dialect.name == "postgresql"  # bot.app.inbox says why
         self.observers: list[Observer] = []
 
     def write(self, connection: Connection, drafts: Iterable[Draft],
@@ -248,16 +247,9 @@ class Outbox:
             return []
         token = uuid.uuid4().hex
         now = self.clock()
-        claim = {"lease": token, "until": now + self.lease, "now": now, "n": limit,
-                 "channel": channel}
-        rows: list[Any] = []
-        with transaction(self.engine) as connection:
-            heads = self.heads(connection, channel, now, limit)
-            if heads and self._claim_where_read:
-                rows = connection.execute(self._claim, {**claim, "ids": heads}).all()
-        if heads and not self._claim_where_read:
-            with transaction(self.engine) as connection:
-                rows = connection.execute(self._claim, {**claim, "ids": heads}).all()
+        rows = lease_heads(self.engine, lambda connection: self.heads(connection, channel, now, limit),
+                           self._claim, {"lease": token, "until": now + self.lease, "now": now,
+                                         "n": limit, "channel": channel})
         rows.sort(key=lambda row: (row.priority, row.id))  # RETURNING's order is not the claim's
         claimed = []
         for row in rows:

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage import offload
+from bot.storage.db import transaction
 from bot.storage.schema import inbox, metadata, outbox
 
 __all__ = ["inbox", "outbox", "metadata", "executor_for", "in_db_thread", "on_db_thread",
-           "first_heads", "CANDIDATES"]
+           "first_heads", "lease_heads", "CANDIDATES"]
 
 T = TypeVar("T")
 
@@ -65,6 +66,27 @@ def first_heads(connection: Connection, candidates: sa.sql.elements.TextClause,
     if len(heads) < want and len(rows) >= k:
         heads = [int(row_id) for row_id in connection.execute(everything, {**params, "n": max(k, want)}).scalars()]
     return heads
+
+
+def lease_heads(engine: Engine, heads: Callable[[Connection], list[int]],
+                claim: sa.sql.elements.TextClause, params: Mapping[str, Any]) -> list[Any]:
+    """Find the heads (`heads`, e.g. `first_heads`) and lease them with `claim` (its :ids);
+    the rows its RETURNING gives, in no particular order.
+
+    PostgreSQL reads and claims in one transaction. SQLite reads in a transaction of its own
+    and claims in another: an idle poll then takes no write lock, and a read turned into a
+    write fails at once if another connection wrote in between (WAL). The claim checks
+    again that each row is open and free, so the gap between the two changes nothing."""
+    one_transaction = engine.dialect.name == "postgresql"
+    rows: list[Any] = []
+    with transaction(engine) as connection:
+        ids = heads(connection)
+        if ids and one_transaction:
+            rows = connection.execute(claim, {**params, "ids": ids}).all()
+    if ids and not one_transaction:
+        with transaction(engine) as connection:
+            rows = connection.execute(claim, {**params, "ids": ids}).all()
+    return rows
 
 
 ANALYZE_EVERY = 30.0  # seconds between a busy queue's ANALYZEs, per table and process
