@@ -36,10 +36,12 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy.engine import Connection, Engine
 
 from bot.app.pacing import Pacer
-from bot.app.queue_tables import CANDIDATES, first_heads, in_db_thread, lease_heads, outbox
+from bot.app.queue_tables import (CANDIDATES, any_of, first_heads, in_db_thread, lease_heads,
+                                  listed, outbox)
 from bot.core.messages import Button, OutboundMessage
 from bot.storage.addresses import record_delivery, sealer
 from bot.storage.db import transaction
+from bot.storage.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ _FREE = "channel = :channel AND (lease_until IS NULL OR lease_until < :now)"
 # A claim's first read (bot.app.inbox._CANDIDATES says why): the first :k free open rows in
 # claim order, each with whether it is its conversation's earliest open row, whatever its
 # priority. Ordered scans of the (channel, state, priority, id) index, one a state.
-_CANDIDATES = sa.text(f"""
+_CANDIDATES = Prepared(sa.text(f"""
     SELECT c.id, NOT EXISTS (SELECT 1 FROM {outbox.name} e
                              WHERE e.channel = :channel AND e.conversation = c.conversation
                                AND e.id < c.id AND e.state IN ('todo', 'doing')) AS head
@@ -145,21 +147,20 @@ _CANDIDATES = sa.text(f"""
           SELECT id, conversation, priority FROM (
               SELECT id, conversation, priority FROM {outbox.name}
               WHERE state = 'doing' AND {_FREE} ORDER BY priority, id LIMIT :k) d) c
-    ORDER BY c.priority, c.id LIMIT :k""")
+    ORDER BY c.priority, c.id LIMIT :k"""))
 
 
-def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
+def _claim_sql(dialect: str) -> Prepared:
     """Lease the first :n of the heads :ids still free; on PostgreSQL skipping the heads
     another sender is claiming (bot.app.inbox._claim_sql)."""
     lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-    return sa.text(f"""
+    return Prepared(sa.text(f"""
         UPDATE {outbox.name} SET state = 'doing', lease = :lease, lease_until = :until,
                attempts = attempts + 1
         WHERE id IN (SELECT id FROM {outbox.name}
-                     WHERE id IN :ids AND state IN ('todo', 'doing') AND {_FREE}
+                     WHERE {any_of(dialect, "id", "ids")} AND state IN ('todo', 'doing') AND {_FREE}
                      ORDER BY priority, id LIMIT :n{lock})
-        RETURNING id, conversation, sealed, attempts, priority""").bindparams(
-        sa.bindparam("ids", expanding=True))
+        RETURNING id, conversation, sealed, attempts, priority"""))
 
 
 # Called in the transaction that marks a row: (connection, row id, its item when known, new
@@ -168,23 +169,29 @@ def _claim_sql(dialect: str) -> sa.sql.elements.TextClause:
 Observer = Callable[[Connection, int, Optional[dict[str, Any]], str, Optional[str]], None]
 
 
-# Built once (bot.app.inbox says why): every reply passes its INSERT, claim and mark.
+# Built once and run on the driver's cursor (bot.app.inbox says why): every reply passes
+# its INSERT, claim and mark. Several rows at once go through SQLAlchemy's executemany,
+# which on PostgreSQL sends them in one INSERT (psycopg2's execute_values).
+_NEW_COLUMNS = ("channel", "conversation", "priority", "inbox_id", "part", "state", "attempts",
+                "created_at", "sealed")
 _INSERT = sa.insert(outbox)
-_MARK = sa.update(outbox).where(  # sent, skipped or failed, if the lease is still ours
+_INSERT_ONE = Prepared(sa.insert(outbox).values({name: sa.bindparam(name) for name in _NEW_COLUMNS}))
+_MARK = Prepared(sa.update(outbox).where(  # sent, skipped or failed, if the lease is still ours
     outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token"),
     outbox.c.state == "doing").values(sealed=sa.null(), lease=sa.null(), lease_until=sa.null(),
                                       state=sa.bindparam("new_state"), sent_at=sa.bindparam("at"),
-                                      reason=sa.bindparam("why"))
+                                      reason=sa.bindparam("why")))
 # Many sent rows at once (`Outbox.settle`): RETURNING says which were still ours.
 SENT_BATCH = 500
-_MARK_SENT = sa.text(
-    f"UPDATE {outbox.name} SET sealed = NULL, lease = NULL, lease_until = NULL, state = 'sent',"
-    " sent_at = :at, reason = NULL"
-    " WHERE id IN :ids AND lease IN :tokens AND state = 'doing' RETURNING id").bindparams(
-    sa.bindparam("ids", expanding=True), sa.bindparam("tokens", expanding=True))
-_AGAIN = sa.update(outbox).where(  # back to todo, not before `until`
+def _mark_sent_sql(dialect: str) -> Prepared:
+    return Prepared(sa.text(
+        f"UPDATE {outbox.name} SET sealed = NULL, lease = NULL, lease_until = NULL,"
+        " state = 'sent', sent_at = :at, reason = NULL"
+        f" WHERE {any_of(dialect, 'id', 'ids')} AND {any_of(dialect, 'lease', 'tokens')}"
+        " AND state = 'doing' RETURNING id"))
+_AGAIN = Prepared(sa.update(outbox).where(  # back to todo, not before `until`
     outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token")).values(
-    state="todo", lease=sa.null(), lease_until=sa.bindparam("until"))
+    state="todo", lease=sa.null(), lease_until=sa.bindparam("until")))
 
 
 class Outbox:
@@ -195,6 +202,7 @@ class Outbox:
         self.lease = lease
         self.clock = clock
         self._claim = _claim_sql(engine.dialect.name)
+        self._marks = _mark_sent_sql(engine.dialect.name)
         self._everything = sa.text(_ready_sql(engine.dialect.name))
         self.observers: list[Observer] = []
 
@@ -208,7 +216,9 @@ class Outbox:
                  "sealed": self.fernet.encrypt(json.dumps(
                      {"to": d.address, "item": d.item}, ensure_ascii=False).encode()).decode()}
                 for part, d in enumerate(drafts)]
-        if rows:
+        if len(rows) == 1:
+            _INSERT_ONE.execute(connection, rows[0])
+        elif rows:
             connection.execute(_INSERT, rows)
         return len(rows)
 
@@ -279,7 +289,7 @@ class Outbox:
 
     def retry_later(self, claimed: Claimed, delay: float) -> None:
         with transaction(self.engine) as connection:
-            connection.execute(_AGAIN, {"row_id": claimed.id, "token": claimed.lease,
+            _AGAIN.execute(connection, {"row_id": claimed.id, "token": claimed.lease,
                                         "until": self.clock() + delay})
 
     def failed(self, claimed: Claimed, reason: str) -> None:
@@ -299,7 +309,7 @@ class Outbox:
         unknown = set(values) - {"state", "sent_at", "reason"}
         if unknown:
             raise ValueError(f"an outbox row's end sets no {', '.join(sorted(unknown))}")
-        done = bool(connection.execute(_MARK, {
+        done = bool(_MARK.execute(connection, {
             "row_id": row_id, "token": token, "new_state": values["state"],
             "at": values.get("sent_at"), "why": values.get("reason")}).rowcount)
         if done:
@@ -316,9 +326,10 @@ class Outbox:
         marked: set[int] = set()
         for start in range(0, len(rows), SENT_BATCH):
             part = rows[start:start + SENT_BATCH]
-            marked.update(int(row_id) for row_id in connection.execute(_MARK_SENT, {
-                "ids": [row.id for row in part], "tokens": sorted({row.lease for row in part}),
-                "at": now}).scalars())
+            dialect = connection.dialect.name
+            marked.update(int(row[0]) for row in self._marks.execute(connection, {
+                "ids": listed(dialect, [row.id for row in part]),
+                "tokens": listed(dialect, sorted({row.lease for row in part})), "at": now}).rows)
         once: dict[int, Claimed] = {}
         for row in rows:  # a row claimed twice (its first lease ran out) is marked once
             if row.id in marked:
@@ -347,7 +358,7 @@ class Outbox:
                     values = {"state": "skipped", "reason": (result.reason or "skipped")[:200]}
                 elif result.retry and row.attempts < MAX_ATTEMPTS:
                     delay = max(result.retry_after or 0.0, min(2.0 ** (row.attempts - 1), 16.0))
-                    connection.execute(_AGAIN, {"row_id": row.id, "token": row.lease,
+                    _AGAIN.execute(connection, {"row_id": row.id, "token": row.lease,
                                                 "until": now + delay})
                     outcome["retried"] += 1
                     continue

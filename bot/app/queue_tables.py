@@ -4,18 +4,20 @@ database work runs in."""
 from __future__ import annotations
 
 import functools
+import json
 import time
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.storage import offload
 from bot.storage.db import transaction
+from bot.storage.prepared import Prepared
 from bot.storage.schema import inbox, metadata, outbox
 
 __all__ = ["inbox", "outbox", "metadata", "executor_for", "in_db_thread", "on_db_thread",
-           "first_heads", "lease_heads", "CANDIDATES"]
+           "first_heads", "lease_heads", "CANDIDATES", "any_of", "listed"]
 
 T = TypeVar("T")
 
@@ -43,10 +45,25 @@ def on_db_thread(engine: Engine, function: Callable[..., T], *args: Any) -> T:
     return executor_for(engine).submit(function, *args).result()
 
 
+def any_of(dialect: str, column: str, name: str) -> str:
+    """SQL for "`column` is one of the values bound to :name", as a fixed statement that
+    can be prepared (bot.storage.prepared) where `IN :name` would be rendered anew for each
+    length: PostgreSQL takes the values as one array, SQLite as one JSON array (`listed`
+    makes either)."""
+    if dialect == "postgresql":
+        return f"{column} = ANY(:{name})"
+    return f"{column} IN (SELECT value FROM json_each(:{name}))"
+
+
+def listed(dialect: str, values: Sequence[Any]) -> Any:
+    """The parameter `any_of` reads: a list for PostgreSQL, its JSON for SQLite."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
 CANDIDATES = 64  # open rows a claim looks at first (bot.app.inbox: why a prefix is enough)
 
 
-def first_heads(connection: Connection, candidates: sa.sql.elements.TextClause,
+def first_heads(connection: Connection, candidates: Prepared,
                 everything: sa.sql.elements.TextClause, params: Mapping[str, Any], want: int,
                 k: int = CANDIDATES, table: str = "") -> list[int]:
     """The first conversation heads in claim order: at least `want` when there are that
@@ -59,7 +76,7 @@ def first_heads(connection: Connection, candidates: sa.sql.elements.TextClause,
     rows waiting behind their conversation's head does `everything` (the query over all
     waiting rows, cost growing with the queue) run.
     """
-    rows = connection.execute(candidates, {**params, "k": k}).all()
+    rows = candidates.execute(connection, {**params, "k": k}).rows
     if len(rows) >= k and connection.dialect.name == "postgresql":
         refresh_statistics(connection, table)
     heads = [int(row[0]) for row in rows if row[1]]
@@ -69,23 +86,24 @@ def first_heads(connection: Connection, candidates: sa.sql.elements.TextClause,
 
 
 def lease_heads(engine: Engine, heads: Callable[[Connection], list[int]],
-                claim: sa.sql.elements.TextClause, params: Mapping[str, Any]) -> list[Any]:
-    """Find the heads (`heads`, e.g. `first_heads`) and lease them with `claim` (its :ids);
-    the rows its RETURNING gives, in no particular order.
+                claim: Prepared, params: Mapping[str, Any]) -> list[Any]:
+    """Find the heads (`heads`, e.g. `first_heads`) and lease them with `claim` (its :ids,
+    read with `any_of`); the rows its RETURNING gives, named, in no particular order.
 
     PostgreSQL reads and claims in one transaction. SQLite reads in a transaction of its own
     and claims in another: an idle poll then takes no write lock, and a read turned into a
     write fails at once if another connection wrote in between (WAL). The claim checks
     again that each row is open and free, so the gap between the two changes nothing."""
-    one_transaction = engine.dialect.name == "postgresql"
+    dialect = engine.dialect.name
+    one_transaction = dialect == "postgresql"
     rows: list[Any] = []
     with transaction(engine) as connection:
         ids = heads(connection)
         if ids and one_transaction:
-            rows = connection.execute(claim, {**params, "ids": ids}).all()
+            rows = claim.execute(connection, {**params, "ids": listed(dialect, ids)}).named()
     if ids and not one_transaction:
         with transaction(engine) as connection:
-            rows = connection.execute(claim, {**params, "ids": ids}).all()
+            rows = claim.execute(connection, {**params, "ids": listed(dialect, ids)}).named()
     return rows
 
 

@@ -12,12 +12,14 @@ of the caller's `Connection`, so it is part of that connection's transaction. Dr
 come out as SQLAlchemy's (`sa.exc.IntegrityError`, ...), as from `Connection.execute`.
 
 Only fixed statements belong here: no `IN` lists that expand, nothing SQLAlchemy renders
-per call. tests/storage/test_prepared.py runs each against `Connection.execute` on both
+per call (a list of values is one parameter instead: bot.app.queue_tables.any_of). tests/storage/test_prepared.py runs each against `Connection.execute` on both
 databases.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -49,6 +51,16 @@ class Rows:
 
     def scalar(self) -> Any:
         return self.rows[0][0] if self.rows else None
+
+    def named(self) -> list[Any]:
+        """The rows as named tuples (`row.id`), as SQLAlchemy's rows read."""
+        make = _row_class(self.keys)._make
+        return [make(row) for row in self.rows]
+
+
+@functools.lru_cache(maxsize=64)
+def _row_class(keys: tuple[str, ...]) -> Any:
+    return collections.namedtuple("Row", keys, rename=True)  # type: ignore[misc]
 
 
 class Prepared:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.app.counters import _UPSERT
+from bot.app.queue_tables import any_of, listed
 from bot.handoff.tickets import _BY_ID, _OPEN_FOR, _SEEN
 from bot.storage.addresses import _FORGET, _FORGET_ALL
 from bot.storage.addresses import _INSERT as _ADDRESS_INSERT
@@ -126,3 +127,25 @@ def test_a_statement_rendered_per_call_is_refused(engine: Engine) -> None:
                                                                                    expanding=True))))
     with engine.connect() as connection, pytest.raises(ValueError, match="not a fixed statement"):
         expanding.execute(connection, {"ids": [1, 2]})
+
+
+def test_a_list_of_values_is_one_parameter_on_both_databases(engine: Engine) -> None:
+    """`any_of` + `listed` (the queues' claims and marks) select what an expanding `IN`
+    selects, for numbers and for text, one value or hundreds, as one prepared statement;
+    `named` reads the rows by column name."""
+    dialect = engine.dialect.name
+    residents = [f"r-{uuid.uuid4().hex}" for _ in range(4)]
+    ids = [_open_ticket(engine, resident) for resident in residents]
+    by_id = Prepared(sa.text(f"SELECT id, resident FROM kyr_tickets WHERE {any_of(dialect, 'id', 'ids')}"))
+    by_resident = Prepared(sa.text(
+        f"SELECT id FROM kyr_tickets WHERE {any_of(dialect, 'resident', 'who')}"))
+    with engine.connect() as connection:
+        for chosen in ([ids[0]], ids[1:3], ids + [-1] * 600):
+            theirs = connection.execute(sa.text("SELECT id, resident FROM kyr_tickets WHERE id IN :ids")
+                                        .bindparams(sa.bindparam("ids", expanding=True)),
+                                        {"ids": chosen}).all()
+            ours = by_id.execute(connection, {"ids": listed(dialect, chosen)}).named()
+            assert sorted((row.id, row.resident) for row in ours) == sorted(map(tuple, theirs))
+            assert len(ours) == len(set(chosen) - {-1})
+        found = by_resident.execute(connection, {"who": listed(dialect, residents[2:] + ["nobody"])})
+    assert sorted(row[0] for row in found.rows) == ids[2:]
