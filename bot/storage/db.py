@@ -120,8 +120,10 @@ def make_engine(url: str, upgrade: bool = True) -> Engine:
         # A connection for every database thread (bot.storage.offload), which it keeps
         # between its transactions (`transaction`), and twice as many again for the reads
         # those threads make beside it and for work on other threads (the console's pages).
-        engine = sa.create_engine(url, future=True, pool_pre_ping=True, pool_size=DB_THREADS,
-                                  max_overflow=2 * DB_THREADS)
+        from bot.storage import pg_begin  # psycopg2, each BEGIN sent with a first statement
+
+        engine = sa.create_engine(pg_begin.url_for(parsed), future=True, pool_pre_ping=True,
+                                  pool_size=DB_THREADS, max_overflow=2 * DB_THREADS)
     offload.bind(engine.dialect.name)
     if upgrade:
         from bot.storage import migrate

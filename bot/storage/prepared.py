@@ -99,14 +99,16 @@ class Prepared:
     def execute(self, connection: Connection, params: Mapping[str, Any] | None = None) -> Rows:
         plan = self._plan(connection.dialect)
         arguments = self._arguments(plan, params or {})
-        return self._run(connection, plan, lambda cursor: cursor.execute(plan.sql, arguments),
+        do_execute = connection.dialect.do_execute  # PostgreSQL's BEGIN: bot.storage.pg_begin
+        return self._run(connection, plan, lambda cursor: do_execute(cursor, plan.sql, arguments),
                          arguments)
 
     def executemany(self, connection: Connection, params: Sequence[Mapping[str, Any]]) -> Rows:
         plan = self._plan(connection.dialect)
         arguments = [self._arguments(plan, one) for one in params]
-        return self._run(connection, plan, lambda cursor: cursor.executemany(plan.sql, arguments),
-                         arguments)
+        do_executemany = connection.dialect.do_executemany
+        return self._run(connection, plan,
+                         lambda cursor: do_executemany(cursor, plan.sql, arguments), arguments)
 
     @staticmethod
     def _run(connection: Connection, plan: _Plan, run: Callable[[Any], Any],
