@@ -42,6 +42,8 @@ def _idle(dbapi_connection: Any) -> bool:
 class BeginWithFirstStatement(PGDialect_psycopg2):
     """psycopg2, with each transaction's BEGIN sent in front of its first statement."""
 
+    supports_statement_cache = True  # compiles as psycopg2 does: SQLAlchemy may cache it
+
     def on_connect(self) -> Callable[[Any], None]:
         others = super().on_connect()
 
