@@ -132,9 +132,9 @@ def _claim_sql(dialect: str) -> Prepared:
 
 # Built once (bot.storage.tracker_store says why): a statement made per call cost 150 us
 # of CPU against 17 us prebuilt, measured on SQLite; a message passes three of them here.
-# Run on the driver's cursor (bot.storage.prepared): SQLAlchemy's execution path cost 60-75
-# us of CPU a statement more, on PostgreSQL as on SQLite (the mark: 121-136 against 63-91
-# on PostgreSQL, 19-20 against 6 on SQLite, 3,000 runs each).
+# Run on the driver's cursor (bot.storage.prepared): through SQLAlchemy's execution path
+# the mark cost 121-136 us of CPU against 63-91 on PostgreSQL, 19-20 against 6 on SQLite
+# (3,000 runs each).
 _MARK = Prepared(sa.update(inbox).where(
     inbox.c.id == sa.bindparam("row_id"), inbox.c.lease == sa.bindparam("token"),
     inbox.c.state == "doing").values(state=sa.bindparam("new_state"), sealed=sa.null(), lease=sa.null(),

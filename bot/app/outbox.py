@@ -183,12 +183,16 @@ _MARK = Prepared(sa.update(outbox).where(  # sent, skipped or failed, if the lea
                                       reason=sa.bindparam("why")))
 # Many sent rows at once (`Outbox.settle`): RETURNING says which were still ours.
 SENT_BATCH = 500
+
+
 def _mark_sent_sql(dialect: str) -> Prepared:
     return Prepared(sa.text(
         f"UPDATE {outbox.name} SET sealed = NULL, lease = NULL, lease_until = NULL,"
         " state = 'sent', sent_at = :at, reason = NULL"
         f" WHERE {any_of(dialect, 'id', 'ids')} AND {any_of(dialect, 'lease', 'tokens')}"
         " AND state = 'doing' RETURNING id"))
+
+
 _AGAIN = Prepared(sa.update(outbox).where(  # back to todo, not before `until`
     outbox.c.id == sa.bindparam("row_id"), outbox.c.lease == sa.bindparam("token")).values(
     state="todo", lease=sa.null(), lease_until=sa.bindparam("until")))
@@ -324,9 +328,9 @@ class Outbox:
         another sender took over after its lease ran out holds that sender's lease, which
         is not among these: it stays theirs, as with `_MARK`."""
         marked: set[int] = set()
+        dialect = connection.dialect.name
         for start in range(0, len(rows), SENT_BATCH):
             part = rows[start:start + SENT_BATCH]
-            dialect = connection.dialect.name
             marked.update(int(row[0]) for row in self._marks.execute(connection, {
                 "ids": listed(dialect, [row.id for row in part]),
                 "tokens": listed(dialect, sorted({row.lease for row in part})), "at": now}).rows)

@@ -12,8 +12,8 @@ of the caller's `Connection`, so it is part of that connection's transaction. Dr
 come out as SQLAlchemy's (`sa.exc.IntegrityError`, ...), as from `Connection.execute`.
 
 Only fixed statements belong here: no `IN` lists that expand, nothing SQLAlchemy renders
-per call (a list of values is one parameter instead: bot.app.queue_tables.any_of). tests/storage/test_prepared.py runs each against `Connection.execute` on both
-databases.
+per call (a list of values is one parameter instead: bot.app.queue_tables.any_of).
+tests/storage/test_prepared.py runs each against `Connection.execute` on both databases.
 """
 
 from __future__ import annotations
