@@ -214,17 +214,20 @@ class Outbox:
               inbox_id: int | None = None) -> int:
         """Insert in the caller's transaction (the one that marks the inbox row done)."""
         now = self.clock()
-        rows = [{"channel": d.channel, "conversation": d.conversation, "priority": d.priority,
-                 "inbox_id": inbox_id, "part": part, "state": "todo", "attempts": 0,
-                 "created_at": now,
-                 "sealed": self.fernet.encrypt(json.dumps(
-                     {"to": d.address, "item": d.item}, ensure_ascii=False).encode()).decode()}
-                for part, d in enumerate(drafts)]
+        rows = [self._new_row(d, inbox_id, part, now) for part, d in enumerate(drafts)]
         if len(rows) == 1:
             _INSERT_ONE.execute(connection, rows[0])
         elif rows:
             connection.execute(_INSERT, rows)
         return len(rows)
+
+    def _new_row(self, draft: Draft, inbox_id: int | None, part: int, now: float) -> dict[str, Any]:
+        """A row to insert: exactly the columns `_INSERT_ONE` names (`_NEW_COLUMNS`)."""
+        sealed = self.fernet.encrypt(json.dumps({"to": draft.address, "item": draft.item},
+                                                ensure_ascii=False).encode()).decode()
+        return {"channel": draft.channel, "conversation": draft.conversation,
+                "priority": draft.priority, "inbox_id": inbox_id, "part": part, "state": "todo",
+                "attempts": 0, "created_at": now, "sealed": sealed}
 
     def add(self, connection: Connection, draft: Draft) -> int:
         """One row in the caller's transaction, and its id (for a caller that links to it)."""
@@ -236,12 +239,7 @@ class Outbox:
         500 round trips); each row is found by its sealed text, which is unique (Fernet's
         random IV), so the ids do not depend on the order RETURNING gives them in."""
         now = self.clock()
-        rows = [{"channel": d.channel, "conversation": d.conversation, "priority": d.priority,
-                 "inbox_id": None, "part": 0, "state": "todo", "attempts": 0,
-                 "created_at": now,
-                 "sealed": self.fernet.encrypt(json.dumps({"to": d.address, "item": d.item},
-                                                          ensure_ascii=False).encode()).decode()}
-                for d in drafts]
+        rows = [self._new_row(d, None, 0, now) for d in drafts]
         if not rows:
             return []
         if connection.dialect.name == "postgresql":

@@ -392,3 +392,24 @@ def test_the_heads_query_finds_the_rows_the_anti_join_finds(db: sa.engine.Engine
                 assert found[0] == found[1] and (n == 1 or len(found[0]) > 1)
                 for k in (3, 10, 64, 1000):
                     assert out_box.heads(connection, channel, now, n, k)[:n] == found[0], (n, k)
+
+
+def test_a_new_outbox_row_has_exactly_the_columns_the_prepared_insert_names(
+        db: sa.engine.Engine) -> None:
+    """A column added to the row but not to `_NEW_COLUMNS` would be dropped silently by the
+    one-row insert; one missing from the row would fail only when a turn has one reply."""
+    from bot.app.outbox import _NEW_COLUMNS
+
+    row = Outbox(db, SECRET)._new_row(Draft("whatsapp", "c", "+1", {"message": {}}), 7, 1, 1.0)
+    assert set(row) == set(_NEW_COLUMNS)
+    with db.begin() as connection:  # one draft (prepared) and two (SQLAlchemy) agree
+        box = Outbox(db, SECRET)
+        box.write(connection, [Draft("whatsapp", "one", "+1", {"message": {"text": "a"}})], 7)
+        box.write(connection, [Draft("whatsapp", "two", "+1", {"message": {"text": "b"}}),
+                               Draft("whatsapp", "two", "+1", {"message": {"text": "c"}})], 8)
+        written = connection.execute(sa.select(
+            outbox_table.c.conversation, outbox_table.c.inbox_id, outbox_table.c.part,
+            outbox_table.c.state, outbox_table.c.attempts, outbox_table.c.priority).where(
+            outbox_table.c.conversation.in_(("one", "two"))).order_by(outbox_table.c.id)).all()
+    assert [tuple(r) for r in written] == [("one", 7, 0, "todo", 0, 0), ("two", 8, 0, "todo", 0, 0),
+                                           ("two", 8, 1, "todo", 0, 0)]
