@@ -3,7 +3,7 @@
 psycopg2 opens every transaction with a round trip of its own, a `BEGIN` sent and
 answered before the first statement goes: 9,912 of the 43,547 statements of a one-worker
 serving run (2,500 messages, PostgreSQL's statement log) were these BEGINs, each costing
-the client about 60 us of CPU on loopback (half of it the kernel's) and the server 35-50 us.
+the client about 60 us of CPU on loopback (half of it the kernel's) and the server 30-50 us.
 Here the connections are in psycopg2's autocommit mode, and the dialect puts `BEGIN;` in
 front of a transaction's first statement (one round trip for both: psycopg2 sends a query
 as one simple-protocol string, and a cursor's results and row count are the last
